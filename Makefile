@@ -1,0 +1,48 @@
+# One runner for people and CI. `make demo` and `make test` set themselves up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-unit lint format bench setup system-deps lock clean
+
+demo: setup  ## the main job on embedded defaults (SQLite registry, sample county)
+	$(BIN)/python -m govcloud.demo
+
+test: setup system-deps  ## every test: unit, then registry on SQLite and a real PostgreSQL
+	$(BIN)/pytest
+
+test-unit: setup  ## the tests that need no service
+	$(BIN)/pytest tests/unit
+
+lint: setup  ## ruff (lint + format) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: setup  ## benchmarks; record results in docs/benchmarks.md
+	$(BIN)/python bench/foundation.py
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+system-deps:
+	scripts/install-system-deps
+
+lock: setup  ## re-pin the whole tree after changing pyproject.toml
+	(echo "# The whole dependency tree, pinned. Regenerate with: make lock"; \
+	 $(BIN)/python -m pip freeze --all --exclude-editable | grep -E "^(setuptools|wheel)==" ; \
+	 $(BIN)/python -m pip freeze --exclude-editable | grep -vi '^govcloud') > requirements/lock.txt
+
+clean:
+	rm -rf $(VENV) .govcloud .pytest_cache .mypy_cache .ruff_cache

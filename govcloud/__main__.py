@@ -1,0 +1,5 @@
+"""Run govcloud as `python -m govcloud`."""
+
+from govcloud.cli import main
+
+main()

@@ -1,0 +1,41 @@
+"""Named numbers and the standards or plans that set them."""
+
+from typing import Final
+
+# Administrative division codes are six digits (GB/T 2260).
+ADMIN_CODE_PATTERN: Final = r"^\d{6}$"
+# Department codes are short slugs: they become project names, file names and DNS labels.
+DEPARTMENT_CODE_PATTERN: Final = r"^[a-z][a-z0-9-]{1,15}$"
+SYSTEM_CODE_PATTERN: Final = r"^[a-z][a-z0-9-]{0,31}$"
+# A dependency names another system as "department/system".
+SYSTEM_REF_PATTERN: Final = r"^[a-z][a-z0-9-]{1,15}/[a-z][a-z0-9-]{0,31}$"
+
+# IEEE 802.1Q: VLAN IDs 0 and 4095 are reserved.
+VLAN_MIN: Final = 1
+VLAN_MAX: Final = 4094
+
+# IPv6 plans delegate on nibble boundaries so every level maps onto ip6.arpa zones (RFC 3596)
+# and stays readable (RIPE-690 section 4).
+NIBBLE_BITS: Final = 4
+# SLAAC needs a /64 (RFC 4291 section 2.5.1, RFC 7421).
+IPV6_SUBNET_PREFIXLEN: Final = 64
+# Point-to-point links get a /127 (RFC 6164); router loopbacks a /128.
+IPV6_P2P_PREFIXLEN: Final = 127
+IPV6_LOOPBACK_PREFIXLEN: Final = 128
+# RFC 3021: a /31 needs no network or broadcast address; a /32 is one host.
+IPV4_P2P_PREFIXLEN: Final = 31
+
+# Share of new and existing non-classified systems on the government cloud that the plans aim
+# for by 2025 ("上云为原则，不上云为例外": 70% in 2021, 80% in 2022, 95% in 2025).
+CLOUD_RATE_TARGET: Final = 0.95
+
+# The audit log's first entry chains to this value.
+AUDIT_GENESIS_HASH: Final = "0" * 64
+# Hash for the audit chain: SM3 (GB/T 32905-2016), as national-cryptography rules require.
+AUDIT_HASH_ALGORITHM: Final = "sm3"
+
+# Exit codes shared by every command (docs/architecture.md, "CLI shape").
+EXIT_OK: Final = 0
+EXIT_FINDINGS: Final = 1
+EXIT_BAD_INPUT: Final = 2
+EXIT_UNREACHABLE: Final = 3

@@ -1,0 +1,51 @@
+"""`make demo`: the main job on embedded defaults, as a list of steps.
+
+Each step runs one `govcloud` command in a subprocess, exactly as an operator would type it.
+Later parts of the project add their steps to STEPS.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.rule import Rule
+
+console = Console(highlight=False)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One demo step: a title and the govcloud arguments that perform it."""
+
+    title: str
+    args: tuple[str, ...]
+
+
+STEPS: tuple[Step, ...] = (
+    Step("Validate the county model (county/)", ("validate",)),
+    Step("Migrate the registry (SQLite under .govcloud/)", ("db", "upgrade")),
+    Step("Status of every department and the on-cloud rate (上云率)", ("status",)),
+    Step("Verify the audit log's SM3 chain", ("audit", "verify-log")),
+)
+
+
+def run(steps: tuple[Step, ...] = STEPS) -> int:
+    """Run the steps in order; stop at the first that fails and return its exit code."""
+    for number, step in enumerate(steps, start=1):
+        console.print(Rule(f"[bold]{number}/{len(steps)}  {step.title}", align="left"))
+        console.print(f"$ govcloud {' '.join(step.args)}", style="dim")
+        # The arguments are this module's own constants, never user input.
+        command = [sys.executable, "-m", "govcloud", *step.args]
+        result = subprocess.run(command, check=False)  # noqa: S603
+        if result.returncode != 0:
+            console.print(f"[red]step {number} failed with exit code {result.returncode}[/]")
+            return result.returncode
+    console.print(Rule("[green]demo complete"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

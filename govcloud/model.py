@@ -1,0 +1,188 @@
+"""The county model: the declared intent that every part of govcloud reads.
+
+The model is loaded from `county/county.yaml` plus one file per department under
+`county/departments/` (see `govcloud.loader`). Field checks live here; checks that span the
+whole county (unique codes, dependencies, overlaps) live in `govcloud.checks` so that every
+problem can be reported at once with its file and line.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import netaddr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from govcloud import constants
+
+
+class Frozen(BaseModel):
+    """Base for county data: unknown fields are errors, loaded data is immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _parse_prefix(value: str, version: int | None) -> str:
+    """Return the canonical form of a CIDR prefix, or raise ValueError naming the fix."""
+    text = str(value).strip()
+    if "/" not in text:
+        raise ValueError(f"{text!r} is not a prefix: write it in CIDR form, e.g. 198.18.0.0/24")
+    try:
+        network = netaddr.IPNetwork(text)
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise ValueError(f"{text!r} is not a valid IP prefix") from None
+    if version is not None and network.version != version:
+        raise ValueError(f"{text!r} is an IPv{network.version} prefix; IPv{version} is needed here")
+    if network.ip != network.network:
+        raise ValueError(f"{text!r} has host bits set; did you mean {network.cidr}?")
+    return str(network.cidr)
+
+
+def _ipv4_prefix(value: str) -> str:
+    return _parse_prefix(value, 4)
+
+
+def _ipv6_prefix(value: str) -> str:
+    return _parse_prefix(value, 6)
+
+
+def _any_prefix(value: str) -> str:
+    return _parse_prefix(value, None)
+
+
+IPv4Prefix = Annotated[str, AfterValidator(_ipv4_prefix)]
+IPv6Prefix = Annotated[str, AfterValidator(_ipv6_prefix)]
+AnyPrefix = Annotated[str, AfterValidator(_any_prefix)]
+DepartmentCode = Annotated[str, Field(pattern=constants.DEPARTMENT_CODE_PATTERN)]
+SystemCode = Annotated[str, Field(pattern=constants.SYSTEM_CODE_PATTERN)]
+SystemRef = Annotated[str, Field(pattern=constants.SYSTEM_REF_PATTERN)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class SiteRole(StrEnum):
+    """What a cloud site is for."""
+
+    PRIMARY = "primary"
+    DR = "dr"
+
+
+class DepartmentKind(StrEnum):
+    """County departments (委办局) and townships (乡镇/街道) get separate address blocks."""
+
+    DEPARTMENT = "department"
+    TOWNSHIP = "township"
+
+
+class Tier(StrEnum):
+    """How critical a system is; the tier decides its DR treatment."""
+
+    CORE = "core"
+    IMPORTANT = "important"
+    GENERAL = "general"
+
+
+class Location(StrEnum):
+    """Where a system runs today."""
+
+    LEGACY = "legacy"
+    CLOUD = "cloud"
+
+
+class Site(Frozen):
+    """A cloud site: the primary government cloud or the off-site DR node."""
+
+    name: Annotated[str, Field(min_length=1)]
+    role: SiteRole
+    region: Annotated[str, Field(min_length=1)]
+
+
+class IPv6Plan(Frozen):
+    """Prefix lengths per level of the hierarchical IPv6 plan."""
+
+    block: int = Field(default=36, description="per site/kind block carved from the county prefix")
+    department: int = 48
+    township: int = 48
+    subnet: int = constants.IPV6_SUBNET_PREFIXLEN
+
+
+class Extranet(Frozen):
+    """The e-government extranet (电子政务外网) address space of the county."""
+
+    ipv4_pools: Annotated[list[IPv4Prefix], Field(min_length=1)]
+    ipv6_prefix: IPv6Prefix
+    ipv6_plan: IPv6Plan = IPv6Plan()
+
+
+class Quota(Frozen):
+    """A department's cloud quota; every field is explicit (unset is not zero)."""
+
+    vcpu: NonNegativeInt
+    ram_gb: NonNegativeInt
+    storage_gb: NonNegativeInt
+    floating_ips: NonNegativeInt
+    networks: NonNegativeInt
+
+
+class LegacyNetwork(Frozen):
+    """A department private network (部门业务专网) that must join the extranet."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    prefix: IPv4Prefix
+    vrf: str | None = None
+    vlan: Annotated[int, Field(ge=constants.VLAN_MIN, le=constants.VLAN_MAX)] | None = None
+    hosts: NonNegativeInt
+    renumber: bool = True
+
+
+class System(Frozen):
+    """A department's business system (业务系统)."""
+
+    code: SystemCode
+    name: Annotated[str, Field(min_length=1)]
+    tier: Tier
+    data_gb: Annotated[float, Field(ge=0)]
+    depends_on: list[SystemRef] = []
+    max_downtime_min: NonNegativeInt
+    location: Location
+    classified: bool = False
+
+
+class Department(Frozen):
+    """A county department or township, as declared in its own file."""
+
+    code: DepartmentCode
+    name: Annotated[str, Field(min_length=1)]
+    kind: DepartmentKind
+    quota: Quota
+    legacy_networks: list[LegacyNetwork] = []
+    systems: list[System] = []
+
+
+class CountyFile(Frozen):
+    """The contents of county.yaml: everything but the departments."""
+
+    code: Annotated[str, Field(pattern=constants.ADMIN_CODE_PATTERN)]
+    name: Annotated[str, Field(min_length=1)]
+    sites: Annotated[list[Site], Field(min_length=1)]
+    extranet: Extranet
+
+
+class County(CountyFile):
+    """The whole county: county.yaml plus every department file."""
+
+    departments: list[Department] = []
+
+    def department(self, code: str) -> Department:
+        """Return the department with this code (KeyError if none)."""
+        for department in self.departments:
+            if department.code == code:
+                return department
+        raise KeyError(code)
+
+    def site(self, role: SiteRole) -> Site:
+        """Return the first site with this role (KeyError if none)."""
+        for site in self.sites:
+            if site.role is role:
+                return site
+        raise KeyError(role)

@@ -1,0 +1,148 @@
+"""Engines and sessions for the registry, and schema migrations through Alembic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from govcloud.audit_log import record
+from govcloud.errors import BadInputError, UnreachableError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and write-serialising transactions."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadInputError(
+            f"GOVCLOUD_DATABASE_URL {url!r} is not a SQLAlchemy URL; use e.g. "
+            "postgresql+psycopg://user@host/db or sqlite:///path/registry.sqlite3"
+        ) from None
+    if parsed.drivername == "postgresql":
+        # psycopg 3 is the driver we ship; plain postgresql:// would look for psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide where transactions begin (SQLAlchemy docs,
+        # "Serializable isolation / Savepoints / Transactional DDL" for pysqlite).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front: a read-check-write (quota check, chain append)
+        # cannot interleave with another writer, and no deadlock arises on lock upgrade.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this version of govcloud."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found")  # a packaging bug, not a user mistake
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the registry is at (None for an empty database)."""
+    with _connect(engine) as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+@contextmanager
+def _connect(engine: Engine) -> Iterator[Any]:
+    try:
+        with engine.connect() as connection:
+            yield connection
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise UnreachableError(
+            f"cannot reach the registry at {redact(str(engine.url))}: {reason}"
+        ) from None
+
+
+def upgrade(engine: Engine, *, actor: str, revision: str = "head") -> tuple[str | None, str]:
+    """Migrate the registry to `revision` and audit it, all in one transaction."""
+    before = current_revision(engine)
+    try:
+        with engine.begin() as connection:
+            config = _alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            after = MigrationContext.configure(connection).get_current_revision()
+            if after != before:
+                with Session(bind=connection) as session:
+                    record(
+                        session,
+                        actor=actor,
+                        action="registry.upgrade",
+                        object=f"registry:{redact(str(engine.url))}",
+                        before={"revision": before},
+                        after={"revision": after},
+                    )
+                    session.flush()
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise UnreachableError(
+            f"cannot migrate the registry at {redact(str(engine.url))}: {reason}"
+        ) from None
+    if after is None:
+        raise RuntimeError("migration left no revision")  # a bug, not a user mistake
+    return before, after
+
+
+def require_current(engine: Engine) -> None:
+    """Raise a clear error when the registry is not migrated to this version's schema."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current != head:
+        state = "has no schema" if current is None else f"is at revision {current}"
+        raise BadInputError(
+            f"the registry at {redact(str(engine.url))} {state}, this govcloud needs {head}; "
+            "run `govcloud db upgrade`"
+        )

@@ -1,0 +1,42 @@
+"""Where govcloud finds the county and the registry (environment first, then defaults)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_STATE_DIR = Path(".govcloud")
+DEFAULT_COUNTY_DIR = Path("county")
+REGISTRY_FILE = "registry.sqlite3"
+
+
+class Settings(BaseSettings):
+    """Settings read from GOVCLOUD_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVCLOUD_", extra="ignore")
+
+    county: Path = Field(
+        default=DEFAULT_COUNTY_DIR, description="county directory (GOVCLOUD_COUNTY)"
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the registry (GOVCLOUD_DATABASE_URL)"
+    )
+    state_dir: Path = Field(
+        default=DEFAULT_STATE_DIR, description="local state: SQLite registry, lab and cloud files"
+    )
+    actor: str | None = Field(
+        default=None, description="who the audit log names for CLI changes (GOVCLOUD_ACTOR)"
+    )
+
+    def registry_url(self) -> str:
+        """The registry URL: GOVCLOUD_DATABASE_URL, else a SQLite file in the state directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.state_dir / REGISTRY_FILE}"
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment now (tests change it between calls)."""
+    return Settings()

@@ -1,0 +1,92 @@
+"""County status: quotas, systems by tier and the on-cloud rate (上云率) per department."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pydantic import BaseModel, ConfigDict
+
+from govcloud import constants
+from govcloud.model import County, Department, Location, Quota, Tier
+
+
+class DepartmentStatus(BaseModel):
+    """One department's row in `govcloud status`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    name: str
+    kind: str
+    quota: Quota
+    systems: int
+    by_tier: dict[Tier, int]
+    on_cloud: int
+    legacy: int
+    classified: int
+    eligible: int
+    cloud_rate: float | None
+    meets_target: bool | None
+
+
+class CountyStatus(BaseModel):
+    """The county total and every department's status."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    name: str
+    target: float
+    departments: list[DepartmentStatus]
+    total: DepartmentStatus
+
+
+def _rate(on_cloud: int, eligible: int) -> float | None:
+    return on_cloud / eligible if eligible else None
+
+
+def _status_of(
+    code: str, name: str, kind: str, quota: Quota, departments: list[Department]
+) -> DepartmentStatus:
+    systems = [system for department in departments for system in department.systems]
+    tiers = Counter(system.tier for system in systems)
+    on_cloud = sum(1 for system in systems if system.location is Location.CLOUD)
+    classified = sum(1 for system in systems if system.classified)
+    # Classified (涉密) systems may never move, so the rate counts only systems that may.
+    eligible = len(systems) - classified
+    rate = _rate(on_cloud, eligible)
+    return DepartmentStatus(
+        code=code,
+        name=name,
+        kind=kind,
+        quota=quota,
+        systems=len(systems),
+        by_tier={tier: tiers.get(tier, 0) for tier in Tier},
+        on_cloud=on_cloud,
+        legacy=len(systems) - on_cloud,
+        classified=classified,
+        eligible=eligible,
+        cloud_rate=rate,
+        meets_target=None if rate is None else rate >= constants.CLOUD_RATE_TARGET,
+    )
+
+
+def county_status(county: County) -> CountyStatus:
+    """Compute the status of every department and the county total."""
+    rows = [_status_of(d.code, d.name, d.kind.value, d.quota, [d]) for d in county.departments]
+    total_quota = Quota(
+        **{
+            field: sum(getattr(d.quota, field) for d in county.departments)
+            for field in Quota.model_fields
+        }
+    )
+    total = _status_of(
+        "total", f"{county.name}合计", "county", total_quota, list(county.departments)
+    )
+    return CountyStatus(
+        code=county.code,
+        name=county.name,
+        target=constants.CLOUD_RATE_TARGET,
+        departments=rows,
+        total=total,
+    )
