@@ -1,0 +1,94 @@
+"""A small, valid county for tests that break it on purpose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+COUNTY = """\
+---
+code: "519901"
+name: 测试县
+sites:
+  - name: primary
+    role: primary
+    region: RegionOne
+  - name: dr
+    role: dr
+    region: RegionTwo
+extranet:
+  ipv4_pools:
+    - 198.18.0.0/16
+    - 198.19.0.0/18
+  ipv6_prefix: 2001:db8::/32
+  ipv6_plan:
+    block: 36
+    department: 48
+    township: 48
+    subnet: 64
+"""
+
+ALPHA = """\
+---
+code: alpha
+name: 甲局
+kind: department
+quota:
+  vcpu: 8
+  ram_gb: 16
+  storage_gb: 100
+  floating_ips: 1
+  networks: 2
+legacy_networks:
+  - name: office
+    prefix: 192.168.1.0/24
+    hosts: 50
+systems:
+  - code: web
+    name: 门户网站
+    tier: important
+    data_gb: 10
+    max_downtime_min: 60
+    location: cloud
+    depends_on: [beta/db]
+"""
+
+BETA = """\
+---
+code: beta
+name: 乙镇
+kind: township
+quota:
+  vcpu: 4
+  ram_gb: 8
+  storage_gb: 50
+  floating_ips: 0
+  networks: 1
+legacy_networks:
+  - name: office
+    prefix: 192.168.1.0/24
+    hosts: 20
+    renumber: false
+systems:
+  - code: db
+    name: 数据库
+    tier: core
+    data_gb: 100
+    max_downtime_min: 30
+    location: legacy
+"""
+
+FILES = {"county.yaml": COUNTY, "departments/alpha.yaml": ALPHA, "departments/beta.yaml": BETA}
+
+
+def write_county(root: Path, changes: dict[str, tuple[str, str]] | None = None) -> Path:
+    """Write the small county, applying `changes` {file: (old text, new text)} first."""
+    for name, original in FILES.items():
+        text = original
+        if changes and name in changes:
+            old, new = changes[name]
+            assert old in text, f"test bug: {old!r} not in {name}"
+            text = text.replace(old, new, 1)
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root

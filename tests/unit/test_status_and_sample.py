@@ -1,0 +1,81 @@
+"""The status report's arithmetic, and the sample county's promised shape."""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import combinations
+from pathlib import Path
+
+import netaddr
+
+from govcloud.loader import load_county
+from govcloud.model import DepartmentKind, Location, Tier
+from govcloud.status import county_status
+
+
+def test_status_rates_exclude_classified_systems(sample_county_dir: Path) -> None:
+    county = load_county(sample_county_dir)
+    report = county_status(county)
+    gaj = next(row for row in report.departments if row.code == "gaj")
+    # 5 systems: 2 classified, 1 on cloud of the 3 that may move.
+    assert (gaj.systems, gaj.classified, gaj.on_cloud, gaj.eligible) == (5, 2, 1, 3)
+    assert gaj.cloud_rate == 1 / 3
+    assert gaj.meets_target is False
+
+
+def test_status_total_adds_up(sample_county_dir: Path) -> None:
+    county = load_county(sample_county_dir)
+    report = county_status(county)
+    systems = [s for d in county.departments for s in d.systems]
+    total = report.total
+    assert total.systems == len(systems) == sum(row.systems for row in report.departments)
+    assert total.on_cloud == sum(s.location is Location.CLOUD for s in systems)
+    assert total.quota.vcpu == sum(d.quota.vcpu for d in county.departments)
+    assert total.by_tier == {t: sum(s.tier is t for s in systems) for t in Tier}
+    assert total.cloud_rate == total.on_cloud / (len(systems) - total.classified)
+    assert report.target == 0.95
+
+
+def test_department_without_systems_has_no_rate(sample_county_dir: Path) -> None:
+    county = load_county(sample_county_dir)
+    empty = county.departments[0].model_copy(update={"systems": []})
+    report = county_status(county.model_copy(update={"departments": [empty]}))
+    assert report.departments[0].cloud_rate is None
+    assert report.departments[0].meets_target is None
+
+
+def test_sample_county_has_the_promised_shape(sample_county_dir: Path) -> None:
+    county = load_county(sample_county_dir)
+    kinds = Counter(d.kind for d in county.departments)
+    assert 38 <= kinds[DepartmentKind.DEPARTMENT] <= 45
+    assert 15 <= kinds[DepartmentKind.TOWNSHIP] <= 20
+    systems = [s for d in county.departments for s in d.systems]
+    assert 130 <= len(systems) <= 170
+    assert {s.tier for s in systems} == set(Tier)
+    assert sum(bool(s.depends_on) for s in systems) > len(systems) // 2
+    classified = [s for s in systems if s.classified]
+    assert classified and all(s.location is Location.LEGACY for s in classified)
+    assert {s.role.value for s in county.sites} == {"primary", "dr"}
+
+
+def test_sample_legacy_networks_overlap_like_real_ones(sample_county_dir: Path) -> None:
+    county = load_county(sample_county_dir)
+    networks = [(d.code, n) for d in county.departments for n in d.legacy_networks]
+    prefixes = Counter(n.prefix for _, n in networks)
+    assert prefixes["192.168.0.0/24"] >= 10
+    assert prefixes["192.168.1.0/24"] >= 10
+    cidrs = [netaddr.IPNetwork(n.prefix) for _, n in networks]
+    assert any(c in netaddr.IPNetwork("10.0.0.0/8") for c in cidrs)
+    assert any(c in netaddr.IPNetwork("172.16.0.0/12") for c in cidrs)
+    contained = [(a, b) for a, b in combinations(cidrs, 2) if a != b and (a in b or b in a)]
+    assert contained, "the sample should have networks that contain others"
+    assert sum(not n.renumber for _, n in networks) >= 3
+
+
+def test_sample_extranet_uses_only_benchmark_and_documentation_space(
+    sample_county_dir: Path,
+) -> None:
+    county = load_county(sample_county_dir)
+    benchmark = netaddr.IPSet(["198.18.0.0/15"])
+    assert all(netaddr.IPNetwork(p) in benchmark for p in county.extranet.ipv4_pools)
+    assert netaddr.IPNetwork(county.extranet.ipv6_prefix) in netaddr.IPNetwork("2001:db8::/32")
