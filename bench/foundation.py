@@ -45,7 +45,10 @@ def synthetic_county(root: Path, departments: int, systems: int = 5) -> Path:
     for number in range(departments):
         code = f"d{number:04d}"
         lines = [
-            "---", f"code: {code}", f"name: 部门{number}", "kind: department",
+            "---",
+            f"code: {code}",
+            f"name: 部门{number}",
+            "kind: department",
             "quota: {vcpu: 16, ram_gb: 32, storage_gb: 1000, floating_ips: 1, networks: 2}",
             "legacy_networks:",
             "  - {name: office, prefix: 192.168.1.0/24, hosts: 100}",
@@ -58,8 +61,12 @@ def synthetic_county(root: Path, departments: int, systems: int = 5) -> Path:
             if number and not index:
                 deps.append("d0000/s0")
             lines += [
-                f"  - code: s{index}", f"    name: 系统{index}", "    tier: important",
-                "    data_gb: 100", "    max_downtime_min: 60", "    location: legacy",
+                f"  - code: s{index}",
+                f"    name: 系统{index}",
+                "    tier: important",
+                "    data_gb: 100",
+                "    max_downtime_min: 60",
+                "    location: legacy",
                 f"    depends_on: [{', '.join(deps)}]",
             ]
         (root / "departments" / f"{code}.yaml").write_text("\n".join(lines) + "\n", "utf-8")
@@ -88,9 +95,11 @@ def bench_loader(departments: int) -> None:
 
         baseline = timed(parse_only)
         full = timed(lambda: load_county(root))
-    print(f"| load county, {departments} departments ({departments * 5} systems) "
-          f"| {full * 1000:.0f} ms | bare YAML parse {baseline * 1000:.0f} ms "
-          f"| {full / baseline:.2f}x |")
+    print(
+        f"| load county, {departments} departments ({departments * 5} systems) "
+        f"| {full * 1000:.0f} ms | bare YAML parse {baseline * 1000:.0f} ms "
+        f"| {full / baseline:.2f}x |"
+    )
 
 
 def bench_audit(entries: int) -> None:
@@ -101,9 +110,14 @@ def bench_audit(entries: int) -> None:
         def append() -> None:
             with Session(engine) as session, session.begin():
                 for number in range(entries):
-                    audit_log.record(session, actor="bench", action="bench.change",
-                                     object=f"thing/{number}", before={"n": number},
-                                     after={"n": number + 1})
+                    audit_log.record(
+                        session,
+                        actor="bench",
+                        action="bench.change",
+                        object=f"thing/{number}",
+                        before={"n": number},
+                        after={"n": number + 1},
+                    )
 
         start = time.perf_counter()
         append()
@@ -111,7 +125,9 @@ def bench_audit(entries: int) -> None:
 
         def verify() -> None:
             with Session(engine) as session:
-                assert audit_log.verify(session).ok
+                report = audit_log.verify(session)
+            if not report.ok:
+                raise SystemExit(f"benchmark chain broken: {report.message}")
 
         verified = timed(verify)
         now = dt.datetime.now(dt.UTC)
@@ -120,17 +136,27 @@ def bench_audit(entries: int) -> None:
             previous = "0" * 64
             for number in range(entries):
                 previous = audit_log.entry_hash(
-                    prev_hash=previous, at=now, actor="bench", action="bench.change",
-                    object=f"thing/{number}", before={"n": number}, after={"n": number + 1})
+                    prev_hash=previous,
+                    at=now,
+                    actor="bench",
+                    action="bench.change",
+                    object=f"thing/{number}",
+                    before={"n": number},
+                    after={"n": number + 1},
+                )
 
         baseline = timed(hash_only)
         engine.dispose()
-    print(f"| audit append, {entries} entries, one transaction (SQLite) | {appended:.2f} s "
-          f"({entries / appended:,.0f}/s) | SM3 chain alone {baseline:.2f} s "
-          f"| {appended / baseline:.1f}x |")
-    print(f"| audit verify-log, {entries + 1} entries (SQLite) | {verified:.2f} s "
-          f"({entries / verified:,.0f}/s) | SM3 chain alone {baseline:.2f} s "
-          f"| {verified / baseline:.1f}x |")
+    print(
+        f"| audit append, {entries} entries, one transaction (SQLite) | {appended:.2f} s "
+        f"({entries / appended:,.0f}/s) | SM3 chain alone {baseline:.2f} s "
+        f"| {appended / baseline:.1f}x |"
+    )
+    print(
+        f"| audit verify-log, {entries + 1} entries (SQLite) | {verified:.2f} s "
+        f"({entries / verified:,.0f}/s) | SM3 chain alone {baseline:.2f} s "
+        f"| {verified / baseline:.1f}x |"
+    )
 
 
 def main() -> None:
