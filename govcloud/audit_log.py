@@ -72,7 +72,8 @@ def entry_hash(
     return _sm3(canonical.encode("utf-8"))
 
 
-def _hash_of(entry: AuditEntry) -> str:
+def content_hash(entry: AuditEntry) -> str:
+    """The hash an entry must carry, computed from its stored content."""
     return entry_hash(
         prev_hash=entry.prev_hash,
         at=entry.at,
@@ -101,32 +102,20 @@ def record(
     head = session.execute(
         select(AuditHead).where(AuditHead.id == HEAD_ROW_ID).with_for_update()
     ).scalar_one()
-    before_json = to_jsonable_python(before)
-    after_json = to_jsonable_python(after)
-    at = dt.datetime.now(dt.UTC)
-    digest = entry_hash(
-        prev_hash=head.hash,
-        at=at,
-        actor=actor,
-        action=action,
-        object=object,
-        before=before_json,
-        after=after_json,
-    )
     entry = AuditEntry(
         seq=head.seq + 1,
-        at=at,
+        at=dt.datetime.now(dt.UTC),
         actor=actor,
         action=action,
         object=object,
-        before=before_json,
-        after=after_json,
+        before=to_jsonable_python(before),
+        after=to_jsonable_python(after),
         prev_hash=head.hash,
-        hash=digest,
     )
+    entry.hash = content_hash(entry)
     session.add(entry)
     head.seq = entry.seq
-    head.hash = digest
+    head.hash = entry.hash
     return entry
 
 
@@ -169,7 +158,7 @@ def verify(session: Session) -> ChainReport:
     expected_seq = 1
     checked = 0
     for entry in _ordered(session):
-        if _hash_of(entry) != entry.hash:
+        if content_hash(entry) != entry.hash:
             return ChainReport(
                 checked,
                 head.seq,

@@ -95,15 +95,7 @@ def test_altered_and_rehashed_entry_is_named(registry: Engine) -> None:
         entry = session.get(AuditEntry, 5)
         assert entry is not None
         entry.after = {"n": 999}
-        entry.hash = audit_log.entry_hash(
-            prev_hash=entry.prev_hash,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            object=entry.object,
-            before=entry.before,
-            after=entry.after,
-        )
+        entry.hash = audit_log.content_hash(entry)
     report = verify(registry)
     assert (report.broken_at, report.kind) == (5, Break.ALTERED)
     assert "entry 6 does not follow entry 5" in report.message
