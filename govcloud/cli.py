@@ -6,27 +6,31 @@ usage, 3 an unreachable target. User mistakes print a message, never a traceback
 
 from __future__ import annotations
 
-import getpass
-import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic_core import to_jsonable_python
 from rich import box
 from rich.cells import cell_len
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.orm import Session
 
 from govcloud import audit_log, constants
+from govcloud.cli_net import net_app
+from govcloud.clikit import (
+    CountyOption,
+    JsonOption,
+    actor,
+    err,
+    load,
+    out,
+    print_json,
+    registry_session,
+)
 from govcloud.errors import GovcloudError
-from govcloud.loader import CountyError, load_county
-from govcloud.model import County, DepartmentKind, Tier
+from govcloud.loader import InputProblemsError
+from govcloud.model import DepartmentKind, Tier
 from govcloud.registry import db
 from govcloud.settings import get_settings
 from govcloud.status import DepartmentStatus, county_status
@@ -41,47 +45,7 @@ db_app = typer.Typer(help="The registry database: migrations and state.", no_arg
 audit_app = typer.Typer(help="The audit log and audit checks.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-CountyOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--county",
-        help="county directory [default: $GOVCLOUD_COUNTY, else ./county]",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
-
-
-def _county_dir(option: Path | None) -> Path:
-    return option if option is not None else get_settings().county
-
-
-def _load(option: Path | None) -> County:
-    return load_county(_county_dir(option))
-
-
-def _actor() -> str:
-    return get_settings().actor or f"cli:{getpass.getuser()}"
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(to_jsonable_python(value), ensure_ascii=False, indent=2))
-
-
-@contextmanager
-def _registry_session() -> Iterator[Session]:
-    """A session on the migrated registry; the caller commits."""
-    engine = db.make_engine(get_settings().registry_url())
-    try:
-        db.require_current(engine)
-        with db.session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
+app.add_typer(net_app, name="net")
 
 
 @app.command()
@@ -93,7 +57,7 @@ def validate(
     as_json: JsonOption = False,
 ) -> None:
     """Check the county data; print every problem as FILE:LINE:COL, or a summary."""
-    county = _load(directory or county_dir)
+    county = load(directory or county_dir)
     systems = [s for d in county.departments for s in d.systems]
     networks = [n for d in county.departments for n in d.legacy_networks]
     summary: dict[str, Any] = {
@@ -111,7 +75,7 @@ def validate(
         "ipv6_prefix": county.extranet.ipv6_prefix,
     }
     if as_json:
-        _print_json({"valid": True, **summary})
+        print_json({"valid": True, **summary})
         return
     out.print(f"[bold green]✓[/] {county.name} ({county.code}) is valid")
     for site in county.sites:
@@ -142,9 +106,9 @@ def _rate_text(row: DepartmentStatus) -> str:
 @app.command()
 def status(county_dir: CountyOption = None, as_json: JsonOption = False) -> None:
     """Per department: quota, systems by tier, on cloud vs legacy, and the on-cloud rate."""
-    report = county_status(_load(county_dir))
+    report = county_status(load(county_dir))
     if as_json:
-        _print_json(report)
+        print_json(report)
         return
     table = Table(
         title=f"{report.name} ({report.code}) · 上云率 target {report.target:.0%}",
@@ -197,7 +161,7 @@ def db_upgrade(
     url = get_settings().registry_url()
     engine = db.make_engine(url)
     try:
-        before, after = db.upgrade(engine, actor=_actor(), revision=revision)
+        before, after = db.upgrade(engine, actor=actor(), revision=revision)
     finally:
         engine.dispose()
     if before == after:
@@ -217,7 +181,7 @@ def db_current(as_json: JsonOption = False) -> None:
         engine.dispose()
     head = db.head_revision()
     if as_json:
-        _print_json({"url": db.redact(url), "current": current, "head": head})
+        print_json({"url": db.redact(url), "current": current, "head": head})
         return
     state = "up to date" if current == head else "needs `govcloud db upgrade`"
     out.print(f"registry {db.redact(url)}: revision {current or 'none'} (head {head}), {state}")
@@ -226,10 +190,10 @@ def db_current(as_json: JsonOption = False) -> None:
 @audit_app.command("verify-log")
 def audit_verify_log(as_json: JsonOption = False) -> None:
     """Check the SM3 hash chain; exit 1 naming the first altered, removed or reordered entry."""
-    with _registry_session() as session:
+    with registry_session() as session:
         report = audit_log.verify(session)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "ok": report.ok,
                 "entries": report.entries,
@@ -258,7 +222,7 @@ def audit_show_log(
     as_json: JsonOption = False,
 ) -> None:
     """Show the newest audit-log entries."""
-    with _registry_session() as session:
+    with registry_session() as session:
         entries = audit_log.latest(session, limit=limit, action=action)
     rows = [
         {
@@ -274,7 +238,7 @@ def audit_show_log(
         for e in entries
     ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table(title="audit log (newest first)")
     for column in ("seq", "at", "actor", "action", "object", "hash"):
@@ -291,7 +255,7 @@ def audit_show_log(
     out.print(table)
 
 
-def _report_county_error(error: CountyError) -> None:
+def _report_problems(error: InputProblemsError) -> None:
     for problem in error.problems:
         err.print(str(problem), markup=False, soft_wrap=True)
     count = len(error.problems)
@@ -304,8 +268,8 @@ def main() -> None:
     """Console-script entry point: run the app and turn user errors into messages."""
     try:
         app(standalone_mode=True)
-    except CountyError as error:
-        _report_county_error(error)
+    except InputProblemsError as error:
+        _report_problems(error)
         sys.exit(constants.EXIT_BAD_INPUT)
     except GovcloudError as error:
         err.print(f"error: {error}", markup=False, soft_wrap=True)

@@ -41,12 +41,16 @@ class Problem:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
 
 
-class CountyError(Exception):
-    """The county data has problems; `problems` lists every one."""
+class InputProblemsError(Exception):
+    """An input file has problems; `problems` lists every one, in file and line order."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = sorted(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class CountyError(InputProblemsError):
+    """The county data has problems; `problems` lists every one."""
 
 
 @dataclass

@@ -1,0 +1,96 @@
+"""The network plan in the registry: read allocations, apply a plan, all through the audit log.
+
+Planners serialise on a database lock taken before they read (PostgreSQL: a transaction-level
+advisory lock; SQLite: the BEGIN IMMEDIATE write lock), so a second planner sees the first one's
+allocations and adds nothing twice. The table's constraints back this up: one row per purpose,
+one row per prefix, and on PostgreSQL no two siblings that overlap (a GiST exclusion constraint).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from govcloud import audit_log
+from govcloud.registry.tables import IpamAllocation
+from network.plan import Allocation, Kind, NetworkPlan
+
+# Any constant works: it names "the IPAM planner" among this database's advisory locks.
+IPAM_ADVISORY_LOCK = 0x6F76_4950  # "govIP"
+
+
+def lock(session: Session) -> None:
+    """Take the planner lock for the rest of the transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IPAM_ADVISORY_LOCK})
+
+
+def load(session: Session) -> list[Allocation]:
+    """Every allocation in the registry."""
+    rows = session.execute(select(IpamAllocation)).scalars()
+    return [
+        Allocation(r.department, r.network, r.family, Kind(r.kind), r.prefix, r.parent, r.inside)
+        for r in rows
+    ]
+
+
+def _describe(allocation: Allocation) -> dict[str, Any]:
+    described = asdict(allocation)
+    described["kind"] = allocation.kind.value
+    return described
+
+
+def _object(county_code: str, department: str) -> str:
+    return f"department/{department}" if department else f"county/{county_code}"
+
+
+def apply(
+    session: Session, plan: NetworkPlan, *, county_code: str, actor: str, prune: bool = False
+) -> None:
+    """Write the plan's new allocations (and with `prune`, release orphans), audited per owner."""
+    now = dt.datetime.now(dt.UTC)
+    added: dict[str, list[Allocation]] = defaultdict(list)
+    for allocation in plan.added:
+        added[allocation.department].append(allocation)
+        session.add(
+            IpamAllocation(
+                department=allocation.department,
+                network=allocation.network,
+                family=allocation.family,
+                kind=allocation.kind.value,
+                prefix=allocation.prefix,
+                parent=allocation.parent,
+                inside=allocation.inside,
+                created_at=now,
+            )
+        )
+    session.flush()  # constraint violations surface here, before anything is audited
+    for department, allocations in sorted(added.items()):
+        audit_log.record(
+            session,
+            actor=actor,
+            action="ipam.allocate",
+            object=_object(county_code, department),
+            before=None,
+            after=[_describe(a) for a in allocations],
+        )
+    if not prune:
+        return
+    released: dict[str, list[Allocation]] = defaultdict(list)
+    for allocation in plan.orphaned:
+        released[allocation.department].append(allocation)
+        session.execute(delete(IpamAllocation).where(IpamAllocation.prefix == allocation.prefix))
+    for department, allocations in sorted(released.items()):
+        audit_log.record(
+            session,
+            actor=actor,
+            action="ipam.release",
+            object=_object(county_code, department),
+            before=[_describe(a) for a in allocations],
+            after=None,
+        )

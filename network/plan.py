@@ -1,0 +1,457 @@
+"""The extranet address plan: IPv4 merge plan and hierarchical IPv6 plan, as pure functions.
+
+`plan_network(county, existing)` returns every allocation the county needs. Allocations that
+already exist (from the registry) are kept exactly where they are; only what is missing is
+carved from free space, so adding a department or a network never moves anything.
+
+IPv6 hierarchy (lengths from `extranet.ipv6_plan`, all nibble-aligned):
+
+    county prefix (/32)
+      block "infrastructure" (/36, index 0)
+        block "loopbacks" (/48)  → /128 per router (the subnet-router anycast ::0 skipped)
+        block "p2p-links" (/48)  → one /64 reserved per link, its first /127 used (RFC 6164)
+      block "departments" (/36, index 1) → /48 per department, sparse → /64 per legacy network
+      block "townships"   (/36, index 2) → /48 per township, sparse → /64 per legacy network
+      block "site:<name>" (/36, index 3 + site order) for each cloud site
+
+IPv4: every legacy network gets an extranet prefix from the pools sized for its hosts with
+growth headroom (`renumber: true`), or a 1:1 NETMAP prefix of its own size (`renumber: false`).
+Router loopbacks (/32) and links (/31, RFC 3021) come from two infrastructure blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from govcloud import constants
+from govcloud.model import County, Department, DepartmentKind
+from network.ipam import FreeSpace, SpaceExhaustedError, SparseSlots
+from network.prefixes import Prefix, format_address, parse, reverse_zone
+
+COUNTY_WIDE = ""  # the department of county-wide allocations
+CORE_ROUTER = "core"  # the extranet core router's loopback is allocated under this network
+
+# Growth headroom for renumbered LANs: room for half as many hosts again (RIPE-690 sizes for
+# growth; 50% is the planning margin the provincial plans use for access networks).
+IPV4_GROWTH_FACTOR = 1.5
+# Smallest extranet LAN: a gateway, a VRRP pair and a handful of hosts.
+IPV4_MIN_LAN_PREFIXLEN = 28
+IPV4_LOOPBACK_BLOCK_PREFIXLEN = 24  # 256 router loopbacks
+IPV4_P2P_BLOCK_PREFIXLEN = 23  # 256 router links of /31
+
+BLOCK_INFRASTRUCTURE = 0
+BLOCK_DEPARTMENTS = 1
+BLOCK_TOWNSHIPS = 2
+BLOCK_FIRST_SITE = 3
+
+
+class Kind(StrEnum):
+    """What an allocation is for."""
+
+    EXTRANET = "extranet"
+    NAT = "nat"
+    BLOCK = "block"
+    SUBNET = "subnet"
+    P2P = "p2p"
+    LOOPBACK = "loopback"
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """One prefix handed out by the plan; `key` identifies it across runs."""
+
+    department: str
+    network: str
+    family: int
+    kind: Kind
+    prefix: str
+    parent: str
+    inside: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, int, Kind]:
+        """What the allocation is for: department, network, family, kind."""
+        return (self.department, self.network, self.family, self.kind)
+
+
+@dataclass(frozen=True)
+class ReverseZone:
+    """An ip6.arpa zone to delegate, and to whom."""
+
+    zone: str
+    prefix: str
+    department: str
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    """The whole plan and how it differs from what existed."""
+
+    allocations: tuple[Allocation, ...]
+    added: tuple[Allocation, ...]
+    orphaned: tuple[Allocation, ...]
+    warnings: tuple[str, ...]
+    zones: tuple[ReverseZone, ...]
+
+    @property
+    def kept(self) -> int:
+        """How many existing allocations the plan keeps."""
+        return len(self.allocations) - len(self.added)
+
+
+class PlanError(Exception):
+    """The plan cannot be made; `problems` says why and what to do."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def lan_prefixlen(hosts: int) -> int:
+    """The IPv4 prefix length for a LAN of `hosts` hosts with growth headroom."""
+    needed = math.ceil(hosts * IPV4_GROWTH_FACTOR) + 2  # network and broadcast addresses
+    length = 32 - max(needed - 1, 1).bit_length()
+    return min(length, IPV4_MIN_LAN_PREFIXLEN)
+
+
+@dataclass
+class _Request:
+    """A missing allocation, waiting for space."""
+
+    department: str
+    network: str
+    family: int
+    kind: Kind
+    length: int
+    inside: str | None = None
+
+
+@dataclass
+class _Planner:
+    county: County
+    existing: dict[tuple[str, str, int, Kind], Allocation]
+    result: dict[tuple[str, str, int, Kind], Allocation] = field(default_factory=dict)
+    added: list[Allocation] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    spaces: dict[Prefix, FreeSpace] = field(default_factory=dict)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def space(self, parent: Prefix) -> FreeSpace:
+        if parent not in self.spaces:
+            used = [parse(a.prefix) for a in self.existing.values() if a.parent == str(parent)]
+            self.spaces[parent] = FreeSpace(parent, used)
+        return self.spaces[parent]
+
+    def keep(self, key: tuple[str, str, int, Kind]) -> Allocation | None:
+        found = self.existing.get(key)
+        if found is not None:
+            self.result[key] = found
+        return found
+
+    def add(self, request: _Request, prefix: Prefix, parent: Prefix) -> Allocation:
+        allocation = Allocation(
+            request.department,
+            request.network,
+            request.family,
+            request.kind,
+            str(prefix),
+            str(parent),
+            request.inside,
+        )
+        self.result[allocation.key] = allocation
+        self.added.append(allocation)
+        return allocation
+
+    def child(self, request: _Request, parent: Prefix, strategy: str) -> Prefix | None:
+        """The existing prefix for the request, or a new one carved from `parent`."""
+        key = (request.department, request.network, request.family, request.kind)
+        found = self.keep(key)
+        if found is not None:
+            return parse(found.prefix)
+        space = self.space(parent)
+        try:
+            prefix = (
+                space.first_fit(request.length)
+                if strategy == "first"
+                else (space.best_fit(request.length))
+            )
+        except SpaceExhaustedError:
+            self.problems.append(
+                f"{parent} has no free /{request.length} left for "
+                f"{request.department or 'the county'} {request.network}"
+            )
+            return None
+        self.add(request, prefix, parent)
+        return prefix
+
+    # -- IPv6 ------------------------------------------------------------------------------
+    def plan_ipv6(self) -> None:
+        plan = self.county.extranet.ipv6_plan
+        county_prefix = parse(self.county.extranet.ipv6_prefix)
+        blocks = {
+            "infrastructure": BLOCK_INFRASTRUCTURE,
+            "departments": BLOCK_DEPARTMENTS,
+            "townships": BLOCK_TOWNSHIPS,
+            **{f"site:{s.name}": BLOCK_FIRST_SITE + i for i, s in enumerate(self.county.sites)},
+        }
+        top: dict[str, Prefix] = {}
+        for name, index in blocks.items():
+            top[name] = self.fixed_block(name, county_prefix, plan.block, index)
+
+        infra_loopbacks = self.fixed_block("loopbacks", top["infrastructure"], plan.department, 0)
+        infra_links = self.fixed_block("p2p-links", top["infrastructure"], plan.department, 1)
+        loopbacks = FreeSpace(infra_loopbacks, self.used_in(infra_loopbacks))
+        # Never hand out the subnet-router anycast address (RFC 4291 2.6.1) as a loopback.
+        loopbacks.take(Prefix(6, infra_loopbacks.first, constants.IPV6_LOOPBACK_PREFIXLEN))
+        self.spaces[infra_loopbacks] = loopbacks
+        self.single(
+            COUNTY_WIDE,
+            CORE_ROUTER,
+            Kind.LOOPBACK,
+            6,
+            infra_loopbacks,
+            constants.IPV6_LOOPBACK_PREFIXLEN,
+        )
+
+        slots = {
+            DepartmentKind.DEPARTMENT: SparseSlots(self.space(top["departments"]), plan.department),
+            DepartmentKind.TOWNSHIP: SparseSlots(self.space(top["townships"]), plan.township),
+        }
+        for department in sorted(self.county.departments, key=lambda d: d.code):
+            parent = top[
+                "departments" if department.kind is DepartmentKind.DEPARTMENT else "townships"
+            ]
+            self.plan_department_ipv6(department, parent, slots[department.kind])
+            self.single(
+                department.code,
+                "loopback",
+                Kind.LOOPBACK,
+                6,
+                infra_loopbacks,
+                constants.IPV6_LOOPBACK_PREFIXLEN,
+            )
+            self.link_ipv6(department.code, infra_links)
+
+    def used_in(self, parent: Prefix) -> list[Prefix]:
+        return [parse(a.prefix) for a in self.existing.values() if a.parent == str(parent)]
+
+    def fixed_block(self, name: str, parent: Prefix, length: int, index: int) -> Prefix:
+        """A county-wide block at a fixed index: its place is part of the plan's design."""
+        key = (COUNTY_WIDE, name, parent.family, Kind.BLOCK)
+        found = self.keep(key)
+        if found is not None:
+            return parse(found.prefix)
+        block = parent.subnet(length, index)
+        self.space(parent).take(block)
+        self.add(_Request(COUNTY_WIDE, name, parent.family, Kind.BLOCK, length), block, parent)
+        return block
+
+    def single(
+        self, department: str, network: str, kind: Kind, family: int, parent: Prefix, length: int
+    ) -> Prefix | None:
+        return self.child(_Request(department, network, family, kind, length), parent, "first")
+
+    def link_ipv6(self, department: str, links: Prefix) -> None:
+        """A /64 reserved per link (RIPE-690), configured as its first /127 (RFC 6164)."""
+        key = (department, "p2p", 6, Kind.P2P)
+        if self.keep(key) is not None:
+            return
+        space = self.space(links)
+        try:
+            reserved = space.first_fit(constants.IPV6_SUBNET_PREFIXLEN)
+        except SpaceExhaustedError:
+            self.problems.append(f"{links} has no free /64 left for the {department} link")
+            return
+        link = Prefix(6, reserved.first, constants.IPV6_P2P_PREFIXLEN)
+        self.add(_Request(department, "p2p", 6, Kind.P2P, link.length), link, links)
+
+    def plan_department_ipv6(
+        self, department: Department, parent: Prefix, slots: SparseSlots
+    ) -> None:
+        key = (department.code, "department", 6, Kind.BLOCK)
+        found = self.keep(key)
+        if found is not None:
+            block = parse(found.prefix)
+        else:
+            try:
+                block = slots.allocate()
+            except SpaceExhaustedError:
+                self.problems.append(
+                    f"{parent} has no free /{slots.length} left for {department.code}; "
+                    "use a shorter ipv6_plan.block or a larger county prefix"
+                )
+                return
+            self.add(
+                _Request(department.code, "department", 6, Kind.BLOCK, slots.length), block, parent
+            )
+        for network in department.legacy_networks:
+            self.single(
+                department.code,
+                network.name,
+                Kind.SUBNET,
+                6,
+                block,
+                self.county.extranet.ipv6_plan.subnet,
+            )
+
+    # -- IPv4 ------------------------------------------------------------------------------
+    def plan_ipv4(self) -> None:
+        pools = sorted(parse(p) for p in self.county.extranet.ipv4_pools)
+        for pool in pools:
+            self.space(pool)
+        requests: list[_Request] = [
+            _Request(COUNTY_WIDE, "loopbacks", 4, Kind.BLOCK, IPV4_LOOPBACK_BLOCK_PREFIXLEN),
+            _Request(COUNTY_WIDE, "p2p-links", 4, Kind.BLOCK, IPV4_P2P_BLOCK_PREFIXLEN),
+        ]
+        for department in sorted(self.county.departments, key=lambda d: d.code):
+            for network in department.legacy_networks:
+                legacy = parse(network.prefix)
+                if network.renumber:
+                    requests.append(
+                        _Request(
+                            department.code,
+                            network.name,
+                            4,
+                            Kind.EXTRANET,
+                            lan_prefixlen(network.hosts),
+                        )
+                    )
+                else:
+                    requests.append(
+                        _Request(
+                            department.code,
+                            network.name,
+                            4,
+                            Kind.NAT,
+                            legacy.length,
+                            inside=str(legacy),
+                        )
+                    )
+        missing: list[_Request] = []
+        for request in requests:
+            found = self.keep((request.department, request.network, 4, request.kind))
+            if found is None:
+                missing.append(request)
+            else:
+                self.check_existing_ipv4(request, found)
+        # Largest first, then by name: large blocks find aligned room before space fragments.
+        missing.sort(key=lambda r: (r.length, r.department, r.network))
+        failed: list[_Request] = []
+        for request in missing:
+            placed = self.place_in_pools(request, pools)
+            if not placed:
+                failed.append(request)
+        if failed:
+            self.problems.append(_exhaustion_message(failed, pools, self.spaces))
+            return
+        self.infrastructure_ipv4()
+
+    def check_existing_ipv4(self, request: _Request, found: Allocation) -> None:
+        have = parse(found.prefix)
+        if request.kind is Kind.EXTRANET and have.length > request.length:
+            self.warnings.append(
+                f"{request.department}/{request.network}: {found.prefix} is smaller than the "
+                f"/{request.length} its host count now needs; kept (never moved), renumber "
+                "into a new network to grow"
+            )
+        if request.kind is Kind.NAT and found.inside != request.inside:
+            self.warnings.append(
+                f"{request.department}/{request.network}: NAT maps {found.inside} but the "
+                f"legacy prefix is now {request.inside}; kept (never moved), release it "
+                "with --prune and plan again to remap"
+            )
+
+    def place_in_pools(self, request: _Request, pools: list[Prefix]) -> bool:
+        for pool in pools:
+            try:
+                prefix = self.spaces[pool].best_fit(request.length)
+            except SpaceExhaustedError:
+                continue
+            self.add(request, prefix, pool)
+            return True
+        return False
+
+    def infrastructure_ipv4(self) -> None:
+        loopbacks = parse(self.result[(COUNTY_WIDE, "loopbacks", 4, Kind.BLOCK)].prefix)
+        links = parse(self.result[(COUNTY_WIDE, "p2p-links", 4, Kind.BLOCK)].prefix)
+        self.single(COUNTY_WIDE, CORE_ROUTER, Kind.LOOPBACK, 4, loopbacks, 32)
+        for department in sorted(self.county.departments, key=lambda d: d.code):
+            self.single(department.code, "loopback", Kind.LOOPBACK, 4, loopbacks, 32)
+            self.single(department.code, "p2p", Kind.P2P, 4, links, constants.IPV4_P2P_PREFIXLEN)
+
+
+def _exhaustion_message(
+    failed: list[_Request], pools: list[Prefix], spaces: dict[Prefix, FreeSpace]
+) -> str:
+    shortfall = sum(1 << (32 - r.length) for r in failed)
+    free = sum(spaces[p].free_addresses for p in pools)
+    suggest = 32 - max(shortfall - 1, 1).bit_length()
+    names = ", ".join(f"{r.department or 'county'}/{r.network} (/{r.length})" for r in failed[:5])
+    more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+    return (
+        f"the IPv4 pools are too small: {len(failed)} allocations ({names}{more}) need "
+        f"{shortfall:,} more addresses, and only {free:,} are free in pieces too small; add at "
+        f"least a /{suggest} to extranet.ipv4_pools"
+    )
+
+
+def plan_network(
+    county: County,
+    existing: Iterable[Allocation] = (),
+    families: frozenset[int] = frozenset({4, 6}),
+) -> NetworkPlan:
+    """Plan every allocation; keep the existing ones; raise PlanError when space runs out."""
+    existing_by_key = {a.key: a for a in existing}
+    planner = _Planner(county, existing_by_key)
+    if 6 in families:
+        planner.plan_ipv6()
+    if 4 in families:
+        planner.plan_ipv4()
+    if planner.problems:
+        raise PlanError(planner.problems)
+    allocations = tuple(sorted(planner.result.values(), key=_order))
+    orphaned = tuple(
+        sorted(
+            (
+                a
+                for key, a in existing_by_key.items()
+                if key not in planner.result and a.family in families
+            ),
+            key=_order,
+        )
+    )
+    return NetworkPlan(
+        allocations=allocations,
+        added=tuple(sorted(planner.added, key=_order)),
+        orphaned=orphaned,
+        warnings=tuple(planner.warnings),
+        zones=tuple(reverse_zones(county, planner.result.values())),
+    )
+
+
+def _order(allocation: Allocation) -> tuple[int, Prefix]:
+    return (allocation.family, parse(allocation.prefix))
+
+
+def reverse_zones(county: County, allocations: Iterable[Allocation]) -> list[ReverseZone]:
+    """The county's ip6.arpa zone and one per department or township block to delegate."""
+    county_prefix = parse(county.extranet.ipv6_prefix)
+    zones = [ReverseZone(reverse_zone(county_prefix), str(county_prefix), COUNTY_WIDE)]
+    for allocation in sorted(allocations, key=_order):
+        if allocation.family == 6 and allocation.kind is Kind.BLOCK and allocation.department:
+            zones.append(
+                ReverseZone(
+                    reverse_zone(parse(allocation.prefix)), allocation.prefix, allocation.department
+                )
+            )
+    return zones
+
+
+def gateway(prefix: str) -> str:
+    """The router's address in a LAN: the first host (never the subnet-router anycast ::0)."""
+    parsed = parse(prefix)
+    return format_address(parsed.family, parsed.first + 1)
