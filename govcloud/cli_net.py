@@ -31,8 +31,9 @@ from network.plan import Allocation, NetworkPlan, PlanError, plan_network
 from network.prefixes import parse
 from network.usage import LevelUsage, usage
 
-net_app = typer.Typer(help="Network planning: overlaps, the address plan, configs.",
-                      no_args_is_help=True)
+net_app = typer.Typer(
+    help="Network planning: overlaps, the address plan, configs.", no_args_is_help=True
+)
 
 
 # -- overlaps ------------------------------------------------------------------------------------
@@ -47,11 +48,16 @@ def county_table(county: County) -> overlaps.PrefixTable:
 
 def _group_json(group: overlaps.OverlapGroup) -> dict[str, Any]:
     return {
-        "scope": group.scope.value, "vrf": group.vrf, "family": group.family,
-        "relations": [r.value for r in group.relations], "prefixes": group.prefixes,
+        "scope": group.scope.value,
+        "vrf": group.vrf,
+        "family": group.family,
+        "relations": [r.value for r in group.relations],
+        "prefixes": group.prefixes,
         "owners": group.owners,
-        "members": [{"owner": m.owner, "vrf": m.vrf, "prefix": m.prefix,
-                     "network": m.network or None} for m in group.members],
+        "members": [
+            {"owner": m.owner, "vrf": m.vrf, "prefix": m.prefix, "network": m.network or None}
+            for m in group.members
+        ],
     }
 
 
@@ -62,18 +68,31 @@ def _collision_groups(table: overlaps.PrefixTable, county: County) -> list[dict[
         by_pool.setdefault(pool, []).append(member)
     groups = []
     for pool, members in sorted(by_pool.items()):
-        groups.append({
-            "scope": "extranet-pool", "vrf": None, "family": 4, "relations": ["collision"],
-            "prefixes": sorted({pool, *(m.prefix for m in members)}, key=parse),
-            "owners": sorted({m.owner for m in members}),
-            "members": [{"owner": m.owner, "vrf": m.vrf, "prefix": m.prefix,
-                         "network": m.network or None} for m in members],
-        })
+        groups.append(
+            {
+                "scope": "extranet-pool",
+                "vrf": None,
+                "family": 4,
+                "relations": ["collision"],
+                "prefixes": sorted({pool, *(m.prefix for m in members)}, key=parse),
+                "owners": sorted({m.owner for m in members}),
+                "members": [
+                    {
+                        "owner": m.owner,
+                        "vrf": m.vrf,
+                        "prefix": m.prefix,
+                        "network": m.network or None,
+                    }
+                    for m in members
+                ],
+            }
+        )
     return groups
 
 
-def _read_source(source: Path | None, county_option: Path | None
-                 ) -> tuple[overlaps.PrefixTable, County | None]:
+def _read_source(
+    source: Path | None, county_option: Path | None
+) -> tuple[overlaps.PrefixTable, County | None]:
     if source is None or source.is_dir():
         county = load(source or county_option)
         return county_table(county), county
@@ -82,15 +101,20 @@ def _read_source(source: Path | None, county_option: Path | None
     table, problems = overlaps.read_csv(source)
     if problems:
         raise InputProblemsError(
-            [Problem(str(source), p.line, p.column, p.message) for p in problems])
+            [Problem(str(source), p.line, p.column, p.message) for p in problems]
+        )
     return table, None
 
 
 @net_app.command("overlaps")
 def net_overlaps(
-    source: Annotated[Path | None, typer.Argument(
-        help="CSV of owner,vrf,prefix (default: the county's legacy networks)",
-        show_default=False)] = None,
+    source: Annotated[
+        Path | None,
+        typer.Argument(
+            help="CSV of owner,vrf,prefix (default: the county's legacy networks)",
+            show_default=False,
+        ),
+    ] = None,
     county_dir: CountyOption = None,
     as_json: JsonOption = False,
     strict: Annotated[bool, typer.Option(help="exit 1 when anything overlaps")] = False,
@@ -110,9 +134,11 @@ def net_overlaps(
 
 def _print_overlaps(groups: list[dict[str, Any]], total: int) -> None:
     scopes = Counter(g["scope"] for g in groups)
-    out.print(f"{total} prefixes: {scopes['vrf']} overlap groups within a VRF, "
-              f"{scopes['across']} across VRFs, {scopes['extranet-pool']} extranet-pool "
-              "collisions")
+    out.print(
+        f"{total} prefixes: {scopes['vrf']} overlap groups within a VRF, "
+        f"{scopes['across']} across VRFs, {scopes['extranet-pool']} extranet-pool "
+        "collisions"
+    )
     if not groups:
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
@@ -121,17 +147,26 @@ def _print_overlaps(groups: list[dict[str, Any]], total: int) -> None:
     for group in groups:
         owners = group["owners"]
         shown = ", ".join(owners[:8]) + (f" … (+{len(owners) - 8})" if len(owners) > 8 else "")
-        table.add_row(group["scope"], group["vrf"] or "—", "+".join(group["relations"]),
-                      " ".join(group["prefixes"]), shown)
+        table.add_row(
+            group["scope"],
+            group["vrf"] or "—",
+            "+".join(group["relations"]),
+            " ".join(group["prefixes"]),
+            shown,
+        )
     out.print(table)
 
 
 # -- plan -----------------------------------------------------------------------------------------
 def _allocation_json(allocation: Allocation, status: str) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "department": allocation.department or None, "network": allocation.network,
-        "family": allocation.family, "kind": allocation.kind.value, "prefix": allocation.prefix,
-        "parent": allocation.parent, "status": status,
+        "department": allocation.department or None,
+        "network": allocation.network,
+        "family": allocation.family,
+        "kind": allocation.kind.value,
+        "prefix": allocation.prefix,
+        "parent": allocation.parent,
+        "status": status,
     }
     if allocation.inside is not None:
         row["inside"] = allocation.inside
@@ -141,15 +176,12 @@ def _allocation_json(allocation: Allocation, status: str) -> dict[str, Any]:
 def plan_and_store(county: County, *, dry_run: bool, prune: bool) -> NetworkPlan:
     """Plan against the registry under the planner lock; write unless dry_run."""
     with registry_session() as session, session.begin():
-        ipam.lock(session)
         try:
-            plan = plan_network(county, ipam.load(session))
+            plan = ipam.plan_and_apply(session, county, actor=actor(), dry_run=dry_run, prune=prune)
         except PlanError as error:
             raise BadInputError("; ".join(error.problems)) from None
         if dry_run:
             session.rollback()
-        else:
-            ipam.apply(session, plan, county_code=county.code, actor=actor(), prune=prune)
     return plan
 
 
@@ -169,20 +201,26 @@ def stored_plan(county: County) -> NetworkPlan:
 def net_plan(
     county_dir: CountyOption = None,
     as_json: JsonOption = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="show the diff, write nothing")]
-    = False,
-    prune: Annotated[bool, typer.Option(
-        "--prune", help="release allocations whose network is no longer declared")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="show the diff, write nothing")
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option("--prune", help="release allocations whose network is no longer declared"),
+    ] = False,
 ) -> None:
     """Plan the IPv4 merge and the IPv6 addresses; keep every existing allocation in place."""
     county = load(county_dir)
     plan = plan_and_store(county, dry_run=dry_run, prune=prune)
     added = {a.key for a in plan.added}
     if as_json:
-        rows = [_allocation_json(a, "added" if a.key in added else "kept")
-                for a in plan.allocations]
-        rows += [_allocation_json(a, "released" if prune and not dry_run else "orphaned")
-                 for a in plan.orphaned]
+        rows = [
+            _allocation_json(a, "added" if a.key in added else "kept") for a in plan.allocations
+        ]
+        rows += [
+            _allocation_json(a, "released" if prune and not dry_run else "orphaned")
+            for a in plan.orphaned
+        ]
         print_json(rows)
         return
     _print_plan(county, plan, dry_run=dry_run, prune=prune)
@@ -198,18 +236,24 @@ def _print_plan(county: County, plan: NetworkPlan, *, dry_run: bool, prune: bool
         table.add_row(f"IPv{family}", kind, str(count), str(new.get((family, kind), 0)))
     out.print(table)
     verb = "would add" if dry_run else "added"
-    out.print(f"{verb} {len(plan.added)}, kept {plan.kept}, orphaned {len(plan.orphaned)}; "
-              f"{len(plan.zones)} ip6.arpa zones to delegate")
+    out.print(
+        f"{verb} {len(plan.added)}, kept {plan.kept}, orphaned {len(plan.orphaned)}; "
+        f"{len(plan.zones)} ip6.arpa zones to delegate"
+    )
     for allocation in plan.added[:20] if dry_run else ():
         inside = f" (NAT of {allocation.inside})" if allocation.inside else ""
-        out.print(f"  + {allocation.department or 'county'} {allocation.network} "
-                  f"{allocation.kind.value} {allocation.prefix}{inside}")
+        out.print(
+            f"  + {allocation.department or 'county'} {allocation.network} "
+            f"{allocation.kind.value} {allocation.prefix}{inside}"
+        )
     if dry_run and len(plan.added) > 20:
         out.print(f"  … and {len(plan.added) - 20} more (--json lists every one)")
     for allocation in plan.orphaned:
         action = "released" if prune and not dry_run else "orphaned (kept; --prune releases)"
-        out.print(f"  - {allocation.department or 'county'} {allocation.network} "
-                  f"{allocation.prefix}: {action}")
+        out.print(
+            f"  - {allocation.department or 'county'} {allocation.network} "
+            f"{allocation.prefix}: {action}"
+        )
     for warning in plan.warnings:
         err.print(f"warning: {warning}", markup=False)
     if dry_run:
@@ -220,8 +264,9 @@ def _print_plan(county: County, plan: NetworkPlan, *, dry_run: bool, prune: bool
 def net_zones(county_dir: CountyOption = None, as_json: JsonOption = False) -> None:
     """The ip6.arpa zones to delegate: the county's, and one per department block."""
     plan = stored_plan(load(county_dir))
-    rows = [{"zone": z.zone, "prefix": z.prefix, "department": z.department or None}
-            for z in plan.zones]
+    rows = [
+        {"zone": z.zone, "prefix": z.prefix, "department": z.department or None} for z in plan.zones
+    ]
     if as_json:
         print_json(rows)
         return
@@ -236,10 +281,18 @@ def net_zones(county_dir: CountyOption = None, as_json: JsonOption = False) -> N
 # -- usage ----------------------------------------------------------------------------------------
 def _usage_json(row: LevelUsage) -> dict[str, Any]:
     unit = "addresses" if row.family == 4 else "/64s"
-    return {"level": row.level, "name": row.name, "prefix": row.prefix, "family": row.family,
-            "unit": unit, "total": row.total, "used": row.used, "free": row.free,
-            "utilisation": row.utilisation,
-            "free_blocks": {f"/{length}": count for length, count in row.free_blocks.items()}}
+    return {
+        "level": row.level,
+        "name": row.name,
+        "prefix": row.prefix,
+        "family": row.family,
+        "unit": unit,
+        "total": row.total,
+        "used": row.used,
+        "free": row.free,
+        "utilisation": row.utilisation,
+        "free_blocks": {f"/{length}": count for length, count in row.free_blocks.items()},
+    }
 
 
 @net_app.command("usage")
@@ -256,26 +309,41 @@ def net_usage(
     if as_json:
         print_json([_usage_json(r) for r in rows])
         return
-    table = Table(title=f"{county.name} address usage (IPv4 in addresses, IPv6 in /64s)",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=f"{county.name} address usage (IPv4 in addresses, IPv6 in /64s)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for column in ("level", "name", "prefix", "used", "free", "use", "free blocks"):
         numeric = column in ("used", "free", "use")
-        table.add_column(column, justify="right" if numeric else "left",
-                         no_wrap=numeric or column == "prefix",
-                         min_width=18 if column == "prefix" else None,
-                         max_width=10 if column == "name" else None)
+        table.add_column(
+            column,
+            justify="right" if numeric else "left",
+            no_wrap=numeric or column == "prefix",
+            min_width=18 if column == "prefix" else None,
+            max_width=10 if column == "name" else None,
+        )
     for row in rows:
         if row.level == "department":
             continue
         largest = [f"{compact(n)}×/{length}" for length, n in row.free_blocks.items() if n][:2]
-        table.add_row(row.level, row.name, row.prefix, compact(row.used), compact(row.free),
-                      f"{row.utilisation:.1%}", " ".join(largest))
+        table.add_row(
+            row.level,
+            row.name,
+            row.prefix,
+            compact(row.used),
+            compact(row.free),
+            f"{row.utilisation:.1%}",
+            " ".join(largest),
+        )
     out.print(table)
     departments = [r for r in rows if r.level == "department"]
     if departments:
         used = sum(r.used for r in departments)
-        out.print(f"{len(departments)} department prefixes: {used:,} /64s used, "
-                  f"{sum(r.free for r in departments):,} free (--json for each)")
+        out.print(
+            f"{len(departments)} department prefixes: {used:,} /64s used, "
+            f"{sum(r.free for r in departments):,} free (--json for each)"
+        )
     if chart is not None:
         out.print(f"chart written to {chart}")
 
@@ -291,13 +359,18 @@ def compact(number: int) -> str:
 def _write_chart(county: County, rows: list[LevelUsage], chart: Path) -> None:
     sections = [
         ("IPv4 pools (addresses)", [r for r in rows if r.family == 4], "addresses"),
-        ("IPv6 county and blocks (/64s)", [r for r in rows if r.level in ("county", "block")],
-         "/64s"),
-        ("IPv6 department prefixes (/64s)", [r for r in rows if r.level == "department"],
-         "/64s"),
+        (
+            "IPv6 county and blocks (/64s)",
+            [r for r in rows if r.level in ("county", "block")],
+            "/64s",
+        ),
+        ("IPv6 department prefixes (/64s)", [r for r in rows if r.level == "department"], "/64s"),
     ]
-    html = render.environment(autoescape=True).get_template("usage.html.j2").render(
-        county=county, sections=sections)
+    html = (
+        render.environment(autoescape=True)
+        .get_template("usage.html.j2")
+        .render(county=county, sections=sections)
+    )
     try:
         chart.write_text(html, encoding="utf-8")
     except OSError as error:
@@ -353,8 +426,9 @@ def net_render(
 def net_export(
     export_format: Annotated[ExportFormat, typer.Option("--format", help="output format")],
     county_dir: CountyOption = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="file (default: standard output)")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file (default: standard output)")
+    ] = None,
 ) -> None:
     """The plan for review (YAML, CSV) or as a NetBox prefix bulk-import CSV."""
     county = load(county_dir)

@@ -22,16 +22,23 @@ NETBOX_DEFAULT_STATUS = "reserved"
 
 def _row(allocation: Allocation) -> dict[str, object]:
     return {
-        "department": allocation.department or None, "network": allocation.network,
-        "family": allocation.family, "kind": allocation.kind.value,
-        "prefix": allocation.prefix, "parent": allocation.parent, "inside": allocation.inside,
+        "department": allocation.department or None,
+        "network": allocation.network,
+        "family": allocation.family,
+        "kind": allocation.kind.value,
+        "prefix": allocation.prefix,
+        "parent": allocation.parent,
+        "inside": allocation.inside,
     }
 
 
 def to_yaml(county: County, allocations: Iterable[Allocation]) -> str:
     """The plan as a YAML document, one mapping per allocation."""
-    document = {"county": county.code, "name": county.name,
-                "allocations": [_row(a) for a in allocations]}
+    document = {
+        "county": county.code,
+        "name": county.name,
+        "allocations": [_row(a) for a in allocations],
+    }
     buffer = io.StringIO()
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
@@ -57,21 +64,40 @@ def to_netbox(county: County, allocations: Iterable[Allocation]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=NETBOX_FIELDS, lineterminator="\n")
     writer.writeheader()
     for pool in county.extranet.ipv4_pools:
-        writer.writerow({"prefix": pool, "vrf": NETBOX_VRF, "tenant": "",
-                         "status": "container", "role": "", "is_pool": "false",
-                         "description": f"{county.name} extranet IPv4 pool"})
-    writer.writerow({"prefix": county.extranet.ipv6_prefix, "vrf": NETBOX_VRF, "tenant": "",
-                     "status": "container", "role": "", "is_pool": "false",
-                     "description": f"{county.name} extranet IPv6 prefix"})
-    for allocation in allocations:
-        writer.writerow({
-            "prefix": allocation.prefix, "vrf": NETBOX_VRF,
-            "tenant": names.get(allocation.department, ""),
-            "status": NETBOX_STATUS.get(allocation.kind, NETBOX_DEFAULT_STATUS),
-            "role": allocation.kind.value,
+        writer.writerow(
+            {
+                "prefix": pool,
+                "vrf": NETBOX_VRF,
+                "tenant": "",
+                "status": "container",
+                "role": "",
+                "is_pool": "false",
+                "description": f"{county.name} extranet IPv4 pool",
+            }
+        )
+    writer.writerow(
+        {
+            "prefix": county.extranet.ipv6_prefix,
+            "vrf": NETBOX_VRF,
+            "tenant": "",
+            "status": "container",
+            "role": "",
             "is_pool": "false",
-            "description": _description(allocation),
-        })
+            "description": f"{county.name} extranet IPv6 prefix",
+        }
+    )
+    for allocation in allocations:
+        writer.writerow(
+            {
+                "prefix": allocation.prefix,
+                "vrf": NETBOX_VRF,
+                "tenant": names.get(allocation.department, ""),
+                "status": NETBOX_STATUS.get(allocation.kind, NETBOX_DEFAULT_STATUS),
+                "role": allocation.kind.value,
+                "is_pool": "false",
+                "description": _description(allocation),
+            }
+        )
     return buffer.getvalue()
 
 

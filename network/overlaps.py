@@ -65,7 +65,7 @@ class OverlapGroup:
     @property
     def prefixes(self) -> list[str]:
         """The distinct prefixes in the group, in address order."""
-        return sorted({m.prefix for m in self.members}, key=lambda p: parse(p))
+        return sorted({m.prefix for m in self.members}, key=parse)
 
     @property
     def owners(self) -> list[str]:

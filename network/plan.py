@@ -212,9 +212,9 @@ class _Planner:
             COUNTY_WIDE,
             CORE_ROUTER,
             Kind.LOOPBACK,
-            6,
-            infra_loopbacks,
-            constants.IPV6_LOOPBACK_PREFIXLEN,
+            family=6,
+            parent=infra_loopbacks,
+            length=constants.IPV6_LOOPBACK_PREFIXLEN,
         )
 
         slots = {
@@ -230,9 +230,9 @@ class _Planner:
                 department.code,
                 "loopback",
                 Kind.LOOPBACK,
-                6,
-                infra_loopbacks,
-                constants.IPV6_LOOPBACK_PREFIXLEN,
+                family=6,
+                parent=infra_loopbacks,
+                length=constants.IPV6_LOOPBACK_PREFIXLEN,
             )
             self.link_ipv6(department.code, infra_links)
 
@@ -251,8 +251,16 @@ class _Planner:
         return block
 
     def single(
-        self, department: str, network: str, kind: Kind, family: int, parent: Prefix, length: int
+        self,
+        department: str,
+        network: str,
+        kind: Kind,
+        *,
+        family: int,
+        parent: Prefix,
+        length: int,
     ) -> Prefix | None:
+        """One first-fit child of `parent` for a department's network (or existing one)."""
         return self.child(_Request(department, network, family, kind, length), parent, "first")
 
     def link_ipv6(self, department: str, links: Prefix) -> None:
@@ -293,9 +301,9 @@ class _Planner:
                 department.code,
                 network.name,
                 Kind.SUBNET,
-                6,
-                block,
-                self.county.extranet.ipv6_plan.subnet,
+                family=6,
+                parent=block,
+                length=self.county.extranet.ipv6_plan.subnet,
             )
 
     # -- IPv4 ------------------------------------------------------------------------------
@@ -367,6 +375,9 @@ class _Planner:
 
     def place_in_pools(self, request: _Request, pools: list[Prefix]) -> bool:
         for pool in pools:
+            if request.length <= pool.length:
+                # A child as large as its pool would make "parent" ambiguous: never do it.
+                continue
             try:
                 prefix = self.spaces[pool].best_fit(request.length)
             except SpaceExhaustedError:
@@ -378,10 +389,21 @@ class _Planner:
     def infrastructure_ipv4(self) -> None:
         loopbacks = parse(self.result[(COUNTY_WIDE, "loopbacks", 4, Kind.BLOCK)].prefix)
         links = parse(self.result[(COUNTY_WIDE, "p2p-links", 4, Kind.BLOCK)].prefix)
-        self.single(COUNTY_WIDE, CORE_ROUTER, Kind.LOOPBACK, 4, loopbacks, 32)
+        # The block's network address is never a router ID (as ::0 is never a loopback).
+        self.space(loopbacks).take(Prefix(4, loopbacks.first, 32))
+        self.single(COUNTY_WIDE, CORE_ROUTER, Kind.LOOPBACK, family=4, parent=loopbacks, length=32)
         for department in sorted(self.county.departments, key=lambda d: d.code):
-            self.single(department.code, "loopback", Kind.LOOPBACK, 4, loopbacks, 32)
-            self.single(department.code, "p2p", Kind.P2P, 4, links, constants.IPV4_P2P_PREFIXLEN)
+            self.single(
+                department.code, "loopback", Kind.LOOPBACK, family=4, parent=loopbacks, length=32
+            )
+            self.single(
+                department.code,
+                "p2p",
+                Kind.P2P,
+                family=4,
+                parent=links,
+                length=constants.IPV4_P2P_PREFIXLEN,
+            )
 
 
 def _exhaustion_message(
@@ -392,10 +414,11 @@ def _exhaustion_message(
     suggest = 32 - max(shortfall - 1, 1).bit_length()
     names = ", ".join(f"{r.department or 'county'}/{r.network} (/{r.length})" for r in failed[:5])
     more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+    left = "none is free" if not free else f"the {free:,} free addresses are in pieces too small"
     return (
         f"the IPv4 pools are too small: {len(failed)} allocations ({names}{more}) need "
-        f"{shortfall:,} more addresses, and only {free:,} are free in pieces too small; add at "
-        f"least a /{suggest} to extranet.ipv4_pools"
+        f"{shortfall:,} more addresses and {left}; add at least a /{suggest} to "
+        "extranet.ipv4_pools"
     )
 
 

@@ -19,7 +19,7 @@ import jinja2
 import netaddr
 
 from govcloud.model import County
-from network.plan import COUNTY_WIDE, CORE_ROUTER, Allocation, Kind, NetworkPlan
+from network.plan import CORE_ROUTER, COUNTY_WIDE, Allocation, Kind, NetworkPlan
 from network.prefixes import format_address, parse
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -109,10 +109,18 @@ class Naming:
 
 VENDORS: dict[str, Naming] = {
     "frr": Naming("lo", "up0", lambda i: f"lan{i}", lambda i: f"dl{i}"),
-    "huawei": Naming("LoopBack0", "GigabitEthernet0/0/0", lambda i: f"GigabitEthernet0/0/{i + 1}",
-                     lambda i: f"GigabitEthernet1/0/{i}"),
-    "h3c": Naming("LoopBack0", "GigabitEthernet1/0/1", lambda i: f"GigabitEthernet1/0/{i + 2}",
-                  lambda i: f"GigabitEthernet2/0/{i + 1}"),
+    "huawei": Naming(
+        "LoopBack0",
+        "GigabitEthernet0/0/0",
+        lambda i: f"GigabitEthernet0/0/{i + 1}",
+        lambda i: f"GigabitEthernet1/0/{i}",
+    ),
+    "h3c": Naming(
+        "LoopBack0",
+        "GigabitEthernet1/0/1",
+        lambda i: f"GigabitEthernet1/0/{i + 2}",
+        lambda i: f"GigabitEthernet2/0/{i + 1}",
+    ),
 }
 
 
@@ -139,30 +147,58 @@ def routers(county: County, plan: NetworkPlan, vendor: str) -> list[Router]:
         network = "loopback" if department else CORE_ROUTER
         v4 = _host(get(department, network, 4, Kind.LOOPBACK).prefix, 0)
         v6 = _host(get(department, network, 6, Kind.LOOPBACK).prefix, 0)
-        interface = Interface(naming.loopback, "router identity", v4, v6, ospf=True,
-                              passive=True, router_advertisements=False)
+        interface = Interface(
+            naming.loopback,
+            "router identity",
+            v4,
+            v6,
+            ospf=True,
+            passive=True,
+            router_advertisements=False,
+        )
         return interface, v4.address
 
     departments = sorted(county.departments, key=lambda d: d.code)
     core_loopback, core_id = loopback(COUNTY_WIDE)
     downlinks = []
     for number, department in enumerate(departments):
-        v4 = get(department.code, "p2p", 4, Kind.P2P).prefix
-        v6 = get(department.code, "p2p", 6, Kind.P2P).prefix
-        downlinks.append(Interface(naming.downlink(number), f"link to {department.code}",
-                                   _host(v4, 0), _host(v6, 0), ospf=True, passive=False,
-                                   router_advertisements=False))
-    result = [Router(hostname(COUNTY_WIDE), COUNTY_WIDE, "core", core_id, core_loopback,
-                     tuple(downlinks), (), ())]
+        link_v4 = get(department.code, "p2p", 4, Kind.P2P).prefix
+        link_v6 = get(department.code, "p2p", 6, Kind.P2P).prefix
+        downlinks.append(
+            Interface(
+                naming.downlink(number),
+                f"link to {department.code}",
+                _host(link_v4, 0),
+                _host(link_v6, 0),
+                ospf=True,
+                passive=False,
+                router_advertisements=False,
+            )
+        )
+    result = [
+        Router(
+            hostname(COUNTY_WIDE),
+            COUNTY_WIDE,
+            "core",
+            core_id,
+            core_loopback,
+            tuple(downlinks),
+            (),
+            (),
+        )
+    ]
 
     for department in departments:
         code = department.code
         edge_loopback, edge_id = loopback(code)
         uplink = Interface(
-            naming.uplink, "uplink to the extranet core",
+            naming.uplink,
+            "uplink to the extranet core",
             _host(get(code, "p2p", 4, Kind.P2P).prefix, 1),
             _host(get(code, "p2p", 6, Kind.P2P).prefix, 1),
-            ospf=True, passive=False, router_advertisements=False,
+            ospf=True,
+            passive=False,
+            router_advertisements=False,
         )
         lans, nat, discard = [], [], []
         for number, network in enumerate(department.legacy_networks):
@@ -172,22 +208,39 @@ def routers(county: County, plan: NetworkPlan, vendor: str) -> list[Router]:
             else:
                 v4 = _host(network.prefix, 1)
                 outside = get(code, network.name, 4, Kind.NAT).prefix
-                nat.append(NatMapping(_host(network.prefix, 0), _host(outside, 0),
-                                      naming.uplink))
+                nat.append(NatMapping(_host(network.prefix, 0), _host(outside, 0), naming.uplink))
                 discard.append(_host(outside, 0))
-            lans.append(Interface(naming.lan(number), network.name, v4, subnet,
-                                  ospf=network.renumber, passive=True,
-                                  router_advertisements=True))
-        result.append(Router(hostname(code), code, "department", edge_id, edge_loopback,
-                             (uplink, *lans), tuple(nat), tuple(discard)))
+            lans.append(
+                Interface(
+                    naming.lan(number),
+                    network.name,
+                    v4,
+                    subnet,
+                    ospf=network.renumber,
+                    passive=True,
+                    router_advertisements=True,
+                )
+            )
+        result.append(
+            Router(
+                hostname(code),
+                code,
+                "department",
+                edge_id,
+                edge_loopback,
+                (uplink, *lans),
+                tuple(nat),
+                tuple(discard),
+            )
+        )
     return result
 
 
 def environment(*, autoescape: bool = False) -> jinja2.Environment:
     """The template environment: strict about undefined names; escaping only for HTML."""
-    return jinja2.Environment(  # noqa: S701  (router configurations are not HTML)
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=autoescape,
+        autoescape=autoescape,  # noqa: S701  (off only for router configurations)
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -204,5 +257,6 @@ def render(county: County, plan: NetworkPlan, vendor: str) -> dict[str, str]:
         files[f"{router.hostname}.conf"] = config.render(router=router, county=county)
         if vendor == "frr" and router.nat:
             files[f"{router.hostname}.nft"] = env.get_template("frr/nat.nft.j2").render(
-                router=router)
+                router=router
+            )
     return files

@@ -6,7 +6,6 @@ planner sees at a glance whether a /48 for a new department, or a /20 for a new 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -74,8 +73,15 @@ def _units(prefix: Prefix) -> int:
 def _usage(level: str, name: str, parent: Prefix, children: list[Prefix]) -> LevelUsage:
     space = FreeSpace(parent, children)
     used = sum(_units(child) for child in children)
-    return LevelUsage(level, name, str(parent), parent.family, _units(parent), used,
-                      free_blocks(space, report_lengths(parent)))
+    return LevelUsage(
+        level,
+        name,
+        str(parent),
+        parent.family,
+        _units(parent),
+        used,
+        free_blocks(space, report_lengths(parent)),
+    )
 
 
 def usage(county: County, allocations: Iterable[Allocation]) -> list[LevelUsage]:
@@ -98,19 +104,23 @@ def usage(county: County, allocations: Iterable[Allocation]) -> list[LevelUsage]
                 found.append(_as_subnet(parse(child.prefix)))
         return sorted(set(found))  # loopbacks share one /64
 
-    rows = [_usage("pool", "extranet IPv4 pool", parse(pool), children(pool))
-            for pool in county.extranet.ipv4_pools]
+    rows = [
+        _usage("pool", "extranet IPv4 pool", parse(pool), children(pool))
+        for pool in county.extranet.ipv4_pools
+    ]
     county_prefix = county.extranet.ipv6_prefix
     blocks = [a for a in by_parent.get(county_prefix, []) if a.kind is Kind.BLOCK]
-    rows.append(_usage("county", county.name, parse(county_prefix),
-                       [p for b in blocks for p in leaves(b)]))
+    rows.append(
+        _usage("county", county.name, parse(county_prefix), [p for b in blocks for p in leaves(b)])
+    )
     for block in sorted(blocks, key=lambda b: parse(b.prefix)):
         rows.append(_usage("block", block.network, parse(block.prefix), leaves(block)))
-    departments = [a for a in by_parent.get(_block_prefix(blocks, "departments"), [])]
-    departments += [a for a in by_parent.get(_block_prefix(blocks, "townships"), [])]
+    departments = list(by_parent.get(_block_prefix(blocks, "departments"), []))
+    departments += list(by_parent.get(_block_prefix(blocks, "townships"), []))
     for block in sorted(departments, key=lambda b: b.department):
-        rows.append(_usage("department", block.department, parse(block.prefix),
-                           children(block.prefix)))
+        rows.append(
+            _usage("department", block.department, parse(block.prefix), children(block.prefix))
+        )
     return rows
 
 

@@ -17,8 +17,9 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from govcloud import audit_log
+from govcloud.model import County
 from govcloud.registry.tables import IpamAllocation
-from network.plan import Allocation, Kind, NetworkPlan
+from network.plan import Allocation, Kind, NetworkPlan, plan_network
 
 # Any constant works: it names "the IPAM planner" among this database's advisory locks.
 IPAM_ADVISORY_LOCK = 0x6F76_4950  # "govIP"
@@ -94,3 +95,17 @@ def apply(
             before=[_describe(a) for a in allocations],
             after=None,
         )
+
+
+def plan_and_apply(
+    session: Session, county: County, *, actor: str, dry_run: bool = False, prune: bool = False
+) -> NetworkPlan:
+    """Lock, read what exists, plan, and (unless dry_run) write, in the caller's transaction.
+
+    Raises network.plan.PlanError before anything is written when the plan cannot be made.
+    """
+    lock(session)
+    plan = plan_network(county, load(session))
+    if not dry_run:
+        apply(session, plan, county_code=county.code, actor=actor, prune=prune)
+    return plan
