@@ -3,38 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clirunner import REPO, govcloud
 from small_county import write_county
 from sqlalchemy import text
 
 from govcloud.registry import db
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def govcloud(
-    *args: str,
-    cwd: Path,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("GOVCLOUD_")}
-    environment.update(env or {})
-    result = subprocess.run(
-        [sys.executable, "-m", "govcloud", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr + result.stdout, result.stderr
-    return result
 
 
 def test_validate_sample_county(tmp_path: Path) -> None:
