@@ -26,7 +26,8 @@ format: setup
 	$(BIN)/ruff format .
 
 bench: setup  ## benchmarks; record results in docs/benchmarks.md
-	$(BIN)/python bench/foundation.py
+	$(BIN)/python bench/bench_foundation.py
+	$(BIN)/python bench/bench_network.py
 
 setup: $(STAMP)
 

@@ -132,6 +132,9 @@ def net_overlaps(
         raise typer.Exit(constants.EXIT_FINDINGS)
 
 
+RELATION_LABELS = {"duplicate": "dup", "containment": "nested", "collision": "pool"}
+
+
 def _print_overlaps(groups: list[dict[str, Any]], total: int) -> None:
     scopes = Counter(g["scope"] for g in groups)
     out.print(
@@ -143,14 +146,14 @@ def _print_overlaps(groups: list[dict[str, Any]], total: int) -> None:
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("scope", "vrf", "relation", "prefixes", "owners"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("scope", "relation"))
     for group in groups:
         owners = group["owners"]
         shown = ", ".join(owners[:8]) + (f" … (+{len(owners) - 8})" if len(owners) > 8 else "")
         table.add_row(
             group["scope"],
             group["vrf"] or "—",
-            "+".join(group["relations"]),
+            "+".join(RELATION_LABELS.get(r, r) for r in group["relations"]),
             " ".join(group["prefixes"]),
             shown,
         )

@@ -28,6 +28,9 @@ STEPS: tuple[Step, ...] = (
     Step("Validate the county model (county/)", ("validate",)),
     Step("Migrate the registry (SQLite under .govcloud/)", ("db", "upgrade")),
     Step("Status of every department and the on-cloud rate (上云率)", ("status",)),
+    Step("Overlapping legacy networks, within and across VRFs", ("net", "overlaps")),
+    Step("Plan the extranet: IPv4 merge and IPv6 (kept stable in the registry)", ("net", "plan")),
+    Step("Address usage: IPv4 in addresses, IPv6 in /64s", ("net", "usage")),
     Step("Verify the audit log's SM3 chain", ("audit", "verify-log")),
 )
 

@@ -14,15 +14,17 @@ sweep on the full 128 bits.
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from network.prefixes import Prefix, PrefixError, parse
+from network.prefixes import Prefix, PrefixError, format_address, gc_paused, parse, parse_many
 
 DEFAULT_VRF = "global"
 _LOW64 = (1 << 64) - 1
@@ -42,8 +44,7 @@ class Scope(StrEnum):
     ACROSS = "across"
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
+class Member(NamedTuple):
     """One prefix in an overlap group and who owns it."""
 
     owner: str
@@ -52,15 +53,27 @@ class Member:
     network: str = ""
 
 
-@dataclass(frozen=True)
 class OverlapGroup:
-    """Prefixes that overlap one another, within a VRF or across VRFs."""
+    """Prefixes that overlap one another, within a VRF or across VRFs.
 
-    scope: Scope
-    vrf: str | None
-    family: int
-    relations: tuple[Relation, ...]
-    members: tuple[Member, ...]
+    A group holds row numbers into its table; members are formatted only when asked for, so
+    detection over a million prefixes does not pay for text it may never print.
+    """
+
+    __slots__ = ("family", "relations", "rows", "scope", "table", "vrf")
+
+    def __init__(self, table: PrefixTable, rows: list[int], scope: Scope) -> None:
+        self.table = table
+        self.rows = rows
+        self.scope = scope
+        self.vrf = table.vrfs[rows[0]] if scope is Scope.VRF else None
+        self.family = table.families[rows[0]]
+        self.relations = _relations(table, rows)
+
+    @property
+    def members(self) -> tuple[Member, ...]:
+        """Every member, in address order (equal prefixes in input order)."""
+        return tuple(self.table.member(r) for r in self.rows)
 
     @property
     def prefixes(self) -> list[str]:
@@ -72,31 +85,75 @@ class OverlapGroup:
         """The distinct owners in the group."""
         return sorted({m.owner for m in self.members})
 
+    @property
+    def sort_key(self) -> tuple[bool, int, str, int, int]:
+        """Groups within a VRF first, then by family, VRF and address."""
+        first = self.rows[0]
+        return (
+            self.scope is not Scope.VRF,
+            self.family,
+            self.vrf or "",
+            self.table.firsts[first],
+            self.table.lengths[first],
+        )
+
 
 @dataclass
 class PrefixTable:
-    """Prefixes in columns: owners and VRFs as Python lists, addresses as numpy arrays."""
+    """Prefixes in columns (lists of plain values), so a million rows stay cheap."""
 
     owners: list[str] = field(default_factory=list)
     vrfs: list[str] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
-    prefixes: list[Prefix] = field(default_factory=list)
+    families: list[int] = field(default_factory=list)
+    firsts: list[int] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    _members: dict[int, Member] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_texts(cls, rows: Iterable[tuple[str, str | None, str]]) -> PrefixTable:
+        """A table from (owner, vrf, prefix text) rows, parsed in bulk; PrefixError if bad."""
+        with gc_paused():
+            rows = list(rows)
+            families, firsts, lengths = parse_many(row[2] for row in rows)
+            return cls(
+                owners=[row[0] for row in rows],
+                vrfs=[row[1] or DEFAULT_VRF for row in rows],
+                networks=[""] * len(rows),
+                families=families,
+                firsts=firsts,
+                lengths=lengths,
+            )
 
     def add(self, owner: str, vrf: str | None, prefix: Prefix, network: str = "") -> None:
         """Append one prefix."""
         self.owners.append(owner)
         self.vrfs.append(vrf or DEFAULT_VRF)
         self.networks.append(network)
-        self.prefixes.append(prefix)
+        self.families.append(prefix.family)
+        self.firsts.append(prefix.first)
+        self.lengths.append(prefix.length)
 
     def __len__(self) -> int:
-        return len(self.prefixes)
+        return len(self.firsts)
+
+    def prefix(self, index: int) -> Prefix:
+        """The prefix at `index`."""
+        return Prefix(self.families[index], self.firsts[index], self.lengths[index])
 
     def member(self, index: int) -> Member:
-        """The row at `index` as a Member."""
-        return Member(
-            self.owners[index], self.vrfs[index], str(self.prefixes[index]), self.networks[index]
-        )
+        """The row at `index` as a Member (made once, then cached: rows recur across scopes)."""
+        member = self._members.get(index)
+        if member is None:
+            text = f"{format_address(self.families[index], self.firsts[index])}/"
+            member = Member(
+                self.owners[index],
+                self.vrfs[index],
+                text + str(self.lengths[index]),
+                self.networks[index],
+            )
+            self._members[index] = member
+        return member
 
 
 @dataclass(frozen=True)
@@ -135,27 +192,30 @@ def read_csv(path: Path) -> tuple[PrefixTable, list[CsvProblem]]:
 
 def _columns(table: PrefixTable) -> dict[str, npt.NDArray[np.uint64]]:
     """Sort keys: family, upper-64-bit first and last addresses, and length."""
-    count = len(table)
-    family = np.empty(count, dtype=np.uint64)
-    first_hi = np.empty(count, dtype=np.uint64)
-    last_hi = np.empty(count, dtype=np.uint64)
-    length = np.empty(count, dtype=np.uint64)
-    for index, prefix in enumerate(table.prefixes):
-        family[index] = prefix.family
-        length[index] = prefix.length
-        if prefix.family == 4:
-            first_hi[index] = prefix.first
-            last_hi[index] = prefix.last
-        else:
-            first_hi[index] = prefix.first >> 64
-            last_hi[index] = prefix.last >> 64
-    return {"family": family, "first": first_hi, "last": last_hi, "length": length}
+    family = np.array(table.families, dtype=np.uint64)
+    length = np.array(table.lengths, dtype=np.int64)
+    first = np.array(
+        [f if a == 4 else f >> 64 for a, f in zip(table.families, table.firsts, strict=True)],
+        dtype=np.uint64,
+    )
+    # Host bits below the first address, within the swept 32 (IPv4) or upper 64 (IPv6) bits.
+    span = np.where(family == 4, 32 - length, np.maximum(64 - length, 0)).astype(np.uint64)
+    full = span == 64
+    shift = np.where(full, np.uint64(0), span).astype(np.uint64)
+    host = np.left_shift(np.uint64(1), shift).astype(np.uint64)
+    last = first + (host - np.uint64(1))
+    last[full] = np.iinfo(np.uint64).max
+    return {"family": family, "first": first, "last": last, "length": length.astype(np.uint64)}
 
 
 def _sweep(
     columns: dict[str, npt.NDArray[np.uint64]], segment: npt.NDArray[np.int64]
-) -> list[npt.NDArray[np.int64]]:
-    """Groups (as index arrays, two or more members) of overlapping rows within each segment."""
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Rows in overlap groups (two or more members) within each segment, and group starts.
+
+    Returns the row indices in sweep order (segment, first address, length; lexsort is stable,
+    so equal prefixes keep input order) and the offsets where each group begins.
+    """
     order = np.lexsort((columns["length"], columns["first"], segment))
     first = columns["first"][order]
     last = columns["last"][order]
@@ -170,23 +230,20 @@ def _sweep(
         boundary[1:] = first[1:] > running[:-1]
     boundary[starts] = True
     group_of = np.cumsum(boundary) - 1
-    sizes = np.bincount(group_of)
-    overlapping = sizes[group_of] > 1
+    overlapping = np.bincount(group_of)[group_of] > 1
     rows = order[overlapping]
     ids = group_of[overlapping]
-    if not len(rows):
-        return []
-    cuts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    return list(np.split(rows, cuts[1:]))
+    cuts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(rows) else ids
+    return rows, cuts
 
 
 def _exact_groups(table: PrefixTable, rows: Iterable[int]) -> Iterator[list[int]]:
     """Exact sweep on full-width integers, for IPv6 groups with prefixes longer than /64."""
-    ordered = sorted(rows, key=lambda r: (table.prefixes[r].first, table.prefixes[r].length))
+    ordered = sorted(rows, key=lambda r: (table.firsts[r], table.lengths[r]))
     group: list[int] = []
     reach = -1
     for row in ordered:
-        prefix = table.prefixes[row]
+        prefix = table.prefix(row)
         if group and prefix.first > reach:
             if len(group) > 1:
                 yield group
@@ -200,69 +257,70 @@ def _exact_groups(table: PrefixTable, rows: Iterable[int]) -> Iterator[list[int]
 
 
 def _relations(table: PrefixTable, rows: list[int]) -> tuple[Relation, ...]:
-    distinct = {table.prefixes[r] for r in rows}
-    relations = []
-    if len(distinct) < len(rows):
-        relations.append(Relation.DUPLICATE)
-    if len(distinct) > 1:
-        relations.append(Relation.CONTAINMENT)
-    return tuple(relations)
+    # Rows are in address order, so equal prefixes sit next to each other.
+    firsts, lengths = table.firsts, table.lengths
+    keys = [(firsts[r], lengths[r]) for r in rows]
+    distinct = 1 + sum(1 for a, b in itertools.pairwise(keys) if a != b)
+    if distinct == 1:
+        return (Relation.DUPLICATE,)
+    if distinct < len(rows):
+        return (Relation.DUPLICATE, Relation.CONTAINMENT)
+    return (Relation.CONTAINMENT,)
 
 
 def _groups(
     table: PrefixTable,
     columns: dict[str, npt.NDArray[np.uint64]],
     segment: npt.NDArray[np.int64],
+    long_ipv6: npt.NDArray[np.bool_],
 ) -> Iterator[list[int]]:
-    for rows in _sweep(columns, segment):
-        candidates = [int(r) for r in rows]
-        needs_exact = any(
-            table.prefixes[r].family == 6 and table.prefixes[r].length > 64 for r in candidates
-        )
+    rows, cuts = _sweep(columns, segment)
+    if not len(rows):
+        return
+    exact = np.logical_or.reduceat(long_ipv6[rows], cuts)
+    bounds = np.r_[cuts, len(rows)].tolist()
+    flat = rows.tolist()
+    for number, needs_exact in enumerate(exact.tolist()):
+        members = flat[bounds[number] : bounds[number + 1]]
         if needs_exact:
-            yield from _exact_groups(table, candidates)
+            yield from _exact_groups(table, members)
         else:
-            yield candidates
+            yield members
 
 
 def find_overlaps(table: PrefixTable) -> list[OverlapGroup]:
     """Every group of overlapping prefixes: per VRF, then groups that span several VRFs."""
     if not len(table):
         return []
+    with gc_paused():
+        return _find_overlaps(table)
+
+
+def _find_overlaps(table: PrefixTable) -> list[OverlapGroup]:
     columns = _columns(table)
     vrf_ids = {name: number for number, name in enumerate(sorted(set(table.vrfs)))}
     vrf_column = np.fromiter((vrf_ids[v] for v in table.vrfs), dtype=np.int64, count=len(table))
     family = columns["family"].astype(np.int64)
+    long_ipv6 = (columns["family"] == 6) & (columns["length"] > 64)
 
     found: list[OverlapGroup] = []
-    for rows in _groups(table, columns, family * len(vrf_ids) + vrf_column):
-        found.append(_group(table, rows, Scope.VRF))
-    for rows in _groups(table, columns, family):
-        if len({table.vrfs[r] for r in rows}) > 1:
-            found.append(_group(table, rows, Scope.ACROSS))
-    found.sort(
-        key=lambda g: (g.scope != Scope.VRF, g.family, g.vrf or "", parse(g.members[0].prefix))
-    )
+    for rows in _groups(table, columns, family * len(vrf_ids) + vrf_column, long_ipv6):
+        found.append(OverlapGroup(table, rows, Scope.VRF))
+    vrfs = table.vrfs
+    for rows in _groups(table, columns, family, long_ipv6):
+        first_vrf = vrfs[rows[0]]
+        if any(vrfs[r] != first_vrf for r in rows):
+            found.append(OverlapGroup(table, rows, Scope.ACROSS))
+    found.sort(key=lambda group: group.sort_key)
     return found
-
-
-def _group(table: PrefixTable, rows: list[int], scope: Scope) -> OverlapGroup:
-    rows = sorted(rows, key=lambda r: (table.prefixes[r], table.owners[r], table.networks[r]))
-    first = table.prefixes[rows[0]]
-    return OverlapGroup(
-        scope=scope,
-        vrf=table.vrfs[rows[0]] if scope is Scope.VRF else None,
-        family=first.family,
-        relations=_relations(table, rows),
-        members=tuple(table.member(r) for r in rows),
-    )
 
 
 def pool_collisions(table: PrefixTable, pools: Iterable[Prefix]) -> list[tuple[Member, str]]:
     """Rows that overlap any extranet pool, with the pool they hit."""
     pool_list = sorted(pools)
     hits = []
-    for index, prefix in enumerate(table.prefixes):
+    for index in range(len(table)):
+        prefix = table.prefix(index)
         for pool in pool_list:
             if prefix.overlaps(pool):
                 hits.append((table.member(index), str(pool)))

@@ -22,14 +22,14 @@ Router loopbacks (/32) and links (/31, RFC 3021) come from two infrastructure bl
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from govcloud import constants
 from govcloud.model import County, Department, DepartmentKind
 from network.ipam import FreeSpace, SpaceExhaustedError, SparseSlots
-from network.prefixes import Prefix, format_address, parse, reverse_zone
+from network.prefixes import Prefix, format_address, gc_paused, parse, reverse_zone
 
 COUNTY_WIDE = ""  # the department of county-wide allocations
 CORE_ROUTER = "core"  # the extranet core router's loopback is allocated under this network
@@ -138,12 +138,27 @@ class _Planner:
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     spaces: dict[Prefix, FreeSpace] = field(default_factory=dict)
+    parsed: dict[str, Prefix] = field(default_factory=dict)
+    children: dict[str, list[Prefix]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Index what exists by parent once: looking it up per parent would be quadratic.
+        for allocation in self.existing.values():
+            prefix = self.prefix_of(allocation.prefix)
+            self.children.setdefault(allocation.parent, []).append(prefix)
 
     # -- helpers ---------------------------------------------------------------------------
+    def prefix_of(self, text: str) -> Prefix:
+        """Parse a prefix once per plan."""
+        prefix = self.parsed.get(text)
+        if prefix is None:
+            prefix = self.parsed[text] = parse(text)
+        return prefix
+
     def space(self, parent: Prefix) -> FreeSpace:
+        """Free space under a parent, minus what already exists there."""
         if parent not in self.spaces:
-            used = [parse(a.prefix) for a in self.existing.values() if a.parent == str(parent)]
-            self.spaces[parent] = FreeSpace(parent, used)
+            self.spaces[parent] = FreeSpace(parent, self.children.get(str(parent), ()))
         return self.spaces[parent]
 
     def keep(self, key: tuple[str, str, int, Kind]) -> Allocation | None:
@@ -153,12 +168,15 @@ class _Planner:
         return found
 
     def add(self, request: _Request, prefix: Prefix, parent: Prefix) -> Allocation:
+        """Record a new allocation carved from `parent`."""
+        text = str(prefix)
+        self.parsed[text] = prefix
         allocation = Allocation(
             request.department,
             request.network,
             request.family,
             request.kind,
-            str(prefix),
+            text,
             str(parent),
             request.inside,
         )
@@ -204,10 +222,10 @@ class _Planner:
 
         infra_loopbacks = self.fixed_block("loopbacks", top["infrastructure"], plan.department, 0)
         infra_links = self.fixed_block("p2p-links", top["infrastructure"], plan.department, 1)
-        loopbacks = FreeSpace(infra_loopbacks, self.used_in(infra_loopbacks))
         # Never hand out the subnet-router anycast address (RFC 4291 2.6.1) as a loopback.
-        loopbacks.take(Prefix(6, infra_loopbacks.first, constants.IPV6_LOOPBACK_PREFIXLEN))
-        self.spaces[infra_loopbacks] = loopbacks
+        self.space(infra_loopbacks).take(
+            Prefix(6, infra_loopbacks.first, constants.IPV6_LOOPBACK_PREFIXLEN)
+        )
         self.single(
             COUNTY_WIDE,
             CORE_ROUTER,
@@ -235,9 +253,6 @@ class _Planner:
                 length=constants.IPV6_LOOPBACK_PREFIXLEN,
             )
             self.link_ipv6(department.code, infra_links)
-
-    def used_in(self, parent: Prefix) -> list[Prefix]:
-        return [parse(a.prefix) for a in self.existing.values() if a.parent == str(parent)]
 
     def fixed_block(self, name: str, parent: Prefix, length: int, index: int) -> Prefix:
         """A county-wide block at a fixed index: its place is part of the plan's design."""
@@ -428,49 +443,54 @@ def plan_network(
     families: frozenset[int] = frozenset({4, 6}),
 ) -> NetworkPlan:
     """Plan every allocation; keep the existing ones; raise PlanError when space runs out."""
-    existing_by_key = {a.key: a for a in existing}
-    planner = _Planner(county, existing_by_key)
-    if 6 in families:
-        planner.plan_ipv6()
-    if 4 in families:
-        planner.plan_ipv4()
-    if planner.problems:
-        raise PlanError(planner.problems)
-    allocations = tuple(sorted(planner.result.values(), key=_order))
-    orphaned = tuple(
-        sorted(
-            (
-                a
-                for key, a in existing_by_key.items()
-                if key not in planner.result and a.family in families
-            ),
-            key=_order,
+    with gc_paused():
+        existing_by_key = {a.key: a for a in existing}
+        planner = _Planner(county, existing_by_key)
+        if 6 in families:
+            planner.plan_ipv6()
+        if 4 in families:
+            planner.plan_ipv4()
+        if planner.problems:
+            raise PlanError(planner.problems)
+
+        def order(allocation: Allocation) -> Prefix:
+            return planner.prefix_of(allocation.prefix)  # orders by family, then address
+
+        allocations = tuple(sorted(planner.result.values(), key=order))
+        orphaned = tuple(
+            sorted(
+                (
+                    a
+                    for key, a in existing_by_key.items()
+                    if key not in planner.result and a.family in families
+                ),
+                key=order,
+            )
         )
-    )
-    return NetworkPlan(
-        allocations=allocations,
-        added=tuple(sorted(planner.added, key=_order)),
-        orphaned=orphaned,
-        warnings=tuple(planner.warnings),
-        zones=tuple(reverse_zones(county, planner.result.values())),
-    )
+        return NetworkPlan(
+            allocations=allocations,
+            added=tuple(sorted(planner.added, key=order)),
+            orphaned=orphaned,
+            warnings=tuple(planner.warnings),
+            zones=tuple(reverse_zones(county, allocations, parsed=planner.prefix_of)),
+        )
 
 
-def _order(allocation: Allocation) -> tuple[int, Prefix]:
-    return (allocation.family, parse(allocation.prefix))
-
-
-def reverse_zones(county: County, allocations: Iterable[Allocation]) -> list[ReverseZone]:
+def reverse_zones(
+    county: County,
+    allocations: Iterable[Allocation],
+    parsed: Callable[[str], Prefix] = parse,
+) -> list[ReverseZone]:
     """The county's ip6.arpa zone and one per department or township block to delegate."""
     county_prefix = parse(county.extranet.ipv6_prefix)
     zones = [ReverseZone(reverse_zone(county_prefix), str(county_prefix), COUNTY_WIDE)]
-    for allocation in sorted(allocations, key=_order):
-        if allocation.family == 6 and allocation.kind is Kind.BLOCK and allocation.department:
-            zones.append(
-                ReverseZone(
-                    reverse_zone(parse(allocation.prefix)), allocation.prefix, allocation.department
-                )
+    blocks = (a for a in allocations if a.family == 6 and a.kind is Kind.BLOCK and a.department)
+    for allocation in sorted(blocks, key=lambda a: parsed(a.prefix)):
+        zones.append(
+            ReverseZone(
+                reverse_zone(parsed(allocation.prefix)), allocation.prefix, allocation.department
             )
+        )
     return zones
 
 

