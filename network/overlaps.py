@@ -200,7 +200,7 @@ def _columns(table: PrefixTable) -> dict[str, npt.NDArray[np.uint64]]:
     )
     # Host bits below the first address, within the swept 32 (IPv4) or upper 64 (IPv6) bits.
     span = np.where(family == 4, 32 - length, np.maximum(64 - length, 0)).astype(np.uint64)
-    full = span == 64
+    full = span == 64  # ::/0: numpy cannot shift a uint64 by its full width
     shift = np.where(full, np.uint64(0), span).astype(np.uint64)
     host = np.left_shift(np.uint64(1), shift).astype(np.uint64)
     last = first + (host - np.uint64(1))
