@@ -370,3 +370,31 @@ def test_postgres_refuses_overlapping_siblings(postgres_url: str) -> None:
             session.execute(insert, {"department": "beta", "prefix": "198.18.4.128/25"})
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("county.yaml", "2001:db8::/32", "2001:db8::/30", "is not on a nibble boundary"),
+        ("county.yaml", "department: 48", "department: 46", "is not on a nibble boundary"),
+        ("county.yaml", "198.19.0.0/18", "198.18.128.0/17", "overlaps pool 198.18.0.0/16"),
+        ("departments/alpha.yaml", "192.168.1.0/24", "192.168.1.9/24", "host bits set"),
+    ],
+)
+def test_bad_county_data_stops_the_plan_before_anything_is_written(
+    env: dict[str, str], tmp_path: Path, case: tuple[str, str, str, str]
+) -> None:
+    file, old, new, message = case
+    path = tmp_path / "county" / file
+    path.write_text(path.read_text().replace(old, new))
+    engine = db.make_engine(env["GOVCLOUD_DATABASE_URL"])
+    try:
+        before = audit_entries(engine)
+        result = govcloud("net", "plan", cwd=tmp_path, env=env)
+        assert result.returncode == 2
+        assert message in result.stderr
+        assert result.stderr.startswith(f"county/{file}:")
+        assert rows(engine) == 0
+        assert audit_entries(engine) == before
+    finally:
+        engine.dispose()
