@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from govcloud import audit_log, constants
+from govcloud.cli_localcloud import localcloud_app
 from govcloud.cli_net import net_app
 from govcloud.clikit import (
     CountyOption,
@@ -46,6 +47,7 @@ audit_app = typer.Typer(help="The audit log and audit checks.", no_args_is_help=
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(net_app, name="net")
+app.add_typer(localcloud_app, name="localcloud")
 
 
 @app.command()

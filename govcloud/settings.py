@@ -26,9 +26,16 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         default=DEFAULT_STATE_DIR, description="local state: SQLite registry, lab and cloud files"
     )
+    localcloud_dir: Path | None = Field(
+        default=None, description="the local cloud's state (GOVCLOUD_LOCALCLOUD_DIR)"
+    )
     actor: str | None = Field(
         default=None, description="who the audit log names for CLI changes (GOVCLOUD_ACTOR)"
     )
+
+    def localcloud_root(self) -> Path:
+        """Where the local cloud keeps its venv, configuration, data and logs."""
+        return self.localcloud_dir or self.state_dir / "localcloud"
 
     def registry_url(self) -> str:
         """The registry URL: GOVCLOUD_DATABASE_URL, else a SQLite file in the state directory."""

@@ -1,0 +1,1 @@
+"""Local environments: the local OpenStack cloud and the network-namespace lab."""

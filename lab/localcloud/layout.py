@@ -1,0 +1,187 @@
+"""What the local cloud runs and where: regions, services, ports and paths, as data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+HOST = "127.0.0.1"
+KEYSTONE_PORT = 5000
+GLANCE_PORT = 9292
+RABBIT_PORT = 5672
+CLOUD_NAME = "govcloud-local"
+SYSTEM_CLOUD_NAME = "govcloud-local-system"
+
+# Pinned OpenStack release (2026.1 "Gazpacho" era packages); the full tree is constraints.txt.
+CONSTRAINTS = Path(__file__).resolve().parent / "constraints.txt"
+BINDALL = Path(__file__).resolve().parent / "bindall"
+PACKAGES = (
+    "keystone",
+    "openstack-placement",
+    "neutron",
+    "nova",
+    "cinder",
+    "glance",
+    "gunicorn",
+    "oslo.limit",
+)
+
+
+class Kind(StrEnum):
+    """How a service runs: a WSGI API under gunicorn, or a daemon."""
+
+    API = "api"
+    DAEMON = "daemon"
+
+
+@dataclass(frozen=True)
+class Region:
+    """One region: its name, the site it serves, and its API ports."""
+
+    name: str
+    site_role: str
+    slug: str
+    placement_port: int
+    neutron_port: int
+    nova_port: int
+    cinder_port: int
+
+
+REGIONS = (
+    Region("RegionOne", "primary", "r1", 8778, 9696, 8774, 8776),
+    Region("RegionTwo", "dr", "r2", 8878, 9796, 8874, 8876),
+)
+
+
+@dataclass(frozen=True)
+class Service:
+    """One process of the local cloud."""
+
+    name: str
+    kind: Kind
+    region: Region | None = None
+    port: int | None = None
+    module: str = ""  # WSGI module (API) or console script (daemon)
+    config: str = ""  # config file, relative to the etc directory
+
+    @property
+    def url(self) -> str | None:
+        """Root URL of an API."""
+        return f"http://{HOST}:{self.port}" if self.port else None
+
+
+def _regional(region: Region) -> list[Service]:
+    slug = region.slug
+    return [
+        Service(
+            f"placement-{slug}", Kind.API, region, region.placement_port, f"placement_{slug}_app"
+        ),
+        Service(f"neutron-{slug}", Kind.API, region, region.neutron_port, f"neutron_{slug}_app"),
+        Service(f"nova-api-{slug}", Kind.API, region, region.nova_port, f"nova_{slug}_app"),
+        Service(f"cinder-api-{slug}", Kind.API, region, region.cinder_port, f"cinder_{slug}_app"),
+        Service(
+            f"nova-conductor-{slug}",
+            Kind.DAEMON,
+            region,
+            None,
+            "nova-conductor",
+            f"nova-{slug}/nova.conf",
+        ),
+        Service(
+            f"nova-scheduler-{slug}",
+            Kind.DAEMON,
+            region,
+            None,
+            "nova-scheduler",
+            f"nova-{slug}/nova.conf",
+        ),
+        Service(
+            f"nova-compute-{slug}",
+            Kind.DAEMON,
+            region,
+            None,
+            "nova-compute",
+            f"nova-{slug}/nova.conf",
+        ),
+        Service(
+            f"cinder-scheduler-{slug}",
+            Kind.DAEMON,
+            region,
+            None,
+            "cinder-scheduler",
+            f"cinder-{slug}/cinder.conf",
+        ),
+        Service(
+            f"cinder-volume-{slug}",
+            Kind.DAEMON,
+            region,
+            None,
+            "cinder-volume",
+            f"cinder-{slug}/cinder.conf",
+        ),
+    ]
+
+
+KEYSTONE = Service("keystone", Kind.API, None, KEYSTONE_PORT, "keystone_app")
+GLANCE = Service("glance", Kind.API, None, GLANCE_PORT, "glance_app")
+SERVICES: tuple[Service, ...] = (
+    KEYSTONE,
+    GLANCE,
+    *(service for region in REGIONS for service in _regional(region)),
+)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the local cloud keeps its files, all below one state directory."""
+
+    root: Path
+
+    @property
+    def venv(self) -> Path:
+        """The cloud's own virtual environment (not the project's)."""
+        return self.root / "venv"
+
+    @property
+    def etc(self) -> Path:
+        """Rendered configuration."""
+        return self.root / "etc"
+
+    @property
+    def data(self) -> Path:
+        """Databases and service state."""
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        """One log per process."""
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        """PID files of the processes `up` started."""
+        return self.root / "run"
+
+    @property
+    def wsgi(self) -> Path:
+        """WSGI shim modules."""
+        return self.root / "wsgi"
+
+    @property
+    def clouds_yaml(self) -> Path:
+        """The clouds.yaml entry that openstacksdk, Pulumi and Ansible use."""
+        return self.root / "clouds.yaml"
+
+    @property
+    def secrets(self) -> Path:
+        """Generated passwords (mode 0600)."""
+        return self.root / "secrets.json"
+
+    def pid(self, name: str) -> Path:
+        """PID file of a process."""
+        return self.run / f"{name}.pid"
+
+    def log(self, name: str) -> Path:
+        """Log file of a process."""
+        return self.logs / f"{name}.log"
