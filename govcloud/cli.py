@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from govcloud import audit_log, constants
+from govcloud.cli_cloud import cloud_app
 from govcloud.cli_localcloud import localcloud_app
 from govcloud.cli_net import net_app
 from govcloud.clikit import (
@@ -48,6 +49,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(net_app, name="net")
 app.add_typer(localcloud_app, name="localcloud")
+app.add_typer(cloud_app, name="cloud")
 
 
 @app.command()

@@ -31,6 +31,11 @@ STEPS: tuple[Step, ...] = (
     Step("Overlapping legacy networks, within and across VRFs", ("net", "overlaps")),
     Step("Plan the extranet: IPv4 merge and IPv6 (kept stable in the registry)", ("net", "plan")),
     Step("Address usage: IPv4 in addresses, IPv6 in /64s", ("net", "usage")),
+    Step(
+        "Start the local cloud: a real OpenStack, RegionOne (primary) and RegionTwo (DR)",
+        ("localcloud", "up"),
+    ),
+    Step("Read the live cloud: every resource the stacks manage", ("cloud", "inventory")),
     Step("Verify the audit log's SM3 chain", ("audit", "verify-log")),
 )
 

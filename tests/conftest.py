@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -169,6 +170,49 @@ def registry(registry_url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def local_cloud() -> Iterator[Any]:
+    """The local cloud, brought up once per session (and stopped if this session started it).
+
+    Its state lives under GOVCLOUD_LOCALCLOUD_DIR (default .govcloud/localcloud in the
+    repository). The first start needs root: it installs Debian's rabbitmq-server.
+    """
+    from lab.localcloud.manager import LocalCloud  # noqa: PLC0415
+
+    root = Path(os.environ.get("GOVCLOUD_LOCALCLOUD_DIR", REPO / ".govcloud" / "localcloud"))
+    cloud = LocalCloud(root)
+    was_running = all(row.healthy for row in cloud.status())
+    if not was_running and os.geteuid() != 0 and shutil.which("rabbitmq-server") is None:
+        pytest.fail(
+            "the local cloud needs root the first time (Debian's rabbitmq-server); "
+            "run `make test` as root, or set OS_CLOUD to an existing cloud"
+        )
+    cloud.up()
+    try:
+        yield cloud
+    finally:
+        if not was_running:
+            cloud.down()
+
+
+@pytest.fixture(scope="session")
+def cloud_name(request: pytest.FixtureRequest) -> str:
+    """The cloud the integration tests use: $OS_CLOUD if set, else the local cloud.
+
+    Any OpenStack with admin credentials works: set OS_CLOUD to its clouds.yaml entry (and
+    OS_CLIENT_CONFIG_FILE to the file if it is not in a standard place). Its region names must
+    match the local cloud's (RegionOne, RegionTwo).
+    """
+    given = os.environ.get("OS_CLOUD")
+    if given:
+        return given
+    from lab.localcloud.layout import CLOUD_NAME  # noqa: PLC0415
+
+    cloud = request.getfixturevalue("local_cloud")
+    os.environ["OS_CLIENT_CONFIG_FILE"] = str(cloud.paths.clouds_yaml)
+    return CLOUD_NAME
 
 
 @pytest.fixture

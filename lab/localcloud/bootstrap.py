@@ -83,7 +83,7 @@ def register(cloud: LocalCloud) -> dict[str, str]:
     identity: Any = conn.identity  # the SDK types it as "v2 or v3"; Keystone here is v3
     password = cloud.secrets()["service"]
     for region in REGIONS:
-        if identity.find_region(region.name) is None:
+        if not any(r.id == region.name for r in identity.regions()):
             identity.create_region(id=region.name, description=f"{region.site_role} site")
     service_project = identity.find_project("service") or identity.create_project(
         name="service", domain_id="default", description="OpenStack service users"
