@@ -8,12 +8,14 @@ checking that each PID still belongs to this cloud.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -311,6 +313,19 @@ class LocalCloud:
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(run, pending))
 
+    def enable_wal(self) -> None:
+        """Put every service database in WAL mode (persistent in the file).
+
+        With SQLite's default rollback journal a reader blocks the writer, and concurrent API
+        requests fail with "database is locked"; WAL lets readers and one writer proceed.
+        """
+        for database in sorted(self.paths.data.glob("*.db")):
+            try:
+                with contextlib.closing(sqlite3.connect(database, timeout=5)) as connection:
+                    connection.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError:
+                continue  # in use by a running service: it was set when that service started
+
     def _sync_keystone(self) -> None:
         conf = ["--config-file", str(self.paths.etc / "keystone" / "keystone.conf")]
         owner = "root" if os.geteuid() == 0 else os.environ.get("USER", "root")
@@ -365,7 +380,7 @@ class LocalCloud:
             str(self.paths.etc / name / "nova.conf"),
         ]
         self._run([*manage, "api_db", "sync"], name)
-        cell0 = f"sqlite:///{self.paths.data}/nova-{region.slug}-cell0.db"
+        cell0 = f"sqlite:///{self.paths.data}/nova-{region.slug}-cell0.db?timeout=60"
         self._run([*manage, "cell_v2", "map_cell0", "--database_connection", cell0], name)
         self._run([*manage, "cell_v2", "create_cell", "--name=cell1"], name)
         self._run([*manage, "db", "sync"], name)
@@ -562,6 +577,7 @@ class LocalCloud:
         timings["install"] = time.monotonic() - begin
         self.render(self._known_endpoints())
         self.sync_databases(progress)
+        self.enable_wal()
         timings["databases"] = time.monotonic() - begin - timings["install"]
         started = time.monotonic()
         self.start_rabbit(progress)
