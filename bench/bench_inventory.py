@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import openstack
+from openstack import exceptions
 from openstack.connection import Connection
 
 from govcloud import inventory
@@ -27,6 +28,18 @@ from lab.localcloud.manager import LocalCloud
 
 REGION = "RegionOne"
 TAG = "govcloud-bench"
+
+
+def retried(action: Callable[[], Any], attempts: int = 5) -> Any:
+    """Run an API call, retrying a transient 500 (SQLite "database is locked" in a service)."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except exceptions.HttpException as error:
+            if error.status_code != 500 or attempt == attempts - 1:
+                raise
+            time.sleep(1 + attempt)
+    raise AssertionError("unreachable")
 
 
 def admin(region: str = REGION, *, project_id: str | None = None) -> Connection:
@@ -132,8 +145,7 @@ def cleanup() -> None:
     for project in list(identity.projects(tags=TAG)):
         p = admin(project_id=project.id)
         for server in list(p.compute.servers()):
-            p.compute.delete_server(server)
-        for server in list(p.compute.servers()):
+            retried(lambda s=server, c=p: c.compute.delete_server(s))
             p.compute.wait_for_delete(server, wait=300)
         for router in p.network.routers(project_id=project.id):
             for port in p.network.ports(device_id=router.id):
@@ -161,9 +173,9 @@ def main() -> None:
     os.environ["OS_CLIENT_CONFIG_FILE"] = str(cloud.paths.clouds_yaml)
     cleanup()
     start = time.monotonic()
-    # Two at a time: the local cloud's SQLite databases serialise writes.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        seeded = list(pool.map(lambda n: seed_project(n, args.servers), range(args.projects)))
+    # One project at a time: the local cloud's SQLite databases serialise writes, and Neutron
+    # on SQLite fails some concurrent writes ("database is locked").
+    seeded = [seed_project(number, args.servers) for number in range(args.projects)]
     seeding = time.monotonic() - start
     try:
         snapshot = inventory.read(CLOUD_NAME, regions=[REGION])
