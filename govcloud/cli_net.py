@@ -162,17 +162,9 @@ def _print_overlaps(groups: list[dict[str, Any]], total: int) -> None:
 
 # -- plan -----------------------------------------------------------------------------------------
 def _allocation_json(allocation: Allocation, status: str) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "department": allocation.department or None,
-        "network": allocation.network,
-        "family": allocation.family,
-        "kind": allocation.kind.value,
-        "prefix": allocation.prefix,
-        "parent": allocation.parent,
-        "status": status,
-    }
-    if allocation.inside is not None:
-        row["inside"] = allocation.inside
+    row: dict[str, Any] = {**allocation.as_dict(), "status": status}
+    if row["inside"] is None:
+        del row["inside"]  # only NAT allocations map an inside prefix
     return row
 
 

@@ -45,6 +45,15 @@ class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Regional(Record):
+    """A resource that lives in one region and belongs to one project."""
+
+    id: str
+    region: str
+    project_id: str
+    name: str
+
+
 class Project(Record):
     """A Keystone project (a department tenant carries its code and kind as tags)."""
 
@@ -84,24 +93,16 @@ class Quota(Record):
     values: dict[str, int]
 
 
-class AddressScope(Record):
+class AddressScope(Regional):
     """A Neutron address scope."""
 
-    id: str
-    region: str
-    project_id: str
-    name: str
     ip_version: int
     shared: bool
 
 
-class SubnetPool(Record):
+class SubnetPool(Regional):
     """A Neutron subnet pool."""
 
-    id: str
-    region: str
-    project_id: str
-    name: str
     ip_version: int
     prefixes: tuple[str, ...]
     default_prefixlen: int | None
@@ -110,13 +111,9 @@ class SubnetPool(Record):
     is_default: bool
 
 
-class Network(Record):
+class Network(Regional):
     """A Neutron network."""
 
-    id: str
-    region: str
-    project_id: str
-    name: str
     external: bool
     shared: bool
     provider_network_type: str | None
@@ -125,14 +122,10 @@ class Network(Record):
     tags: tuple[str, ...]
 
 
-class Subnet(Record):
+class Subnet(Regional):
     """A Neutron subnet, with its IPv6 modes."""
 
-    id: str
-    region: str
-    project_id: str
     network_id: str
-    name: str
     ip_version: int
     cidr: str
     gateway_ip: str | None
@@ -151,13 +144,9 @@ class RouterInterface(Record):
     ip_address: str
 
 
-class Router(Record):
+class Router(Regional):
     """A Neutron router with its gateway and interfaces."""
 
-    id: str
-    region: str
-    project_id: str
-    name: str
     external_network_id: str | None
     routes: tuple[tuple[str, str], ...]
     interfaces: tuple[RouterInterface, ...]
@@ -177,25 +166,17 @@ class SecurityGroupRule(Record):
     remote_group_id: str | None
 
 
-class SecurityGroup(Record):
+class SecurityGroup(Regional):
     """A security group and its rules."""
 
-    id: str
-    region: str
-    project_id: str
-    name: str
     description: str
     rules: tuple[SecurityGroupRule, ...]
     tags: tuple[str, ...]
 
 
-class Server(Record):
+class Server(Regional):
     """A Nova server."""
 
-    id: str
-    region: str
-    project_id: str
-    name: str
     status: str
     flavor: str | None
     image_id: str | None
@@ -204,13 +185,9 @@ class Server(Record):
     metadata: dict[str, str]
 
 
-class Volume(Record):
+class Volume(Regional):
     """A Cinder volume."""
 
-    id: str
-    region: str
-    project_id: str
-    name: str
     size_gb: int
     status: str
     volume_type: str | None

@@ -20,24 +20,12 @@ NETBOX_STATUS = {Kind.BLOCK: "container"}
 NETBOX_DEFAULT_STATUS = "reserved"
 
 
-def _row(allocation: Allocation) -> dict[str, object]:
-    return {
-        "department": allocation.department or None,
-        "network": allocation.network,
-        "family": allocation.family,
-        "kind": allocation.kind.value,
-        "prefix": allocation.prefix,
-        "parent": allocation.parent,
-        "inside": allocation.inside,
-    }
-
-
 def to_yaml(county: County, allocations: Iterable[Allocation]) -> str:
     """The plan as a YAML document, one mapping per allocation."""
     document = {
         "county": county.code,
         "name": county.name,
-        "allocations": [_row(a) for a in allocations],
+        "allocations": [a.as_dict() for a in allocations],
     }
     buffer = io.StringIO()
     yaml = YAML(typ="safe", pure=True)
@@ -53,7 +41,7 @@ def to_csv(allocations: Iterable[Allocation]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=PLAN_FIELDS, lineterminator="\n")
     writer.writeheader()
     for allocation in allocations:
-        writer.writerow({k: ("" if v is None else v) for k, v in _row(allocation).items()})
+        writer.writerow({k: ("" if v is None else v) for k, v in allocation.as_dict().items()})
     return buffer.getvalue()
 
 

@@ -76,6 +76,18 @@ class Allocation:
         """What the allocation is for: department, network, family, kind."""
         return (self.department, self.network, self.family, self.kind)
 
+    def as_dict(self) -> dict[str, str | int | None]:
+        """Plain fields for JSON, YAML and CSV (county-wide allocations have department None)."""
+        return {
+            "department": self.department or None,
+            "network": self.network,
+            "family": self.family,
+            "kind": self.kind.value,
+            "prefix": self.prefix,
+            "parent": self.parent,
+            "inside": self.inside,
+        }
+
 
 @dataclass(frozen=True)
 class ReverseZone:
