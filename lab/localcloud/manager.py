@@ -540,8 +540,14 @@ class LocalCloud:
                 time.sleep(1)
         password = self.secrets()["rabbit"]
         users = self._rabbitmqctl("list_users").stdout
-        if not any(line.split()[:1] == ["govcloud"] for line in users.splitlines()):
-            self._rabbitmqctl("add_user", "govcloud", stdin=password + "\n")
+        exists = any(line.split()[:1] == ["govcloud"] for line in users.splitlines())
+        # The broker keeps users in its own data: set the password this state directory holds.
+        command = "change_password" if exists else "add_user"
+        result = self._rabbitmqctl(command, "govcloud", stdin=password + "\n")
+        if result.returncode != 0:
+            raise LocalCloudError(
+                "rabbitmq", f"{command} failed: {result.stderr.strip()}", self.paths.log("rabbitmq")
+            )
         for region in REGIONS:
             self._rabbitmqctl("add_vhost", region.name)
             self._rabbitmqctl("set_permissions", "-p", region.name, "govcloud", ".*", ".*", ".*")
