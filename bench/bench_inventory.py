@@ -107,16 +107,16 @@ def seed_project(number: int, servers: int) -> dict[str, list[str]]:
             )
     flavor = p.compute.find_flavor("m1.tiny")
     image = p.image.find_image("govcloud-tiny")
-    created = [
-        p.compute.create_server(
-            name=f"vm{index}",
-            flavor_id=flavor.id,
-            image_id=image.id,
-            networks=[{"uuid": ids["networks"][0]}],
+    for index in range(servers):
+        # One build at a time: Nova's services share a SQLite cell database.
+        server = retried(
+            lambda i=index: p.compute.create_server(
+                name=f"vm{i}",
+                flavor_id=flavor.id,
+                image_id=image.id,
+                networks=[{"uuid": ids["networks"][0]}],
+            )
         )
-        for index in range(servers)
-    ]
-    for server in created:
         p.compute.wait_for_server(server, wait=600)
         ids["servers"].append(server.id)
     return ids
