@@ -42,6 +42,19 @@ def retried(action: Callable[[], Any], attempts: int = 5) -> Any:
     raise AssertionError("unreachable")
 
 
+class Retrying:
+    """A proxy (network, compute, ...) whose every call retries transient 500s."""
+
+    def __init__(self, proxy: Any) -> None:
+        self._proxy = proxy
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._proxy, name)
+        if not callable(attribute):
+            return attribute
+        return lambda *args, **kwargs: retried(lambda: attribute(*args, **kwargs))
+
+
 def admin(region: str = REGION, *, project_id: str | None = None) -> Connection:
     if project_id is None:
         return openstack.connect(cloud=CLOUD_NAME, region_name=region, timing=True)
@@ -69,6 +82,7 @@ def seed_project(number: int, servers: int) -> dict[str, list[str]]:
         project, identity.find_user("admin"), identity.find_role("member")
     )
     p = admin(project_id=project.id)
+    network, compute = Retrying(p.network), Retrying(p.compute)
     ids: dict[str, list[str]] = {
         "networks": [],
         "subnets": [],
@@ -76,13 +90,13 @@ def seed_project(number: int, servers: int) -> dict[str, list[str]]:
         "security_groups": [],
         "servers": [],
     }
-    router = p.network.create_router(name="edge")
+    router = network.create_router(name="edge")
     ids["routers"].append(router.id)
     for index in range(2):
-        net = p.network.create_network(name=f"net{index}")
+        net = network.create_network(name=f"net{index}")
         ids["networks"].append(net.id)
-        v4 = p.network.create_subnet(network_id=net.id, ip_version=4, cidr=f"198.18.{index}.0/24")
-        v6 = p.network.create_subnet(
+        v4 = network.create_subnet(network_id=net.id, ip_version=4, cidr=f"198.18.{index}.0/24")
+        v6 = network.create_subnet(
             network_id=net.id,
             ip_version=6,
             cidr=f"2001:db8:{number:x}:{index}::/64",
@@ -90,13 +104,13 @@ def seed_project(number: int, servers: int) -> dict[str, list[str]]:
             ipv6_address_mode="slaac",
         )
         ids["subnets"] += [v4.id, v6.id]
-        p.network.add_interface_to_router(router, subnet_id=v4.id)
-        p.network.add_interface_to_router(router, subnet_id=v6.id)
+        network.add_interface_to_router(router, subnet_id=v4.id)
+        network.add_interface_to_router(router, subnet_id=v6.id)
     for index in range(3):
-        group = p.network.create_security_group(name=f"sg{index}")
+        group = network.create_security_group(name=f"sg{index}")
         ids["security_groups"].append(group.id)
         for rule in range(10):
-            p.network.create_security_group_rule(
+            network.create_security_group_rule(
                 security_group_id=group.id,
                 direction="ingress",
                 ethertype="IPv4" if rule % 2 == 0 else "IPv6",
@@ -105,19 +119,17 @@ def seed_project(number: int, servers: int) -> dict[str, list[str]]:
                 port_range_max=8000 + rule,
                 remote_ip_prefix="198.51.100.0/24" if rule % 2 == 0 else "2001:db8:ff::/64",
             )
-    flavor = p.compute.find_flavor("m1.tiny")
+    flavor = compute.find_flavor("m1.tiny")
     image = p.image.find_image("govcloud-tiny")
     for index in range(servers):
         # One build at a time: Nova's services share a SQLite cell database.
-        server = retried(
-            lambda i=index: p.compute.create_server(
-                name=f"vm{i}",
-                flavor_id=flavor.id,
-                image_id=image.id,
-                networks=[{"uuid": ids["networks"][0]}],
-            )
+        server = compute.create_server(
+            name=f"vm{index}",
+            flavor_id=flavor.id,
+            image_id=image.id,
+            networks=[{"uuid": ids["networks"][0]}],
         )
-        p.compute.wait_for_server(server, wait=600)
+        compute.wait_for_server(server, wait=600)
         ids["servers"].append(server.id)
     return ids
 
