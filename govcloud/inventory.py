@@ -37,6 +37,18 @@ NETWORK_QUOTA_FIELDS = (
 )
 VOLUME_QUOTA_FIELDS = ("volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes")
 ROUTER_INTERFACE_OWNER = "network:router_interface"
+# Snapshot fields read per region, in the order the reader fills them.
+REGIONAL_KINDS = (
+    "quotas",
+    "address_scopes",
+    "subnet_pools",
+    "networks",
+    "subnets",
+    "routers",
+    "security_groups",
+    "servers",
+    "volumes",
+)
 
 
 class Record(BaseModel):
@@ -224,17 +236,7 @@ class Snapshot(Record):
                 "limits": len(self.limits),
             }
         }
-        for kind in (
-            "quotas",
-            "address_scopes",
-            "subnet_pools",
-            "networks",
-            "subnets",
-            "routers",
-            "security_groups",
-            "servers",
-            "volumes",
-        ):
+        for kind in REGIONAL_KINDS:
             for record in getattr(self, kind):
                 result.setdefault(record.region, {}).setdefault(kind, 0)
                 result[record.region][kind] += 1
@@ -324,20 +326,7 @@ def _read(cloud: str, regions: Iterable[str] | None, started: float) -> Snapshot
         for item in identity.limits()
     ]
     connections = [identity_conn]
-    regional: dict[str, list[Any]] = {
-        kind: []
-        for kind in (
-            "quotas",
-            "address_scopes",
-            "subnet_pools",
-            "networks",
-            "subnets",
-            "routers",
-            "security_groups",
-            "servers",
-            "volumes",
-        )
-    }
+    regional: dict[str, list[Any]] = {kind: [] for kind in REGIONAL_KINDS}
     for region in region_names:
         conn = connect(cloud, region)
         connections.append(conn)
