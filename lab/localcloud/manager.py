@@ -495,7 +495,7 @@ class LocalCloud:
             return False
         deadline = time.monotonic() + STOP_GRACE_S
         while time.monotonic() < deadline:
-            if not Path(f"/proc/{pid}").exists():
+            if _exited(pid):
                 return True
             time.sleep(0.2)
         os.killpg(pid, signal.SIGKILL)
@@ -713,6 +713,17 @@ class LocalCloud:
     def env(self) -> dict[str, str]:
         """Variables that point openstacksdk, the openstack CLI, Pulumi and Ansible here."""
         return {"OS_CLIENT_CONFIG_FILE": str(self.paths.clouds_yaml), "OS_CLOUD": layout.CLOUD_NAME}
+
+
+def _exited(pid: int) -> bool:
+    """True once a process is gone; reaps it when it is our own child (else it stays a zombie)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state == "Z"
 
 
 def running_services(cloud: LocalCloud) -> Iterable[str]:
