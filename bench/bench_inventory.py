@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import openstack
-from openstack import exceptions
 from openstack.connection import Connection
 
 from govcloud import inventory
@@ -27,32 +27,8 @@ from lab.localcloud.layout import CLOUD_NAME
 from lab.localcloud.manager import LocalCloud
 
 REGION = "RegionOne"
+SEED_WORKERS = 4
 TAG = "govcloud-bench"
-
-
-def retried(action: Callable[[], Any], attempts: int = 5) -> Any:
-    """Run an API call, retrying a transient 500 (SQLite "database is locked" in a service)."""
-    for attempt in range(attempts):
-        try:
-            return action()
-        except exceptions.HttpException as error:
-            if error.status_code != 500 or attempt == attempts - 1:
-                raise
-            time.sleep(1 + attempt)
-    raise AssertionError("unreachable")
-
-
-class Retrying:
-    """A proxy (network, compute, ...) whose every call retries transient 500s."""
-
-    def __init__(self, proxy: Any) -> None:
-        self._proxy = proxy
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._proxy, name)
-        if not callable(attribute):
-            return attribute
-        return lambda *args, **kwargs: retried(lambda: attribute(*args, **kwargs))
 
 
 def admin(region: str = REGION, *, project_id: str | None = None) -> Connection:
@@ -82,7 +58,7 @@ def seed_project(number: int, servers: int) -> dict[str, list[str]]:
         project, identity.find_user("admin"), identity.find_role("member")
     )
     p = admin(project_id=project.id)
-    network, compute = Retrying(p.network), Retrying(p.compute)
+    network, compute = p.network, p.compute
     ids: dict[str, list[str]] = {
         "networks": [],
         "subnets": [],
@@ -121,14 +97,16 @@ def seed_project(number: int, servers: int) -> dict[str, list[str]]:
             )
     flavor = compute.find_flavor("m1.tiny")
     image = p.image.find_image("govcloud-tiny")
-    for index in range(servers):
-        # One build at a time: Nova's services share a SQLite cell database.
-        server = compute.create_server(
+    builds = [
+        compute.create_server(
             name=f"vm{index}",
             flavor_id=flavor.id,
             image_id=image.id,
             networks=[{"uuid": ids["networks"][0]}],
         )
+        for index in range(servers)
+    ]
+    for server in builds:
         compute.wait_for_server(server, wait=600)
         ids["servers"].append(server.id)
     return ids
@@ -170,26 +148,32 @@ def one_get_per_resource(seeded: list[dict[str, list[str]]]) -> tuple[float, int
     return time.monotonic() - start, len(c.session.get_timings())
 
 
+def cleanup_project(project: Any) -> None:
+    p = admin(project_id=project.id)
+    servers = list(p.compute.servers())
+    for server in servers:
+        p.compute.delete_server(server)
+    for server in servers:
+        p.compute.wait_for_delete(server, wait=300)
+    for router in p.network.routers(project_id=project.id):
+        for port in p.network.ports(device_id=router.id):
+            p.network.remove_interface_from_router(router, port_id=port.id)
+        p.network.delete_router(router)
+    for network in p.network.networks(project_id=project.id):
+        for port in p.network.ports(network_id=network.id):
+            p.network.delete_port(port)
+        p.network.delete_network(network)
+    for group in p.network.security_groups(project_id=project.id):
+        if group.name != "default":
+            p.network.delete_security_group(group)
+    identity: Any = admin().identity
+    identity.delete_project(project)
+
+
 def cleanup() -> None:
-    c = admin()
-    identity: Any = c.identity
-    for project in list(identity.projects(tags=TAG)):
-        p = admin(project_id=project.id)
-        for server in list(p.compute.servers()):
-            retried(lambda s=server, c=p: c.compute.delete_server(s))
-            p.compute.wait_for_delete(server, wait=300)
-        for router in p.network.routers(project_id=project.id):
-            for port in p.network.ports(device_id=router.id):
-                p.network.remove_interface_from_router(router, port_id=port.id)
-            p.network.delete_router(router)
-        for network in p.network.networks(project_id=project.id):
-            for port in p.network.ports(network_id=network.id):
-                p.network.delete_port(port)
-            p.network.delete_network(network)
-        for group in p.network.security_groups(project_id=project.id):
-            if group.name != "default":
-                p.network.delete_security_group(group)
-        identity.delete_project(project)
+    identity: Any = admin().identity
+    with ThreadPoolExecutor(max_workers=SEED_WORKERS) as pool:
+        list(pool.map(cleanup_project, list(identity.projects(tags=TAG))))
 
 
 def report(seeded: list[dict[str, list[str]]], seeding: float) -> None:
@@ -237,9 +221,9 @@ def main() -> None:
         return
     cleanup()
     start = time.monotonic()
-    # One project at a time: the local cloud's SQLite databases serialise writes, and Neutron
-    # on SQLite fails some concurrent writes ("database is locked").
-    seeded = [seed_project(number, args.servers) for number in range(args.projects)]
+    # Several departments at once, as a deployment would seed them.
+    with ThreadPoolExecutor(max_workers=SEED_WORKERS) as pool:
+        seeded = list(pool.map(partial(seed_project, servers=args.servers), range(args.projects)))
     seeding = time.monotonic() - start
     try:
         report(seeded, seeding)

@@ -26,6 +26,8 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from govcloud.registry import db
+from lab.localcloud.database import server_bin
+from lab.localcloud.errors import LocalCloudError
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_COUNTY = REPO / "county"
@@ -33,17 +35,10 @@ POSTGRES_URL_ENV = "GOVCLOUD_TEST_POSTGRES_URL"
 
 
 def _postgres_bin() -> Path:
-    def version(path: Path) -> int:
-        return int(path.parent.name) if path.parent.name.isdigit() else 0
-
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=version)
-    for candidate in reversed(candidates):
-        if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
-            return candidate
-    pytest.fail(
-        "PostgreSQL server binaries not found under /usr/lib/postgresql: run `make test` "
-        f"(it installs Debian's postgresql) or set {POSTGRES_URL_ENV} to a server's admin URL"
-    )
+    try:
+        return server_bin()
+    except LocalCloudError as error:
+        pytest.fail(f"{error} (or set {POSTGRES_URL_ENV} to a server's admin URL)")
 
 
 def _free_port() -> int:

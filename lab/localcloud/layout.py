@@ -25,6 +25,7 @@ PACKAGES = (
     "glance",
     "gunicorn",
     "oslo.limit",
+    "psycopg2-binary",
 )
 
 
@@ -123,6 +124,12 @@ def _regional(region: Region) -> list[Service]:
     ]
 
 
+def databases() -> list[str]:
+    """Every service database, one set per region (Nova needs three: API, cell0, cell1)."""
+    regional = ("placement", "neutron", "nova_api", "nova_cell0", "nova_cell1", "cinder")
+    return ["keystone", "glance"] + [f"{name}_{r.slug}" for r in REGIONS for name in regional]
+
+
 KEYSTONE = Service("keystone", Kind.API, None, KEYSTONE_PORT, "keystone_app")
 GLANCE = Service("glance", Kind.API, None, GLANCE_PORT, "glance_app")
 SERVICES: tuple[Service, ...] = (
@@ -152,6 +159,11 @@ class Paths:
     def data(self) -> Path:
         """Databases and service state."""
         return self.root / "data"
+
+    @property
+    def postgres(self) -> Path:
+        """The PostgreSQL cluster that holds every service's database, and its socket."""
+        return self.root / "postgres"
 
     @property
     def logs(self) -> Path:

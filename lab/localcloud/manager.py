@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import jinja2
 
 from govcloud.errors import BadInputError
 from lab.localcloud import bootstrap, layout
+from lab.localcloud.database import ServiceDatabases
 from lab.localcloud.errors import LocalCloudError
 from lab.localcloud.layout import (
     BINDALL,
@@ -54,6 +54,7 @@ READY_HTTP = {200, 300, 401}  # an API that answers its root URL is up
 API_READY_TIMEOUT_S = 180
 DAEMON_READY_TIMEOUT_S = 180
 STOP_GRACE_S = 30
+SECRET_NAMES = ("admin", "service", "rabbit", "database", "database_admin")
 RABBIT_NODE = "rabbit@localhost"
 Progress = Callable[[str], None]
 
@@ -81,6 +82,9 @@ class LocalCloud:
 
     def __init__(self, root: Path) -> None:
         self.paths = Paths(root.resolve())
+        self.databases = ServiceDatabases(
+            self.paths.postgres, self.secrets, self.paths.logs / "postgresql-setup.log"
+        )
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES),
             undefined=jinja2.StrictUndefined,
@@ -106,7 +110,7 @@ class LocalCloud:
 
     def install(self, progress: Progress = _quiet) -> None:
         """Create the cloud's venv and install the pinned packages (and RabbitMQ) if missing."""
-        self._ensure_rabbitmq(progress)
+        self._ensure_debian_packages(progress)
         if self.installed():
             return
         python = self.paths.venv / "bin" / "python"
@@ -126,19 +130,27 @@ class LocalCloud:
             self._run([*pip, "--no-deps", "--no-build-isolation", str(source)], "pip")
         self._marker().write_text(self._constraints_digest() + "\n")
 
-    def _ensure_rabbitmq(self, progress: Progress) -> None:
-        if shutil.which("rabbitmq-server"):
+    def _ensure_debian_packages(self, progress: Progress) -> None:
+        missing = [
+            package
+            for package, present in (
+                ("rabbitmq-server", shutil.which("rabbitmq-server") is not None),
+                ("postgresql", any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))),
+            )
+            if not present
+        ]
+        if not missing:
             return
         if os.geteuid() != 0:
             raise BadInputError(
-                "the local cloud needs Debian's rabbitmq-server: run as root, or install it "
-                "first with `apt-get install -y --no-install-recommends rabbitmq-server`"
+                f"the local cloud needs Debian's {' and '.join(missing)}: run as root, or install "
+                f"first with `apt-get install -y --no-install-recommends {' '.join(missing)}`"
             )
-        progress("installing rabbitmq-server from Debian")
+        progress(f"installing {', '.join(missing)} from Debian")
         subprocess.run(  # noqa: S603
             [
                 str(Path(__file__).resolve().parents[2] / "scripts" / "install-system-deps"),
-                "rabbitmq-server",
+                *missing,
             ],
             check=True,
         )
@@ -173,14 +185,11 @@ class LocalCloud:
     def secrets(self) -> dict[str, str]:
         """Generated passwords, created once and kept with mode 0600."""
         path = self.paths.secrets
-        if path.exists():
-            loaded: dict[str, str] = json.loads(path.read_text())
-            return loaded
-        path.parent.mkdir(parents=True, exist_ok=True)
-        values = {name: secrets.token_urlsafe(24) for name in ("admin", "service", "rabbit")}
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(values, handle)
+        values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        missing = [name for name in SECRET_NAMES if name not in values]
+        if missing:
+            values |= {name: secrets.token_urlsafe(24) for name in missing}
+            self._write(path, json.dumps(values))
         return values
 
     def _write(self, path: Path, text: str, mode: int = 0o600) -> None:
@@ -199,6 +208,7 @@ class LocalCloud:
             "glance_port": layout.GLANCE_PORT,
             "rabbit_port": layout.RABBIT_PORT,
             "secrets": self.secrets(),
+            "database_url": self.databases.url,
             "regions": REGIONS,
             "cloud_name": layout.CLOUD_NAME,
             "system_cloud_name": layout.SYSTEM_CLOUD_NAME,
@@ -287,6 +297,21 @@ class LocalCloud:
     def _synced(self, name: str) -> Path:
         return self.paths.data / f".synced-{name}"
 
+    def start_databases(self, progress: Progress = _quiet) -> None:
+        """Create the PostgreSQL cluster and the service databases if missing; start it."""
+        if any(self.paths.data.glob("*.db")) and not self.databases.initialised():
+            raise BadInputError(
+                f"{self.paths.root} holds a local cloud from an older govcloud that kept its "
+                "databases in SQLite: remove it with `govcloud localcloud down --purge`, then "
+                "run `govcloud localcloud up` again"
+            )
+        if not self.databases.initialised():
+            progress("creating the PostgreSQL cluster for the services' databases")
+            self.databases.initialise()
+        if self.databases.start():
+            progress("started PostgreSQL")
+        self.databases.create(layout.databases())
+
     def sync_databases(self, progress: Progress = _quiet) -> None:
         """Create every service's schema once (in parallel: they are independent)."""
         jobs: list[tuple[str, Callable[[], None]]] = [
@@ -313,19 +338,6 @@ class LocalCloud:
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(run, pending))
 
-    def enable_wal(self) -> None:
-        """Put every service database in WAL mode (persistent in the file).
-
-        With SQLite's default rollback journal a reader blocks the writer, and concurrent API
-        requests fail with "database is locked"; WAL lets readers and one writer proceed.
-        """
-        for database in sorted(self.paths.data.glob("*.db")):
-            try:
-                with contextlib.closing(sqlite3.connect(database, timeout=5)) as connection:
-                    connection.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.OperationalError:
-                continue  # in use by a running service: it was set when that service started
-
     def _sync_keystone(self) -> None:
         conf = ["--config-file", str(self.paths.etc / "keystone" / "keystone.conf")]
         owner = "root" if os.geteuid() == 0 else os.environ.get("USER", "root")
@@ -349,9 +361,10 @@ class LocalCloud:
         )
 
     def _sync_neutron(self, region: Region) -> None:
-        # Neutron's migrations ALTER constraints, which SQLite cannot: create the schema from
-        # the models and stamp it at head, as Neutron's own unit tests do.
-        database = f"sqlite:///{self.paths.data}/neutron-{region.slug}.db"
+        # Neutron 2026.1's migrations include MySQL-only DDL ("ALTER TABLE tags CONVERT TO
+        # CHARACTER SET utf8mb4") that PostgreSQL rejects: create the schema from the models
+        # and stamp it at head, as Neutron's own functional tests do.
+        database = self.databases.url(f"neutron_{region.slug}")
         script = (
             "import sys, sqlalchemy as sa\n"
             "from neutron.db.migration.models import head\n"
@@ -380,7 +393,7 @@ class LocalCloud:
             str(self.paths.etc / name / "nova.conf"),
         ]
         self._run([*manage, "api_db", "sync"], name)
-        cell0 = f"sqlite:///{self.paths.data}/nova-{region.slug}-cell0.db?timeout=60"
+        cell0 = self.databases.url(f"nova_cell0_{region.slug}")
         self._run([*manage, "cell_v2", "map_cell0", "--database_connection", cell0], name)
         self._run([*manage, "cell_v2", "create_cell", "--name=cell1"], name)
         self._run([*manage, "db", "sync"], name)
@@ -582,8 +595,8 @@ class LocalCloud:
         self.install(progress)
         timings["install"] = time.monotonic() - begin
         self.render(self._known_endpoints())
+        self.start_databases(progress)
         self.sync_databases(progress)
-        self.enable_wal()
         timings["databases"] = time.monotonic() - begin - timings["install"]
         started = time.monotonic()
         self.start_rabbit(progress)
@@ -651,14 +664,17 @@ class LocalCloud:
             progress(f"started {fresh} daemons")
 
     def down(self, *, purge: bool = False) -> list[str]:
-        """Stop what `up` started (daemons, APIs, then the broker); with purge, delete state."""
+        """Stop what `up` started (daemons, APIs, the broker, the database); purge deletes state."""
         stopped = [s.name for s in reversed(SERVICES) if self.stop(s.name)]
         if self.pid_of("rabbitmq") is not None:
             self._rabbitmqctl("stop")
             self.stop("rabbitmq")
             stopped.append("rabbitmq")
+        if self.databases.stop():
+            stopped.append("postgresql")
         if purge:
             for folder in (
+                self.paths.postgres,
                 self.paths.etc,
                 self.paths.data,
                 self.paths.logs,
@@ -685,6 +701,19 @@ class LocalCloud:
                 f"amqp://{HOST}:{layout.RABBIT_PORT}",
                 rabbit,
                 "answers" if rabbit else "not running",
+            )
+        )
+        database_pid = self.databases.pid()
+        rows.append(
+            ServiceStatus(
+                "postgresql",
+                None,
+                "database",
+                database_pid,
+                database_pid is not None,
+                f"unix:{self.databases.socket_dir}",
+                database_pid is not None,
+                "running" if database_pid else "not running",
             )
         )
         for service in SERVICES:
