@@ -6,7 +6,8 @@ and 5 servers; then reads the whole cloud with `govcloud.inventory.read` and, in
 fetches every seeded resource with its own GET. Both sides count their HTTP requests.
 
 Run (root, local cloud up or startable): .venv/bin/python bench/bench_inventory.py
-Seeded projects are tagged `govcloud-bench` and removed at the end unless --keep.
+Seeded projects are tagged `govcloud-bench` and removed at the end unless --keep; an
+interrupted run's complete projects are reused (incomplete ones are replaced), so seeding resumes.
 """
 
 from __future__ import annotations
@@ -112,23 +113,45 @@ def seed_project(number: int, servers: int) -> dict[str, list[str]]:
     return ids
 
 
-def discover_seeded() -> list[dict[str, list[str]]]:
-    """IDs of everything in the bench projects, found with (untimed) list calls."""
+def ids_of(project: Any) -> dict[str, list[str]]:
+    """IDs of everything in one bench project, found with (untimed) list calls."""
     c = admin()
-    identity: Any = c.identity
-    found = []
-    for project in identity.projects(tags=TAG):
-        pid = project.id
-        found.append(
-            {
-                "networks": [n.id for n in c.network.networks(project_id=pid)],
-                "subnets": [s.id for s in c.network.subnets(project_id=pid)],
-                "routers": [r.id for r in c.network.routers(project_id=pid)],
-                "security_groups": [g.id for g in c.network.security_groups(project_id=pid)],
-                "servers": [s.id for s in c.compute.servers(all_projects=True, project_id=pid)],
-            }
-        )
-    return found
+    pid = project.id
+    return {
+        "networks": [n.id for n in c.network.networks(project_id=pid)],
+        "subnets": [s.id for s in c.network.subnets(project_id=pid)],
+        "routers": [r.id for r in c.network.routers(project_id=pid)],
+        "security_groups": [
+            g.id for g in c.network.security_groups(project_id=pid) if g.name != "default"
+        ],
+        "servers": [
+            s.id
+            for s in c.compute.servers(all_projects=True, project_id=pid)
+            if s.status == "ACTIVE"
+        ],
+    }
+
+
+def bench_projects() -> dict[str, Any]:
+    identity: Any = admin().identity
+    return {project.name: project for project in identity.projects(tags=TAG)}
+
+
+def discover_seeded() -> list[dict[str, list[str]]]:
+    """IDs of everything in the bench projects."""
+    return [ids_of(project) for project in bench_projects().values()]
+
+
+def ensure_project(number: int, servers: int, existing: dict[str, Any]) -> dict[str, list[str]]:
+    """Seed one project, reusing a complete one from an interrupted run (seeding is resumable)."""
+    project = existing.get(f"bench-{number:03d}")
+    if project is not None:
+        ids = ids_of(project)
+        wanted = {"networks": 2, "subnets": 4, "routers": 1, "security_groups": 3}
+        if len(ids["servers"]) == servers and all(len(ids[k]) == n for k, n in wanted.items()):
+            return ids
+        cleanup_project(project)
+    return seed_project(number, servers)
 
 
 def one_get_per_resource(seeded: list[dict[str, list[str]]]) -> tuple[float, int]:
@@ -171,9 +194,8 @@ def cleanup_project(project: Any) -> None:
 
 
 def cleanup() -> None:
-    identity: Any = admin().identity
     with ThreadPoolExecutor(max_workers=SEED_WORKERS) as pool:
-        list(pool.map(cleanup_project, list(identity.projects(tags=TAG))))
+        list(pool.map(cleanup_project, bench_projects().values()))
 
 
 def report(seeded: list[dict[str, list[str]]], seeding: float) -> None:
@@ -219,11 +241,15 @@ def main() -> None:
     if args.measure_existing:
         report(discover_seeded(), seeding=0.0)
         return
-    cleanup()
+    existing = bench_projects()
+    wanted = {f"bench-{number:03d}" for number in range(args.projects)}
+    for name in sorted(existing.keys() - wanted):
+        cleanup_project(existing.pop(name))
     start = time.monotonic()
     # Several departments at once, as a deployment would seed them.
     with ThreadPoolExecutor(max_workers=SEED_WORKERS) as pool:
-        seeded = list(pool.map(partial(seed_project, servers=args.servers), range(args.projects)))
+        seed = partial(ensure_project, servers=args.servers, existing=existing)
+        seeded = list(pool.map(seed, range(args.projects)))
     seeding = time.monotonic() - start
     try:
         report(seeded, seeding)

@@ -457,6 +457,10 @@ class LocalCloud:
                 "120",
                 "--keep-alive",
                 "75",
+                # Nova asks Neutron for the ports of every listed server in one query string
+                # (7 kB for 250 servers): gunicorn's 4 kB default answers 400, Nova then 500.
+                "--limit-request-line",
+                "0",
                 f"{service.module}:application",
             ]
         else:
