@@ -620,6 +620,9 @@ class LocalCloud:
         timings["services"] = time.monotonic() - started
         bootstrap.platform_content(self, progress)
         timings["total"] = time.monotonic() - begin
+        # One line per `up`, for comparing start-ups over time (docs/benchmarks.md).
+        with (self.paths.logs / "up-timings.jsonl").open("a", encoding="utf-8") as history:
+            history.write(json.dumps({"at": time.time(), **timings}) + "\n")
         return timings
 
     def _known_endpoints(self) -> dict[str, str]:
