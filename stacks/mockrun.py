@@ -90,7 +90,9 @@ class RecordingMocks(Mocks):
         if args.typ == STACK_REFERENCE:
             name = str(args.inputs.get("name", args.name))
             outputs = dict(self.references.get(name, {}))
-            return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
+            state = {"name": name, "outputs": outputs, "secretOutputNames": []}
+            self.declared[(args.typ, args.name)] = (True, state)
+            return name, state
         inputs = dict(args.inputs)
         self.declared[(args.typ, args.name)] = (bool(args.custom), inputs)
         return mock_id(args.typ, args.name), inputs
