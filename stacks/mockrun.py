@@ -5,7 +5,7 @@
 a fresh context (the SDK keeps its settings and root stack in context variables), so the
 primary and DR stacks can run one after the other in one process.
 
-Mocked values: a resource's ID is `<name>::<Type>` (so references can be followed back to
+Mocked values: a resource's ID is `<name>@<Type>` (so references can be followed back to
 the resource), its state is its inputs, data sources answer with names as IDs, and a
 StackReference answers with the outputs given for that stack (the primary's, for DR).
 """
@@ -41,6 +41,7 @@ class DesiredResource:
     custom: bool
     inputs: dict[str, Any]
     parent_type: str | None
+    provider_id: str | None = None  # the explicit provider's mocked ID, if any
 
     @property
     def is_component(self) -> bool:
@@ -75,7 +76,7 @@ class StackRun:
 
 def mock_id(type_: str, name: str) -> str:
     """The mocked ID of a resource: its logical name and type, so references are readable."""
-    return f"{name}::{type_.rsplit(':', 1)[-1]}"
+    return f"{name}@{type_.rsplit(':', 1)[-1]}"
 
 
 class RecordingMocks(Mocks):
@@ -83,7 +84,7 @@ class RecordingMocks(Mocks):
 
     def __init__(self, references: Mapping[str, Mapping[str, Any]]) -> None:
         self.references = references
-        self.declared: dict[tuple[str, str], tuple[bool, dict[str, Any]]] = {}
+        self.declared: dict[tuple[str, str], tuple[bool, dict[str, Any], str | None]] = {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         """Record the resource; its state is its inputs."""
@@ -91,10 +92,12 @@ class RecordingMocks(Mocks):
             name = str(args.inputs.get("name", args.name))
             outputs = dict(self.references.get(name, {}))
             state = {"name": name, "outputs": outputs, "secretOutputNames": []}
-            self.declared[(args.typ, args.name)] = (True, state)
+            self.declared[(args.typ, args.name)] = (True, state, None)
             return name, state
         inputs = dict(args.inputs)
-        self.declared[(args.typ, args.name)] = (bool(args.custom), inputs)
+        # A provider reference is "<urn>::<id>"; keep the ID to find the provider's tenant.
+        provider = args.provider.rsplit("::", 1)[-1] if args.provider else None
+        self.declared[(args.typ, args.name)] = (bool(args.custom), inputs, provider)
         return mock_id(args.typ, args.name), inputs
 
     def call(self, args: MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
@@ -131,7 +134,7 @@ def _run(desired: DesiredState, references: Mapping[str, Mapping[str, Any]]) -> 
     for urn, registration in monitor.get_registered_resources().items():
         type_, parent_type = _resource_type(urn)
         name = urn.rsplit("::", 1)[-1]
-        custom, inputs = mocks.declared.get((type_, name), (True, {}))
+        custom, inputs, provider = mocks.declared.get((type_, name), (True, {}, None))
         run.resources.append(
             DesiredResource(
                 urn=urn,
@@ -141,6 +144,7 @@ def _run(desired: DesiredState, references: Mapping[str, Mapping[str, Any]]) -> 
                 custom=custom,
                 inputs=inputs,
                 parent_type=parent_type,
+                provider_id=provider,
             )
         )
     return run

@@ -209,7 +209,7 @@ def test_ipv6_subnets_use_slaac_from_the_county_pool(stacks: SampleStacks) -> No
             "slaac",
             "slaac",
         ), f"{subnet.urn} is not SLAAC"
-        assert subnet.inputs["subnetpoolId"].endswith("pool-v6::SubnetPool"), subnet.urn
+        assert subnet.inputs["subnetpoolId"].endswith("pool-v6@SubnetPool"), subnet.urn
 
 
 def test_subnet_pools_match_the_county_extranet(stacks: SampleStacks) -> None:
