@@ -16,9 +16,18 @@ import typer
 from rich import box
 from rich.table import Table
 
-from govcloud import constants, inventory
+from govcloud import audit_log, constants, inventory, stackapply
 from govcloud.cli_cloud import CloudOption
-from govcloud.clikit import CountyOption, JsonOption, load, out, print_json
+from govcloud.clikit import (
+    CountyOption,
+    JsonOption,
+    actor,
+    load,
+    out,
+    print_json,
+    registry_session,
+)
+from govcloud.errors import BadInputError
 from govcloud.model import County
 from govcloud.settings import get_settings
 from govcloud.stackplan.diff import Action, Change
@@ -177,3 +186,45 @@ def plan(
         print_plan(result)
     if not result.report.in_sync:
         raise typer.Exit(constants.EXIT_FINDINGS)
+
+
+def apply(
+    stack: StackOption,
+    preview: Annotated[bool, typer.Option("--preview", help="show what would change")] = False,
+    destroy: Annotated[
+        bool, typer.Option("--destroy", help="delete the stack's resources")
+    ] = False,
+    project_dir: ProjectDirOption = Path(),
+    as_json: JsonOption = False,
+) -> None:
+    """Deploy a stack with the Pulumi engine (needs the `pulumi` CLI; exit 3 without it)."""
+    if preview and destroy:
+        raise BadInputError("--preview and --destroy exclude each other: give one")
+    stackapply.require_cli()
+    check_project(project_dir)
+    operation = (
+        stackapply.Operation.PREVIEW
+        if preview
+        else stackapply.Operation.DESTROY
+        if destroy
+        else stackapply.Operation.UP
+    )
+    result = stackapply.run(
+        stack.value, operation, project_dir=project_dir, state_dir=get_settings().state_dir
+    )
+    if operation is not stackapply.Operation.PREVIEW:
+        with registry_session() as session:
+            audit_log.record(
+                session,
+                actor=actor(),
+                action=f"stack.{operation.value}",
+                object=f"stack/{stack.value}",
+                before=None,
+                after={"changes": result.changes},
+            )
+            session.commit()
+    if as_json:
+        print_json(result)
+    else:
+        changes = ", ".join(f"{n} {kind}" for kind, n in sorted(result.changes.items()))
+        out.print(f"stack {stack.value}: {operation.value} done ({changes or 'no changes'})")

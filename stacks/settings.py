@@ -44,30 +44,29 @@ def stack_file(project_dir: Path, stack: str) -> Path:
     return project_dir / f"Pulumi.{stack}.yaml"
 
 
-def _prefixes(
-    key: str, value: Any, problem: list[str], *, both_families: bool = True
-) -> tuple[str, ...]:
+def _prefixes(value: Any) -> tuple[tuple[str, ...], list[tuple[int | None, str]]]:
+    """Checked CIDR prefixes, and problems as (list index or None, message)."""
     if not isinstance(value, list) or not value:
-        problem.append(f"{key}: give a list of CIDR prefixes, one IPv4 and one IPv6 at least")
-        return ()
+        return (), [(None, "give a list of CIDR prefixes, one IPv4 and one IPv6 at least")]
     result: list[str] = []
+    problems: list[tuple[int | None, str]] = []
     families: set[int] = set()
-    for item in value:
+    for index, item in enumerate(value):
         try:
             network = netaddr.IPNetwork(str(item))
         except (netaddr.AddrFormatError, ValueError):
-            problem.append(f"{key}: {item!r} is not a CIDR prefix")
+            problems.append((index, f"{item!r} is not a CIDR prefix"))
             continue
         if network.ip != network.network:
-            problem.append(f"{key}: {item!r} has host bits set; did you mean {network.cidr}?")
+            problems.append((index, f"{item!r} has host bits set; did you mean {network.cidr}?"))
             continue
         families.add(network.version)
         result.append(str(network.cidr))
-    if both_families and result and families != {4, 6}:
-        problem.append(
-            f"{key}: give IPv4 and IPv6 prefixes (every IPv4 rule needs its IPv6 counterpart)"
+    if not problems and families != {4, 6}:
+        problems.append(
+            (None, "give IPv4 and IPv6 prefixes (every IPv4 rule needs its IPv6 counterpart)")
         )
-    return tuple(result)
+    return tuple(result), problems
 
 
 def settings_from_mapping(
@@ -78,10 +77,11 @@ def settings_from_mapping(
     source: SourceMap | None = None,
 ) -> StackSettings:
     """Check a stack's config (keys without the `county-cloud:` prefix); raise on problems."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[tuple[str | int, ...], str]] = []
 
-    def fail(key: str, message: str) -> None:
-        problems.append((key, message))
+    def fail(key: str, message: str, index: int | None = None) -> None:
+        path: tuple[str | int, ...] = ("config", f"{PROJECT}:{key}") if key else ()
+        problems.append(((*path, index) if index is not None else path, message))
 
     if stack not in STACKS:
         fail("", f"unknown stack {stack!r}; the stacks are {', '.join(STACKS)}")
@@ -91,20 +91,14 @@ def settings_from_mapping(
     found: dict[str, tuple[str, ...]] = {}
     for key in ("opsManagementPrefixes", "extranetUplink"):
         if key in config:
-            messages: list[str] = []
-            found[key] = _prefixes(f"{PROJECT}:{key}", config[key], messages)
-            for message in messages:
-                fail(key, message)
+            found[key], failures = _prefixes(config[key])
+            for index, message in failures:
+                fail(key, f"{PROJECT}:{key}: {message}", index)
     physical = str(config.get("extranetPhysicalNetwork", DEFAULT_PHYSICAL_NETWORK))
     if problems:
         if source is None:
             raise ValueError("; ".join(message for _, message in problems))
-        raise InputProblemsError(
-            [
-                source.problem(("config", f"{PROJECT}:{key}") if key else (), message)
-                for key, message in problems
-            ]
-        )
+        raise InputProblemsError([source.problem(path, message) for path, message in problems])
     county = Path(str(config.get("county", DEFAULT_COUNTY_DIR)))
     return StackSettings(
         stack=stack,
