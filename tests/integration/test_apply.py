@@ -49,6 +49,8 @@ def test_up_then_preview_shows_no_changes_then_destroy(tmp_path: Path, cloud_nam
     write_county(tmp_path / "county", {"county.yaml": ('code: "519901"', f'code: "{code}"')})
     for name in ("Pulumi.yaml", "Pulumi.primary.yaml", "Pulumi.dr.yaml"):
         shutil.copy(REPO / name, tmp_path / name)
+    # Pulumi.yaml runs the program with the project's virtual environment.
+    (tmp_path / ".venv").symlink_to(REPO / ".venv")
     passphrase = tmp_path / "passphrase"
     passphrase.write_text(secrets.token_urlsafe(24))
     passphrase.chmod(0o600)
