@@ -12,14 +12,17 @@ StackReference answers with the outputs given for that stack (the primary's, for
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.proto import source_pb2
 
 from stacks.desired import DesiredState
 from stacks.program import build
@@ -119,7 +122,32 @@ def _resource_type(urn: str) -> tuple[str, str | None]:
     return chain[-1], (chain[-2] if len(chain) > 1 else None)
 
 
+@contextlib.contextmanager
+def _without_source_positions() -> Iterator[None]:
+    """Skip the SDK's per-resource stack capture while mocked (nothing reads it then).
+
+    The SDK walks and formats the whole Python stack for every resource so the engine can
+    point at the line that declared it; under mocks there is no engine, and the walk was a
+    third of the program's time (docs/benchmarks.md). Restored afterwards, and left alone if
+    a future SDK renames it.
+    """
+    original = getattr(sdk_resource, "_get_stack_trace", None)
+    if original is None:
+        yield
+        return
+    sdk_resource._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = original
+
+
 def _run(desired: DesiredState, references: Mapping[str, Mapping[str, Any]]) -> StackRun:
+    with _without_source_positions():
+        return _run_mocked(desired, references)
+
+
+def _run_mocked(desired: DesiredState, references: Mapping[str, Mapping[str, Any]]) -> StackRun:
     mocks = RecordingMocks(references)
     monitor = MockMonitor(mocks)
     stack = desired.settings.stack

@@ -1,0 +1,222 @@
+"""Benchmarks for the stacks: the program under Pulumi mocks, and the plan's diff.
+
+For a synthetic county of N departments (2 networks and 3 cloud systems each, one per tier):
+- the primary stack program under mocks (what `govcloud plan` and the stack tests run):
+  time and peak RSS, against a baseline of registering the same number of bare resources
+  under the same mocks (the SDK's own cost per resource);
+- the DR stack (which runs the primary first, for its StackReference);
+- the plan diff against a live snapshot of the same size (a faithful deployment with one
+  changed quota per ten departments), against a baseline of indexing both sides and comparing
+  whole attribute dicts.
+Each measurement runs in its own child process, so every peak RSS belongs to it alone.
+
+Run: make bench  (or .venv/bin/python bench/bench_stacks.py --departments 60 600)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+COUNTY_YAML = """\
+---
+code: "519901"
+name: 基准县
+sites:
+  - {name: primary, role: primary, region: RegionOne}
+  - {name: dr, role: dr, region: RegionTwo}
+extranet:
+  ipv4_pools: [198.18.0.0/15]
+  ipv6_prefix: 2001:db8::/32
+"""
+TIERS = ("core", "important", "general")
+QUOTA_CHANGE_EVERY = 10  # one hand-changed quota per ten departments in the live snapshot
+
+
+def stack_county(root: Path, departments: int) -> Path:
+    """Write a county whose every department has 2 networks and 3 cloud systems."""
+    (root / "departments").mkdir(parents=True)
+    (root / "county.yaml").write_text(COUNTY_YAML, encoding="utf-8")
+    for number in range(departments):
+        code = f"d{number:04d}"
+        lines = [
+            "---",
+            f"code: {code}",
+            f"name: 部门{number}",
+            "kind: department",
+            "quota: {vcpu: 16, ram_gb: 32, storage_gb: 1000, floating_ips: 1, networks: 2}",
+            "legacy_networks:",
+            "  - {name: office, prefix: 192.168.1.0/24, hosts: 20}",
+            f"  - {{name: business, prefix: 10.{number % 256}.0.0/24, hosts: 60, vlan: 20}}",
+            "systems:",
+        ]
+        for index, tier in enumerate(TIERS):
+            lines += [
+                f"  - code: s{index}",
+                f"    name: 系统{index}",
+                f"    tier: {tier}",
+                "    data_gb: 100",
+                "    max_downtime_min: 60",
+                "    location: cloud",
+            ]
+        (root / "departments" / f"{code}.yaml").write_text("\n".join(lines) + "\n", "utf-8")
+    return root
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_program(departments: int, stack: str) -> dict[str, Any]:
+    """Run one stack under mocks; return the time, resource count and peak RSS."""
+    from govcloud.loader import load_county  # noqa: PLC0415
+    from govcloud.stackplan.run import collect_desired  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as scratch:
+        county = load_county(stack_county(Path(scratch) / "county", departments))
+        start = time.perf_counter()
+        side = collect_desired(stack, project_dir=REPO, county=county)
+        seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "resources": len(side.run.resources),
+        "cloud_resources": len(side.run.cloud_resources()),
+        "peak_mib": _peak_mib(),
+    }
+
+
+def child_baseline(count: int) -> dict[str, Any]:
+    """Register `count` bare custom resources under the same mocks (no components)."""
+    import pulumi  # noqa: PLC0415
+    from pulumi.runtime.mocks import MockMonitor  # noqa: PLC0415
+
+    from stacks.mockrun import RecordingMocks  # noqa: PLC0415
+
+    class Bare(pulumi.CustomResource):
+        """A resource with one input."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__("bench:index:Bare", name, {"name": name})
+
+    mocks = RecordingMocks({})
+    pulumi.runtime.set_mocks(mocks, "bench", "bench", False, monitor=MockMonitor(mocks))
+    start = time.perf_counter()
+
+    def program() -> None:
+        for number in range(count):
+            Bare(f"r{number}")
+
+    pulumi.runtime.test(program)()  # type: ignore[no-untyped-call]
+    return {"seconds": time.perf_counter() - start, "peak_mib": _peak_mib()}
+
+
+def child_diff(departments: int) -> dict[str, Any]:
+    """Diff the primary stack against a live snapshot of the same size."""
+    from govcloud.loader import load_county  # noqa: PLC0415
+    from govcloud.stackplan.diff import diff  # noqa: PLC0415
+    from govcloud.stackplan.live import live_items  # noqa: PLC0415
+    from govcloud.stackplan.run import collect_desired, plan_against  # noqa: PLC0415
+    from govcloud.stackplan.simulate import snapshot_from_items  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as scratch:
+        county = load_county(stack_county(Path(scratch) / "county", departments))
+        side = collect_desired("primary", project_dir=REPO, county=county)
+    snapshot = snapshot_from_items(side.items)
+    quotas = tuple(
+        q.model_copy(update={"values": {**q.values, "networks": 99}})
+        if q.service == "network" and int(q.project_id.rsplit("d", 1)[-1]) % QUOTA_CHANGE_EVERY == 0
+        else q
+        for q in snapshot.quotas
+    )
+    snapshot = snapshot.model_copy(update={"quotas": quotas})
+    start = time.perf_counter()
+    plan = plan_against(side, snapshot)
+    ours = time.perf_counter() - start
+    live = live_items(snapshot, side.scope)
+
+    def naive() -> int:
+        want = {(i.kind, i.key): dict(i.attrs) for i in side.items}
+        have = {(i.kind, i.key): dict(i.attrs) for i in live}
+        return sum(1 for k in want if have.get(k) != want[k])
+
+    start = time.perf_counter()
+    naive()
+    baseline = time.perf_counter() - start
+    start = time.perf_counter()
+    diff(side.items, live)
+    engine_only = time.perf_counter() - start
+    return {
+        "seconds": ours,
+        "engine_seconds": engine_only,
+        "baseline_seconds": baseline,
+        "items": len(side.items),
+        "live": len(live),
+        "changes": len(plan.report.changes),
+        "peak_mib": _peak_mib(),
+    }
+
+
+CHILDREN = {"program": child_program, "baseline": child_baseline, "diff": child_diff}
+
+
+def _in_child(*args: str) -> dict[str, Any]:
+    # Our own script with our own arguments: no user input reaches the command line.
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, __file__, "--child", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--departments", type=int, nargs="+", default=[60, 600])
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        what, *rest = args.child
+        values: list[Any] = [int(rest[0]), *rest[1:]]
+        print(json.dumps(CHILDREN[what](*values)))
+        return
+    print("| what | ours | baseline (same run) | ratio |")
+    print("|---|---|---|---|")
+    for departments in args.departments:
+        program = _in_child("program", str(departments), "primary")
+        base = _in_child("baseline", str(program["cloud_resources"]))
+        print(
+            f"| primary stack under mocks, {departments} departments "
+            f"({program['resources']:,} resources, {program['cloud_resources']:,} in the cloud) "
+            f"| {program['seconds']:.1f} s, peak RSS {program['peak_mib']:.0f} MiB "
+            f"| {program['cloud_resources']:,} bare resources {base['seconds']:.1f} s, "
+            f"peak RSS {base['peak_mib']:.0f} MiB | {program['seconds'] / base['seconds']:.2f}x |"
+        )
+        if departments == min(args.departments):
+            dr = _in_child("program", str(departments), "dr")
+            print(
+                f"| DR stack under mocks (primary run included), {departments} departments "
+                f"({dr['resources']:,} resources) | {dr['seconds']:.1f} s, peak RSS "
+                f"{dr['peak_mib']:.0f} MiB | — | — |"
+            )
+        result = _in_child("diff", str(departments))
+        print(
+            f"| plan diff, {departments} departments ({result['items']:,} desired, "
+            f"{result['live']:,} live, {result['changes']} changes) "
+            f"| {result['seconds'] * 1000:.0f} ms (diff alone {result['engine_seconds'] * 1000:.0f}"
+            f" ms) | whole-dict compare {result['baseline_seconds'] * 1000:.0f} ms "
+            f"| {result['engine_seconds'] / result['baseline_seconds']:.1f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
