@@ -7,6 +7,7 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
 from clirunner import govcloud
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,3 +93,14 @@ def test_apply_without_the_pulumi_cli_says_how_to_install_it(tmp_path: Path) -> 
     assert "the Pulumi CLI (`pulumi`) is not on PATH" in result.stderr
     assert "https://get.pulumi.com" in result.stderr
     assert not (project / ".govcloud").exists(), "nothing may be written"
+
+
+def test_demo_steps_accept_the_exit_codes_they_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from govcloud.demo import Step, run  # noqa: PLC0415
+
+    monkeypatch.chdir(_project(tmp_path))
+    usage_error = ("plan", "--stack", "staging")  # exits 2 before touching anything
+    assert run((Step("tolerated", usage_error, ok_codes=(2,)),)) == 0
+    assert run((Step("not tolerated", usage_error),)) == 2
