@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +30,10 @@ class SampleStacks:
     dr: StackRun
 
 
+@functools.cache
 def run_sample(project_dir: Path = REPO) -> SampleStacks:
-    """Run the primary stack, then the DR stack against the primary's outputs."""
+    """Run the primary stack, then the DR stack against the primary's outputs (once per
+    session: the stack and policy tests share it and only read it)."""
     primary_settings = load_settings(project_dir, "primary")
     dr_settings = load_settings(project_dir, "dr")
     primary_desired = build_desired(primary_settings)
