@@ -142,7 +142,9 @@ def _deploy_network(
 ) -> None:
     ids: dict[str, str] = {}
     for item in by_kind["address_scope"]:
-        scope = c.network.create_address_scope(name=item.key[1], **item.attrs)
+        scope = c.network.create_address_scope(
+            name=item.key[1], ip_version=item.attrs["ip_version"], is_shared=item.attrs["shared"]
+        )
         ids[item.key[1]] = scope.id
     for item in by_kind["subnet_pool"]:
         a = item.attrs
