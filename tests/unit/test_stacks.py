@@ -423,3 +423,31 @@ def test_registry_allocations_take_precedence_over_a_fresh_plan(tmp_path: Path) 
                 assert network.ipv6 == registry[(code, network.name, 6)], (code, network)
     assert desired.networks != fresh, "the fresh plan would have moved prefixes"
     assert any("not in the registry yet" in w for w in desired.warnings)
+
+
+def test_tenant_quotas_derive_every_field_from_the_grant() -> None:
+    from govcloud.model import Quota  # noqa: PLC0415
+    from modules.quotas import ComputeLimits, NetworkQuota, VolumeQuota  # noqa: PLC0415
+
+    quotas = tenant_quotas(Quota(vcpu=8, ram_gb=16, storage_gb=100, floating_ips=1, networks=2))
+    assert quotas.compute == ComputeLimits(servers=8, vcpu=8, memory_mb=16384, disk_gb=100)
+    assert quotas.network == NetworkQuota(
+        networks=2,
+        subnets=4,
+        ports=8 * 2 + 2 * 4,
+        routers=2,
+        floating_ips=1,
+        security_groups=10,
+        security_group_rules=100,
+        subnet_pools=0,
+        rbac_policies=0,
+    )
+    assert quotas.volume == VolumeQuota(
+        volumes=16,
+        gigabytes=100,
+        snapshots=16,
+        backups=16,
+        backup_gigabytes=100,
+        per_volume_gigabytes=-1,
+        groups=0,
+    )
