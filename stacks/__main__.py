@@ -12,19 +12,15 @@ from stacks.program import build
 from stacks.settings import PROJECT, settings_from_mapping
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-CONFIG_KEYS = (
-    "county",
-    "opsManagementPrefixes",
-    "extranetUplink",
-    "extranetPhysicalNetwork",
-    "primaryStack",
-)
+TEXT_KEYS = ("county", "extranetPhysicalNetwork", "primaryStack")
+LIST_KEYS = ("opsManagementPrefixes", "extranetUplink")
 
 
 def main() -> None:
     """Config first, then the desired state, then the components in dependency order."""
     config = pulumi.Config(PROJECT)
-    values = {key: config.get_object(key) for key in CONFIG_KEYS}
+    values: dict[str, object] = {key: config.get(key) for key in TEXT_KEYS}
+    values |= {key: config.get_object(key) for key in LIST_KEYS}
     settings = settings_from_mapping(
         pulumi.get_stack(),
         {k: v for k, v in values.items() if v is not None},

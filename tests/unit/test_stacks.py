@@ -451,3 +451,50 @@ def test_tenant_quotas_derive_every_field_from_the_grant() -> None:
         per_volume_gigabytes=-1,
         groups=0,
     )
+
+
+def test_the_pulumi_entry_point_reads_its_config_and_builds_the_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextvars  # noqa: PLC0415
+    import json  # noqa: PLC0415
+    import runpy  # noqa: PLC0415
+
+    import pulumi  # noqa: PLC0415
+    from pulumi.runtime.mocks import MockMonitor  # noqa: PLC0415
+    from small_county import write_county  # noqa: PLC0415
+
+    from stacks.mockrun import RecordingMocks  # noqa: PLC0415
+
+    county = write_county(tmp_path / "county")
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", f"sqlite:///{tmp_path / 'none.sqlite3'}")
+    entry = Path(__file__).resolve().parents[2] / "stacks" / "__main__.py"
+    mocks = RecordingMocks({})
+    monitor = MockMonitor(mocks)
+
+    def run() -> None:
+        pulumi.runtime.set_all_config(
+            {
+                "county-cloud:county": str(county),
+                "county-cloud:opsManagementPrefixes": json.dumps(
+                    ["198.19.255.0/24", "2001:db8:ff00::/48"]
+                ),
+                "county-cloud:extranetUplink": json.dumps(
+                    ["198.19.254.0/24", "2001:db8:3000::/64"]
+                ),
+            }
+        )
+        pulumi.runtime.set_mocks(mocks, "county-cloud", "primary", False, monitor=monitor)
+
+        def program() -> None:
+            runpy.run_path(str(entry), run_name="__main__")  # as the language host runs it
+
+        pulumi.runtime.test(program)()
+
+    contextvars.Context().run(run)
+    projects = sorted(
+        inputs["name"] for (type_, _), (_, inputs, _) in mocks.declared.items() if type_ == PROJECT
+    )
+    assert projects == ["519901-alpha", "519901-beta"]
+    rules = [i for (t, _), (_, i, _) in mocks.declared.items() if t == RULE]
+    assert {r.get("remoteIpPrefix") for r in rules} >= {"198.19.255.0/24", "2001:db8:ff00::/48"}
