@@ -40,7 +40,7 @@ class WorkloadArgs:
 
 
 class Workload(pulumi.ComponentResource):
-    """One server and one data volume per granted system, on the tenant's network."""
+    """One server and its attached data volume per granted system, on the tenant's network."""
 
     server_ids: dict[str, pulumi.Output[str]]
 
@@ -77,11 +77,18 @@ class Workload(pulumi.ComponentResource):
                 region=args.region,
                 opts=child,
             )
-            openstack.blockstorage.Volume(
+            volume = openstack.blockstorage.Volume(
                 f"{name}-{grant.system}-data",
                 name=f"{physical}-data",
                 size=grant.volume_gb,
                 metadata=metadata,
+                region=args.region,
+                opts=child,
+            )
+            openstack.compute.VolumeAttach(
+                f"{name}-{grant.system}-attach",
+                instance_id=server.id,
+                volume_id=volume.id,
                 region=args.region,
                 opts=child,
             )

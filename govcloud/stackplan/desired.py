@@ -26,6 +26,8 @@ NETWORK = "openstack:networking/network:Network"
 SUBNET = "openstack:networking/subnet:Subnet"
 ROUTER = "openstack:networking/router:Router"
 INTERFACE = "openstack:networking/routerInterface:RouterInterface"
+ATTACH = "openstack:compute/volumeAttach:VolumeAttach"
+FOLDED = frozenset({INTERFACE, ATTACH})  # joins, compared as their parent's attribute
 SECGROUP = "openstack:networking/secGroup:SecGroup"
 RULE = "openstack:networking/secGroupRule:SecGroupRule"
 SERVER = "openstack:compute/instance:Instance"
@@ -78,13 +80,16 @@ def desired_items(
         by_id.update(other.by_id())
     by_id.update(run.by_id())
     reducer = _Reducer(by_id)
-    interfaces: dict[str, list[str]] = {}
+    joins: dict[str, list[str]] = {}  # router ID → subnet names, volume ID → server names
     for resource in run.resources:
         if resource.type == INTERFACE:
             router = str(resource.inputs["routerId"])
-            interfaces.setdefault(router, []).append(reducer.name_of(resource.inputs["subnetId"]))
+            joins.setdefault(router, []).append(reducer.name_of(resource.inputs["subnetId"]))
+        elif resource.type == ATTACH:
+            volume = str(resource.inputs["volumeId"])
+            joins.setdefault(volume, []).append(reducer.name_of(resource.inputs["instanceId"]))
     for resource in run.cloud_resources():
-        _reduce(reducer, resource, interfaces)
+        _reduce(reducer, resource, joins)
     return reducer.items, reducer.not_compared
 
 
@@ -93,7 +98,7 @@ class _Context:
     region: str
     name: str
     project: str
-    interfaces: Mapping[str, list[str]]
+    joins: Mapping[str, list[str]]
 
 
 def _project(reducer: _Reducer, r: DesiredResource, ctx: _Context) -> None:
@@ -198,7 +203,7 @@ def _router(reducer: _Reducer, r: DesiredResource, ctx: _Context) -> None:
         (region, project, name),
         {
             "external_network": reducer.name_of(inputs.get("externalNetworkId")) or None,
-            "interfaces": sorted(ctx.interfaces.get(r.id, [])),
+            "interfaces": sorted(ctx.joins.get(r.id, [])),
             "tags": _sorted(inputs.get("tags")),
         },
         r,
@@ -250,7 +255,12 @@ def _server(reducer: _Reducer, r: DesiredResource, ctx: _Context) -> None:
 
 def _volume(reducer: _Reducer, r: DesiredResource, ctx: _Context) -> None:
     inputs, region, name, project = r.inputs, ctx.region, ctx.name, ctx.project
-    reducer.add("volume", (region, project, name), {"size_gb": _int(inputs["size"])}, r)
+    reducer.add(
+        "volume",
+        (region, project, name),
+        {"size_gb": _int(inputs["size"]), "attached_to": sorted(ctx.joins.get(r.id, []))},
+        r,
+    )
 
 
 _REDUCERS: dict[str, Callable[[_Reducer, DesiredResource, _Context], None]] = {
@@ -270,9 +280,9 @@ _REDUCERS: dict[str, Callable[[_Reducer, DesiredResource, _Context], None]] = {
 }
 
 
-def _reduce(reducer: _Reducer, r: DesiredResource, interfaces: Mapping[str, list[str]]) -> None:
-    if r.type == INTERFACE:
-        return  # folded into its router
+def _reduce(reducer: _Reducer, r: DesiredResource, joins: Mapping[str, list[str]]) -> None:
+    if r.type in FOLDED:
+        return  # compared as the router's interfaces and the volume's attachments
     reduce = _REDUCERS.get(r.type)
     if reduce is None:
         reducer.not_compared[r.type] = reducer.not_compared.get(r.type, 0) + 1
@@ -281,6 +291,6 @@ def _reduce(reducer: _Reducer, r: DesiredResource, interfaces: Mapping[str, list
         region=str(r.inputs.get("region", "")),
         name=str(r.inputs.get("name", "")),
         project=reducer.project_of(r),
-        interfaces=interfaces,
+        joins=joins,
     )
     reduce(reducer, r, context)

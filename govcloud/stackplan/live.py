@@ -65,7 +65,14 @@ def live_items(snapshot: Snapshot, scope: Scope) -> list[Item]:
     tag = f"{TAG_COUNTY}{scope.county_code}"
     names = {
         record.id: record.name
-        for kind in ("address_scopes", "subnet_pools", "networks", "subnets", "security_groups")
+        for kind in (
+            "address_scopes",
+            "subnet_pools",
+            "networks",
+            "subnets",
+            "security_groups",
+            "servers",
+        )
         for record in getattr(snapshot, kind)
     }
     reader = _Reader(
@@ -221,6 +228,9 @@ def _compute(reader: _Reader) -> Iterator[Item]:
         yield Item(
             "volume",
             (volume.region, project, volume.name),
-            {"size_gb": volume.size_gb},
+            {
+                "size_gb": volume.size_gb,
+                "attached_to": sorted(str(reader.name(s)) for s in volume.attached_to),
+            },
             volume.id,
         )

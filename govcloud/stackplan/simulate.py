@@ -255,6 +255,8 @@ def _compute(
                 size_gb=item.attrs["size_gb"],
                 status="available",
                 volume_type=None,
-                attached_to=(),
+                attached_to=tuple(
+                    _id("server", (region, project, server)) for server in item.attrs["attached_to"]
+                ),
             )
         )

@@ -149,6 +149,18 @@ def test_a_changed_ipv6_mode_and_cidr_are_two_updates(primary: DesiredSide) -> N
     ]
 
 
+def test_a_detached_volume_is_one_update_of_its_attachments(primary: DesiredSide) -> None:
+    snapshot = snapshot_from_items(primary.items)
+    volumes = tuple(v.model_copy(update={"attached_to": ()}) for v in snapshot.volumes)
+    (change,) = _changes(primary, _replace(snapshot, volumes=volumes))
+    assert (change.kind, change.attribute, change.live, change.desired) == (
+        "volume",
+        "attached_to",
+        [],
+        ["alpha-web"],
+    )
+
+
 # -- scope: only what we manage ----------------------------------------------------------------
 def test_resources_of_other_projects_and_counties_are_never_reported(
     primary: DesiredSide,

@@ -130,6 +130,17 @@ def test_one_server_and_volume_per_granted_system(stacks: SampleStacks) -> None:
         assert num(volume.inputs["size"]) == grant.volume_gb, f"{volume.urn} size"
 
 
+def test_every_data_volume_is_attached_to_its_server(stacks: SampleStacks) -> None:
+    attached = {
+        (a.inputs["volumeId"], a.inputs["instanceId"])
+        for a in stacks.primary.of_type("openstack:compute/volumeAttach:VolumeAttach")
+    }
+    servers = by_name(stacks.primary.of_type(SERVER))
+    for volume in stacks.primary.of_type(VOLUME):
+        server = servers[str(volume.inputs["name"]).removesuffix("-data")]
+        assert (volume.id, server.id) in attached, f"{volume.urn} is not attached to its server"
+
+
 # -- quotas --------------------------------------------------------------------------------------
 def test_network_quotas_equal_the_grant_every_field_set(stacks: SampleStacks) -> None:
     county = stacks.primary_desired.county
