@@ -44,6 +44,8 @@ def _sorted(values: Iterable[Any] | None) -> list[str]:
 
 @dataclass
 class _Reducer:
+    """Collects items while resolving mocked IDs back to physical names."""
+
     by_id: Mapping[str, DesiredResource]
     items: list[Item] = field(default_factory=list)
     not_compared: dict[str, int] = field(default_factory=dict)
@@ -95,6 +97,8 @@ def desired_items(
 
 @dataclass(frozen=True)
 class _Context:
+    """What every per-type reducer needs besides the resource."""
+
     region: str
     name: str
     project: str
