@@ -1,0 +1,96 @@
+"""Workload: the servers and data volumes granted to a department, in its tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_openstack as openstack
+
+from govcloud.grants import ServerGrant
+from modules.constants import TOKEN_PREFIX
+
+# Metadata keys on servers and volumes: which system and tier a resource serves (the policy
+# pack and the DR drills read them). Nova metadata keys allow ":" but not "/".
+META_SYSTEM = "govcloud:system"
+META_TIER = "govcloud:tier"
+META_ROLE = "govcloud:role"
+META_REPLICATION = "govcloud:replication"
+
+
+def system_ref(grant: ServerGrant) -> str:
+    """`department/system`, as the county model names a system."""
+    return f"{grant.department}/{grant.system}"
+
+
+@dataclass(frozen=True)
+class WorkloadArgs:
+    """Inputs of a department's granted servers and volumes at one site."""
+
+    department: str
+    region: str
+    grants: tuple[ServerGrant, ...]
+    network_ids: Mapping[str, pulumi.Input[str]]
+    security_groups: tuple[str, ...]
+    # A provider scoped to the tenant: Nova and Cinder create in the caller's project.
+    provider: pulumi.ProviderResource
+    role: str = "primary"
+    replication: str | None = None
+
+
+class Workload(pulumi.ComponentResource):
+    """One server and its attached data volume per granted system, on the tenant's network."""
+
+    server_ids: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(f"{TOKEN_PREFIX}:compute:Workload", name, None, opts)
+        child = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(parent=self, provider=args.provider)
+        )
+        self.server_ids = {}
+        for grant in args.grants:
+            metadata = {
+                META_SYSTEM: system_ref(grant),
+                META_TIER: grant.tier.value,
+                META_ROLE: args.role,
+            }
+            if args.replication is not None:
+                metadata[META_REPLICATION] = args.replication
+            physical = f"{grant.department}-{grant.system}"
+            networks = (
+                [openstack.compute.InstanceNetworkArgs(uuid=args.network_ids[grant.network])]
+                if grant.network is not None
+                else []
+            )
+            server = openstack.compute.Instance(
+                f"{name}-{grant.system}",
+                name=physical,
+                flavor_name=grant.flavor,
+                image_name=grant.image,
+                networks=networks,
+                security_groups=list(args.security_groups),
+                metadata=metadata,
+                region=args.region,
+                opts=child,
+            )
+            volume = openstack.blockstorage.Volume(
+                f"{name}-{grant.system}-data",
+                name=f"{physical}-data",
+                size=grant.volume_gb,
+                metadata=metadata,
+                region=args.region,
+                opts=child,
+            )
+            openstack.compute.VolumeAttach(
+                f"{name}-{grant.system}-attach",
+                instance_id=server.id,
+                volume_id=volume.id,
+                region=args.region,
+                opts=child,
+            )
+            self.server_ids[grant.system] = server.id
+        self.register_outputs({"server_ids": self.server_ids})

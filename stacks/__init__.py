@@ -1,0 +1,1 @@
+"""The county-cloud Pulumi program: stack settings, desired state, and the two stacks."""

@@ -1,0 +1,99 @@
+"""The desired state one stack deploys: the county model plus the registry (pure data).
+
+Subnets come from the network plan: the registry's IPAM allocations when the registry has
+them (`govcloud net plan` records them), with `plan_network` filling in whatever is missing
+exactly as `govcloud net plan` would, so the stacks and the extranet never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from govcloud.grants import ServerGrant, read_grants
+from govcloud.loader import load_county
+from govcloud.model import County, Site
+from govcloud.registry import db, ipam
+from modules.tenant_network import PlannedNetwork
+from network.plan import Allocation, Kind, plan_network
+from stacks.settings import StackSettings
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Everything a stack program builds from, read once before any resource is declared."""
+
+    county: County
+    settings: StackSettings
+    site: Site
+    networks: dict[str, tuple[PlannedNetwork, ...]]
+    grants: tuple[ServerGrant, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def name_prefix(self) -> str:
+        """Every physical name starts with the county code, so counties can share a cloud."""
+        return self.county.code
+
+
+def planned_networks(
+    county: County, allocations: Sequence[Allocation]
+) -> dict[str, tuple[PlannedNetwork, ...]]:
+    """Per department, each legacy network's extranet IPv4 prefix and IPv6 /64."""
+    by_key = {a.key: a for a in allocations}
+    result: dict[str, tuple[PlannedNetwork, ...]] = {}
+    for department in sorted(county.departments, key=lambda d: d.code):
+        networks: list[PlannedNetwork] = []
+        for network in department.legacy_networks:
+            kind = Kind.EXTRANET if network.renumber else Kind.NAT
+            ipv4 = by_key[(department.code, network.name, 4, kind)]
+            ipv6 = by_key[(department.code, network.name, 6, Kind.SUBNET)]
+            networks.append(PlannedNetwork(department.code, network.name, ipv4.prefix, ipv6.prefix))
+        result[department.code] = tuple(networks)
+    return result
+
+
+def registry_allocations(url: str | None) -> tuple[list[Allocation], str | None]:
+    """The registry's allocations, or none (and why) when there is no migrated registry."""
+    if url is None:
+        return [], "no registry given: the network plan is computed from the county alone"
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and (
+        not parsed.database or not Path(parsed.database).exists()
+    ):
+        return [], f"no registry at {db.redact(url)}: the plan is computed from the county alone"
+    engine = db.make_engine(url)
+    try:
+        if db.current_revision(engine) is None:
+            return [], f"the registry at {db.redact(url)} has no schema: plan from the county"
+        db.require_current(engine)
+        with db.session_factory(engine)() as session:
+            return ipam.load(session), None
+    finally:
+        engine.dispose()
+
+
+def build_desired(
+    settings: StackSettings, *, county: County | None = None, registry_url: str | None = None
+) -> DesiredState:
+    """Load the county (unless given), read the registry, plan, and collect the grants."""
+    county = county if county is not None else load_county(settings.county_dir)
+    existing, note = registry_allocations(registry_url)
+    plan = plan_network(county, existing)
+    warnings = [note] if note else []
+    if existing and plan.added:
+        warnings.append(
+            f"{len(plan.added)} allocations are planned but not in the registry yet; "
+            "run `govcloud net plan` to record them"
+        )
+    return DesiredState(
+        county=county,
+        settings=settings,
+        site=county.site(settings.site_role),
+        networks=planned_networks(county, plan.allocations),
+        grants=read_grants(county),
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,92 @@
+"""Run the sample county's stacks under Pulumi mocks once, for the stack and policy tests."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+)
+
+from stacks.desired import DesiredState, build_desired
+from stacks.mockrun import DesiredResource, StackRun, run_stack
+from stacks.settings import load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class SampleStacks:
+    """Both stacks of the sample county, run under mocks."""
+
+    primary_desired: DesiredState
+    dr_desired: DesiredState
+    primary: StackRun
+    dr: StackRun
+
+
+@functools.cache
+def run_sample(project_dir: Path = REPO) -> SampleStacks:
+    """Run the primary stack, then the DR stack against the primary's outputs (once per
+    session: the stack and policy tests share it and only read it)."""
+    primary_settings = load_settings(project_dir, "primary")
+    dr_settings = load_settings(project_dir, "dr")
+    primary_desired = build_desired(primary_settings)
+    dr_desired = build_desired(dr_settings, county=primary_desired.county)
+    primary = run_stack(primary_desired)
+    dr = run_stack(dr_desired, {dr_settings.primary_stack: primary.outputs})
+    return SampleStacks(primary_desired, dr_desired, primary, dr)
+
+
+def num(value: object) -> int:
+    """Mocked numbers arrive as floats (protobuf Struct); compare them as ints."""
+    assert isinstance(value, int | float), value
+    return int(value)
+
+
+def by_name(resources: list[DesiredResource]) -> dict[str, DesiredResource]:
+    """Resources keyed by their physical name input."""
+    return {str(r.inputs.get("name")): r for r in resources}
+
+
+def _referenced_ids(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [i for v in value.values() for i in _referenced_ids(v)]
+    if isinstance(value, list):
+        return [i for v in value for i in _referenced_ids(v)]
+    return []
+
+
+def policy_resources(run: StackRun) -> list[PolicyResource]:
+    """A mock run as the policy engine would see it, dependencies taken from references."""
+    options = PolicyResourceOptions(
+        protect=False,
+        ignore_changes=[],
+        delete_before_replace=None,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+    )
+    made = {
+        r.id: PolicyResource(r.type, r.inputs, r.urn, r.name, options, None, None, [], {})
+        for r in run.resources
+    }
+    for resource in run.resources:
+        made[resource.id].dependencies = [
+            made[i] for i in _referenced_ids(resource.inputs) if i in made and i != resource.id
+        ]
+    return list(made.values())
+
+
+def resource_args(resource: PolicyResource) -> ResourceValidationArgs:
+    """The arguments a resource policy gets for one resource."""
+    return ResourceValidationArgs(
+        resource.resource_type, resource.props, resource.urn, resource.name, resource.opts, None
+    )

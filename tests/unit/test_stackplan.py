@@ -1,0 +1,286 @@
+"""The plan's diff engine on constructed snapshots of the small county's stacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from small_county import write_county
+
+from govcloud import inventory as inv
+from govcloud.loader import load_county
+from govcloud.stackplan.diff import Action, Change, diff
+from govcloud.stackplan.items import Item
+from govcloud.stackplan.live import live_items
+from govcloud.stackplan.run import DesiredSide, collect_desired, plan_against
+from govcloud.stackplan.simulate import snapshot_from_items
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def county_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_county(tmp_path_factory.mktemp("county"))
+
+
+@pytest.fixture(scope="module")
+def primary(county_dir: Path) -> DesiredSide:
+    return collect_desired("primary", project_dir=REPO, county=load_county(county_dir))
+
+
+@pytest.fixture(scope="module")
+def dr(county_dir: Path) -> DesiredSide:
+    return collect_desired("dr", project_dir=REPO, county=load_county(county_dir))
+
+
+def _changes(side: DesiredSide, snapshot: inv.Snapshot) -> list[Change]:
+    return plan_against(side, snapshot).report.changes
+
+
+def _without(items: list[Item], kind: str) -> list[Item]:
+    return [i for i in items if i.kind != kind]
+
+
+def _replace(snapshot: inv.Snapshot, **fields: object) -> inv.Snapshot:
+    return snapshot.model_copy(update=fields)
+
+
+# -- whole-plan properties -----------------------------------------------------------------------
+def test_an_empty_cloud_means_everything_is_created(primary: DesiredSide) -> None:
+    empty = snapshot_from_items([])
+    report = plan_against(primary, empty).report
+    # A new project's quotas are set as it is created: they count as creates too.
+    assert [c.action for c in report.changes] == [Action.CREATE] * len(primary.items)
+    assert not report.in_sync
+
+
+def test_a_faithful_deployment_is_in_sync(primary: DesiredSide, dr: DesiredSide) -> None:
+    # The DR stack's tenants are the primary's projects: they exist once the primary is up.
+    deployed = snapshot_from_items(primary.items + dr.items)
+    for side in (primary, dr):
+        report = plan_against(side, deployed).report
+        assert report.in_sync, report.changes[:3]
+        assert report.totals()[Action.UNCHANGED] == len(side.items)
+
+
+def test_groups_and_role_assignments_are_listed_as_not_compared(primary: DesiredSide) -> None:
+    assert primary.not_compared == {
+        "openstack:identity/groupV3:GroupV3": 4,
+        "openstack:identity/roleAssignment:RoleAssignment": 5,
+    }
+
+
+# -- the three hand changes of the issue -----------------------------------------------------------
+def test_a_changed_quota_is_one_update_naming_attribute_live_and_desired(
+    primary: DesiredSide,
+) -> None:
+    snapshot = snapshot_from_items(primary.items)
+    quotas = tuple(
+        q.model_copy(update={"values": {**q.values, "networks": 99}})
+        if q.service == "network" and q.project_id.endswith("519901-alpha")
+        else q
+        for q in snapshot.quotas
+    )
+    (change,) = _changes(primary, _replace(snapshot, quotas=quotas))
+    assert (change.action, change.kind, change.attribute) == (
+        Action.UPDATE,
+        "network_quota",
+        "networks",
+    )
+    assert (change.live, change.desired) == (99, 2)
+    assert change.label == "519901-alpha/RegionOne"
+
+
+def test_a_hand_added_open_ssh_rule_is_one_delete(primary: DesiredSide) -> None:
+    snapshot = snapshot_from_items(primary.items)
+    open_ssh = inv.SecurityGroupRule(
+        id="by-hand",
+        direction="ingress",
+        ethertype="IPv4",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="0.0.0.0/0",
+        remote_group_id=None,
+    )
+    groups = tuple(
+        g.model_copy(update={"rules": (*g.rules, open_ssh)}) if g.name == "alpha-baseline" else g
+        for g in snapshot.security_groups
+    )
+    (change,) = _changes(primary, _replace(snapshot, security_groups=groups))
+    assert (change.action, change.kind, change.ref) == (
+        Action.DELETE,
+        "security_group_rule",
+        "by-hand",
+    )
+    assert change.key[2:] == ("alpha-baseline", "ingress", "IPv4", "tcp", "22", "any")
+
+
+def test_a_deleted_subnet_is_one_create(primary: DesiredSide) -> None:
+    items = _without(primary.items, "router")  # Neutron refuses to delete a routed subnet
+    snapshot = snapshot_from_items(items)
+    subnets = tuple(s for s in snapshot.subnets if s.name != "alpha-office-v6")
+    before = {(c.action, c.kind, c.key) for c in _changes(primary, snapshot)}
+    after = {
+        (c.action, c.kind, c.key) for c in _changes(primary, _replace(snapshot, subnets=subnets))
+    }
+    assert after - before == {
+        (Action.CREATE, "subnet", ("RegionOne", "519901-alpha", "alpha-office-v6"))
+    }
+    assert before - after == set()
+
+
+def test_a_changed_ipv6_mode_and_cidr_are_two_updates(primary: DesiredSide) -> None:
+    snapshot = snapshot_from_items(primary.items)
+    subnets = tuple(
+        s.model_copy(update={"ipv6_address_mode": "dhcpv6-stateful", "cidr": "2001:db8:ffff::/64"})
+        if s.name == "beta-office-v6"
+        else s
+        for s in snapshot.subnets
+    )
+    changes = _changes(primary, _replace(snapshot, subnets=subnets))
+    assert sorted((c.attribute, c.live, c.desired) for c in changes) == [
+        (
+            "cidr",
+            "2001:db8:ffff::/64",
+            next(i.attrs["cidr"] for i in primary.items if i.key[-1] == "beta-office-v6"),
+        ),
+        ("ipv6_address_mode", "dhcpv6-stateful", "slaac"),
+    ]
+
+
+def test_a_detached_volume_is_one_update_of_its_attachments(primary: DesiredSide) -> None:
+    snapshot = snapshot_from_items(primary.items)
+    volumes = tuple(v.model_copy(update={"attached_to": ()}) for v in snapshot.volumes)
+    (change,) = _changes(primary, _replace(snapshot, volumes=volumes))
+    assert (change.kind, change.attribute, change.live, change.desired) == (
+        "volume",
+        "attached_to",
+        [],
+        ["alpha-web"],
+    )
+
+
+# -- scope: only what we manage ----------------------------------------------------------------
+def test_resources_of_other_projects_and_counties_are_never_reported(
+    primary: DesiredSide,
+) -> None:
+    snapshot = snapshot_from_items(primary.items)
+    stranger = inv.Project(
+        id="other",
+        name="519902-alpha",
+        domain_id="default",
+        description="",
+        enabled=True,
+        tags=("govcloud", "county:519902"),
+    )
+    foreign_net = inv.Network(
+        id="n-other",
+        region="RegionOne",
+        project_id="other",
+        name="alpha-office",
+        external=False,
+        shared=False,
+        provider_network_type=None,
+        provider_physical_network=None,
+        provider_segmentation_id=None,
+        tags=(),
+    )
+    default_group = inv.SecurityGroup(
+        id="sg-default",
+        region="RegionOne",
+        project_id=next(p.id for p in snapshot.projects if p.name == "519901-alpha"),
+        name="default",
+        description="Default security group",
+        rules=(),
+        tags=(),
+    )
+    changed = _replace(
+        snapshot,
+        projects=(*snapshot.projects, stranger),
+        networks=(*snapshot.networks, foreign_net),
+        security_groups=(*snapshot.security_groups, default_group),
+    )
+    assert _changes(primary, changed) == []
+
+
+def test_a_managed_network_no_longer_desired_is_a_delete(primary: DesiredSide) -> None:
+    snapshot = snapshot_from_items(primary.items)
+    alpha = next(p.id for p in snapshot.projects if p.name == "519901-alpha")
+    leftover = inv.Network(
+        id="n-left",
+        region="RegionOne",
+        project_id=alpha,
+        name="alpha-retired",
+        external=False,
+        shared=False,
+        provider_network_type=None,
+        provider_physical_network=None,
+        provider_segmentation_id=None,
+        tags=(),
+    )
+    (change,) = _changes(primary, _replace(snapshot, networks=(*snapshot.networks, leftover)))
+    assert (change.action, change.label, change.ref) == (
+        Action.DELETE,
+        "RegionOne/519901-alpha/alpha-retired",
+        "n-left",
+    )
+
+
+def test_the_dr_plan_neither_creates_nor_deletes_projects(
+    primary: DesiredSide, dr: DesiredSide
+) -> None:
+    snapshot = snapshot_from_items(primary.items + dr.items)
+    report = plan_against(dr, snapshot).report
+    assert report.in_sync
+    assert "project" not in report.counts
+
+
+def test_the_primary_plan_ignores_the_dr_region(primary: DesiredSide, dr: DesiredSide) -> None:
+    report = plan_against(primary, snapshot_from_items(primary.items + dr.items)).report
+    assert report.in_sync
+
+
+def test_an_open_rule_written_as_no_prefix_equals_one_written_as_0_0_0_0(
+    primary: DesiredSide,
+) -> None:
+    snapshot = snapshot_from_items(primary.items)
+    groups = tuple(
+        g.model_copy(
+            update={
+                "rules": tuple(
+                    r.model_copy(update={"remote_ip_prefix": "0.0.0.0/0"})
+                    if r.direction == "egress" and r.ethertype == "IPv4"
+                    else r
+                    for r in g.rules
+                )
+            }
+        )
+        for g in snapshot.security_groups
+    )
+    assert _changes(primary, _replace(snapshot, security_groups=groups)) == []
+
+
+def test_quotas_are_updated_never_created_or_deleted() -> None:
+    quota = Item("network_quota", ("p", "RegionOne"), {"networks": 2})
+    assert diff([], [quota]).changes == []
+    assert diff([quota], [quota]).in_sync
+
+
+def test_attributes_the_reader_lacks_are_not_compared() -> None:
+    desired = Item("volume_quota", ("p", "R"), {"volumes": 4, "groups": 0})
+    live = Item("volume_quota", ("p", "R"), {"volumes": 4})
+    assert diff([desired], [live]).in_sync
+
+
+def test_list_and_mapping_attributes_compare_without_order() -> None:
+    desired = Item(
+        "server", ("R", "p", "s"), {"security_groups": ["b", "a"], "metadata": {"k": "1"}}
+    )
+    live = Item("server", ("R", "p", "s"), {"security_groups": ("a", "b"), "metadata": {"k": "1"}})
+    assert diff([desired], [live]).in_sync
+
+
+def test_live_items_of_a_snapshot_read_back_what_simulate_wrote(primary: DesiredSide) -> None:
+    live = live_items(snapshot_from_items(primary.items), primary.scope)
+    assert sorted((i.kind, i.key) for i in live) == sorted((i.kind, i.key) for i in primary.items)

@@ -1,0 +1,511 @@
+"""The sample county's stacks under Pulumi mocks: one property per test, URNs in failures."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from stackfixtures import SampleStacks, by_name, num, run_sample
+
+from govcloud.grants import grants_from_model
+from govcloud.loader import InputProblemsError
+from govcloud.model import Tier
+from modules.constants import DATABASE_PORTS, MANAGEMENT_PORTS, Replication
+from modules.quotas import tenant_quotas
+from network.plan import Kind, plan_network
+from stacks.desired import build_desired
+from stacks.mockrun import run_stack
+from stacks.settings import load_settings
+
+PROJECT = "openstack:identity/project:Project"
+GROUP = "openstack:identity/groupV3:GroupV3"
+ROLE = "openstack:identity/roleAssignment:RoleAssignment"
+LIMIT = "openstack:identity/limitV3:LimitV3"
+NET_QUOTA = "openstack:networking/quotaV2:QuotaV2"
+VOL_QUOTA = "openstack:blockstorage/quoteSetV3:QuoteSetV3"
+NETWORK = "openstack:networking/network:Network"
+SUBNET = "openstack:networking/subnet:Subnet"
+ROUTER = "openstack:networking/router:Router"
+INTERFACE = "openstack:networking/routerInterface:RouterInterface"
+SECGROUP = "openstack:networking/secGroup:SecGroup"
+RULE = "openstack:networking/secGroupRule:SecGroupRule"
+SERVER = "openstack:compute/instance:Instance"
+VOLUME = "openstack:blockstorage/volume:Volume"
+POOL = "openstack:networking/subnetPool:SubnetPool"
+SCOPE = "openstack:networking/addressScope:AddressScope"
+OPS_PREFIXES = {"198.19.255.0/24", "2001:db8:ff00::/48"}
+
+
+@pytest.fixture(scope="module")
+def stacks() -> SampleStacks:
+    return run_sample()
+
+
+def _project_code(stacks: SampleStacks, project_id: str) -> str:
+    project = stacks.primary.by_id()[project_id]
+    return str(project.inputs["name"]).split("-", 1)[1]
+
+
+# -- structure -------------------------------------------------------------------------------
+def test_every_cloud_resource_is_a_child_of_a_component(stacks: SampleStacks) -> None:
+    for run in (stacks.primary, stacks.dr):
+        for resource in run.cloud_resources():
+            assert resource.parent_type and resource.parent_type.startswith("county:"), (
+                f"{resource.urn} has no county component as parent"
+            )
+
+
+def test_component_type_tokens_are_county_area_name(stacks: SampleStacks) -> None:
+    for run in (stacks.primary, stacks.dr):
+        for resource in run.resources:
+            if resource.is_component:
+                parts = resource.type.split(":")
+                assert len(parts) == 3 and parts[0] == "county", f"{resource.urn} token"
+
+
+# -- counts per department ---------------------------------------------------------------------
+def test_each_department_has_one_project_tagged_with_code_and_kind(stacks: SampleStacks) -> None:
+    county = stacks.primary_desired.county
+    projects = by_name(stacks.primary.of_type(PROJECT))
+    assert len(projects) == len(county.departments)
+    for department in county.departments:
+        project = projects[f"{county.code}-{department.code}"]
+        tags = set(project.inputs["tags"])
+        assert {f"department:{department.code}", f"kind:{department.kind.value}"} <= tags, (
+            f"{project.urn} lacks the department code or kind tag: {sorted(tags)}"
+        )
+
+
+def test_each_department_has_requester_and_approver_groups_with_roles(
+    stacks: SampleStacks,
+) -> None:
+    county = stacks.primary_desired.county
+    groups = by_name(stacks.primary.of_type(GROUP))
+    assignments = stacks.primary.of_type(ROLE)
+    for department in county.departments:
+        for kind, role in (("requesters", "member"), ("approvers", "reader")):
+            group = groups[f"{county.code}-{department.code}-{kind}"]
+            given = [a for a in assignments if a.inputs.get("groupId") == group.id]
+            assert [a.inputs["roleId"] for a in given] == [f"role-{role}"], (
+                f"{group.urn} should hold exactly the {role} role on its project"
+            )
+
+
+def test_networks_subnets_and_router_per_department(stacks: SampleStacks) -> None:
+    county = stacks.primary_desired.county
+    networks = Counter(
+        _project_code(stacks, r.inputs["tenantId"])
+        for r in stacks.primary.of_type(NETWORK)
+        if "tenantId" in r.inputs
+    )
+    subnets = Counter(
+        _project_code(stacks, r.inputs["tenantId"])
+        for r in stacks.primary.of_type(SUBNET)
+        if "tenantId" in r.inputs
+    )
+    routers = Counter(
+        _project_code(stacks, r.inputs["tenantId"]) for r in stacks.primary.of_type(ROUTER)
+    )
+    for department in county.departments:
+        expected = len(department.legacy_networks)
+        assert networks[department.code] == expected, f"{department.code}: networks"
+        assert subnets[department.code] == 2 * expected, f"{department.code}: dual-stack subnets"
+        assert routers[department.code] == 1, f"{department.code}: one router"
+
+
+def test_one_server_and_volume_per_granted_system(stacks: SampleStacks) -> None:
+    grants = grants_from_model(stacks.primary_desired.county)
+    servers = by_name(stacks.primary.of_type(SERVER))
+    volumes = by_name(stacks.primary.of_type(VOLUME))
+    assert sorted(servers) == sorted(f"{g.department}-{g.system}" for g in grants)
+    for grant in grants:
+        server = servers[f"{grant.department}-{grant.system}"]
+        assert server.inputs["flavorName"] == grant.flavor, f"{server.urn} flavor"
+        assert server.inputs["securityGroups"] == [
+            f"{grant.department}-baseline",
+            f"{grant.department}-database",
+        ], f"{server.urn} must carry the tenant's security groups"
+        volume = volumes[f"{grant.department}-{grant.system}-data"]
+        assert num(volume.inputs["size"]) == grant.volume_gb, f"{volume.urn} size"
+
+
+def test_every_data_volume_is_attached_to_its_server(stacks: SampleStacks) -> None:
+    attached = {
+        (a.inputs["volumeId"], a.inputs["instanceId"])
+        for a in stacks.primary.of_type("openstack:compute/volumeAttach:VolumeAttach")
+    }
+    servers = by_name(stacks.primary.of_type(SERVER))
+    for volume in stacks.primary.of_type(VOLUME):
+        server = servers[str(volume.inputs["name"]).removesuffix("-data")]
+        assert (volume.id, server.id) in attached, f"{volume.urn} is not attached to its server"
+
+
+# -- quotas --------------------------------------------------------------------------------------
+def test_network_quotas_equal_the_grant_every_field_set(stacks: SampleStacks) -> None:
+    county = stacks.primary_desired.county
+    for quota in stacks.primary.of_type(NET_QUOTA):
+        department = county.department(_project_code(stacks, quota.inputs["projectId"]))
+        want = tenant_quotas(department.quota).network
+        got = {k: num(v) for k, v in quota.inputs.items() if k not in ("projectId", "region")}
+        assert got == {
+            "network": want.networks,
+            "subnet": want.subnets,
+            "port": want.ports,
+            "router": want.routers,
+            "floatingip": want.floating_ips,
+            "securityGroup": want.security_groups,
+            "securityGroupRule": want.security_group_rules,
+            "subnetpool": want.subnet_pools,
+            "rbacPolicy": want.rbac_policies,
+        }, f"{quota.urn} differs from the grant of {department.code}"
+
+
+def test_volume_quotas_equal_the_grant_every_field_set(stacks: SampleStacks) -> None:
+    county = stacks.primary_desired.county
+    for quota in stacks.primary.of_type(VOL_QUOTA):
+        department = county.department(_project_code(stacks, quota.inputs["projectId"]))
+        want = tenant_quotas(department.quota).volume
+        got = {k: num(v) for k, v in quota.inputs.items() if k not in ("projectId", "region")}
+        assert got == {
+            "volumes": want.volumes,
+            "gigabytes": department.quota.storage_gb,
+            "snapshots": want.snapshots,
+            "backups": want.backups,
+            "backupGigabytes": want.backup_gigabytes,
+            "perVolumeGigabytes": want.per_volume_gigabytes,
+            "groups": want.groups,
+        }, f"{quota.urn} differs from the grant of {department.code}"
+
+
+def test_compute_limits_equal_the_grant(stacks: SampleStacks) -> None:
+    county = stacks.primary_desired.county
+    limits: dict[str, dict[str, int]] = {}
+    for limit in stacks.primary.of_type(LIMIT):
+        code = _project_code(stacks, limit.inputs["projectId"])
+        limits.setdefault(code, {})[limit.inputs["resourceName"]] = num(
+            limit.inputs["resourceLimit"]
+        )
+    for department in county.departments:
+        quota = department.quota
+        assert limits[department.code] == {
+            "servers": quota.vcpu,
+            "class:VCPU": quota.vcpu,
+            "class:MEMORY_MB": quota.ram_gb * 1024,
+            "class:DISK_GB": quota.storage_gb,
+        }, f"limits of {department.code}"
+
+
+# -- addressing ----------------------------------------------------------------------------------
+def test_subnets_equal_the_network_plan(stacks: SampleStacks) -> None:
+    county = stacks.primary_desired.county
+    plan = {a.key: a.prefix for a in plan_network(county).allocations}
+    subnets = by_name(stacks.primary.of_type(SUBNET))
+    for department in county.departments:
+        for network in department.legacy_networks:
+            kind = Kind.EXTRANET if network.renumber else Kind.NAT
+            v4 = subnets[f"{department.code}-{network.name}-v4"]
+            v6 = subnets[f"{department.code}-{network.name}-v6"]
+            assert v4.inputs["cidr"] == plan[(department.code, network.name, 4, kind)], v4.urn
+            assert v6.inputs["cidr"] == plan[(department.code, network.name, 6, Kind.SUBNET)], (
+                v6.urn
+            )
+
+
+def test_ipv6_subnets_use_slaac_from_the_county_pool(stacks: SampleStacks) -> None:
+    for subnet in stacks.primary.of_type(SUBNET):
+        if subnet.inputs["ipVersion"] != 6 or "tenantId" not in subnet.inputs:
+            continue
+        assert (subnet.inputs["ipv6RaMode"], subnet.inputs["ipv6AddressMode"]) == (
+            "slaac",
+            "slaac",
+        ), f"{subnet.urn} is not SLAAC"
+        assert subnet.inputs["subnetpoolId"].endswith("pool-v6@SubnetPool"), subnet.urn
+
+
+def test_subnet_pools_match_the_county_extranet(stacks: SampleStacks) -> None:
+    county = stacks.primary_desired.county
+    pools = {num(p.inputs["ipVersion"]): p for p in stacks.primary.of_type(POOL)}
+    assert pools[4].inputs["prefixes"] == county.extranet.ipv4_pools, pools[4].urn
+    assert pools[6].inputs["prefixes"] == [county.extranet.ipv6_prefix], pools[6].urn
+    scopes = {p.inputs["addressScopeId"] for p in pools.values()}
+    assert scopes == {s.id for s in stacks.primary.of_type(SCOPE)}
+
+
+def test_every_subnet_is_on_the_tenant_router(stacks: SampleStacks) -> None:
+    attached = {r.inputs["subnetId"] for r in stacks.primary.of_type(INTERFACE)}
+    for subnet in stacks.primary.of_type(SUBNET):
+        if "tenantId" in subnet.inputs:
+            assert subnet.id in attached, f"{subnet.urn} has no router interface"
+
+
+def test_tenant_routers_use_the_extranet_gateway(stacks: SampleStacks) -> None:
+    external = [n for n in stacks.primary.of_type(NETWORK) if n.inputs.get("external")]
+    assert len(external) == 1
+    for router in stacks.primary.of_type(ROUTER):
+        assert router.inputs["externalNetworkId"] == external[0].id, router.urn
+
+
+def test_primary_resources_are_in_the_primary_region(stacks: SampleStacks) -> None:
+    for resource in stacks.primary.cloud_resources():
+        if "region" in resource.inputs:
+            assert resource.inputs["region"] == "RegionOne", resource.urn
+
+
+# -- security ------------------------------------------------------------------------------------
+def _rules(stacks: SampleStacks) -> list:
+    return stacks.primary.of_type(RULE) + stacks.dr.of_type(RULE)
+
+
+def test_no_ingress_rule_is_open_to_the_world(stacks: SampleStacks) -> None:
+    for rule in _rules(stacks):
+        if rule.inputs["direction"] == "ingress":
+            assert rule.inputs.get("remoteIpPrefix") not in ("0.0.0.0/0", "::/0"), (
+                f"security group rule {rule.urn} is open to the world"
+            )
+
+
+def test_management_ports_only_from_ops_prefixes(stacks: SampleStacks) -> None:
+    for rule in _rules(stacks):
+        port = rule.inputs.get("portRangeMin")
+        if rule.inputs["direction"] == "ingress" and port and num(port) in MANAGEMENT_PORTS:
+            assert rule.inputs["remoteIpPrefix"] in OPS_PREFIXES, (
+                f"security group rule {rule.urn} exposes port {num(port)} beyond ops"
+            )
+
+
+def test_database_ports_only_from_inside_the_tenant(stacks: SampleStacks) -> None:
+    for run in (stacks.primary, stacks.dr):
+        groups = run.by_id()
+        for rule in run.of_type(RULE):
+            port = rule.inputs.get("portRangeMin")
+            if rule.inputs["direction"] != "ingress" or port is None:
+                continue
+            if num(port) in DATABASE_PORTS:
+                remote = groups[rule.inputs["remoteGroupId"]]
+                own = groups[rule.inputs["securityGroupId"]]
+                assert "remoteIpPrefix" not in rule.inputs, rule.urn
+                assert remote.inputs["tenantId"] == own.inputs["tenantId"], (
+                    f"security group rule {rule.urn} admits a database port from outside"
+                )
+
+
+def test_every_ipv4_rule_has_its_ipv6_counterpart(stacks: SampleStacks) -> None:
+    def shape(inputs: dict, family: str) -> tuple:
+        protocol = inputs.get("protocol")
+        if protocol in ("icmp", "ipv6-icmp"):
+            protocol = "icmp"
+        remote = inputs.get("remoteIpPrefix")
+        return (
+            inputs["securityGroupId"],
+            inputs["direction"],
+            protocol,
+            inputs.get("portRangeMin"),
+            inputs.get("remoteGroupId"),
+            "any" if remote in ("0.0.0.0/0", "::/0") else bool(remote),
+        )
+
+    rules = _rules(stacks)
+    v6 = {shape(r.inputs, "IPv6") for r in rules if r.inputs["ethertype"] == "IPv6"}
+    for rule in rules:
+        if rule.inputs["ethertype"] == "IPv4":
+            assert shape(rule.inputs, "IPv4") in v6, f"{rule.urn} has no IPv6 counterpart"
+
+
+def test_security_groups_replace_the_default_rules(stacks: SampleStacks) -> None:
+    for group in stacks.primary.of_type(SECGROUP) + stacks.dr.of_type(SECGROUP):
+        assert group.inputs["deleteDefaultRules"] is True, f"{group.urn} keeps default rules"
+
+
+# -- DR ------------------------------------------------------------------------------------------
+def test_every_core_system_has_an_active_active_standby(stacks: SampleStacks) -> None:
+    standby = {
+        r.inputs["metadata"]["govcloud:system"]: r
+        for r in stacks.dr.of_type(SERVER)
+        if r.inputs["metadata"]["govcloud:role"] == "dr-standby"
+    }
+    core = stacks.primary.outputs["core_systems"]
+    assert core, "the sample county has core systems on the cloud"
+    assert sorted(standby) == sorted(core)
+    for system, server in standby.items():
+        assert server.inputs["region"] == "RegionTwo", server.urn
+        assert server.inputs["metadata"]["govcloud:replication"] == "active-active", system
+
+
+def test_every_important_system_has_an_async_replica_volume(stacks: SampleStacks) -> None:
+    grants = grants_from_model(stacks.primary_desired.county)
+    important = {f"{g.department}/{g.system}" for g in grants if g.tier is Tier.IMPORTANT}
+    replicas = {
+        r.inputs["metadata"]["govcloud:system"]
+        for r in stacks.dr.of_type(VOLUME)
+        if r.inputs["metadata"]["govcloud:role"] == "dr-replica"
+    }
+    assert replicas == important
+
+
+def test_replication_settings_follow_the_tier(stacks: SampleStacks) -> None:
+    settings = stacks.dr.outputs["dr_replicas"]
+    grants = grants_from_model(stacks.primary_desired.county)
+    assert len(settings) == len(grants)
+    want = {
+        "core": (Replication.ACTIVE_ACTIVE.value, 0),
+        "important": (Replication.ASYNCHRONOUS.value, 15),
+        "general": (Replication.OFFSITE_BACKUP.value, 1440),
+    }
+    for setting in settings:
+        assert (setting["replication"], setting["rpo_minutes"]) == want[setting["tier"]], setting
+        assert setting["dr_region"] == "RegionTwo"
+
+
+def test_general_only_departments_have_nothing_at_the_dr_site(stacks: SampleStacks) -> None:
+    grants = grants_from_model(stacks.primary_desired.county)
+    needing = {g.department for g in grants if g.tier in (Tier.CORE, Tier.IMPORTANT)}
+    dr_networks = {str(n.inputs["name"]).split("-")[0] for n in stacks.dr.of_type(NETWORK)}
+    dr_networks.discard(stacks.primary_desired.county.code)
+    assert dr_networks == needing
+
+
+def test_dr_tenants_are_the_primary_projects_via_the_stack_reference(
+    stacks: SampleStacks,
+) -> None:
+    tenants = stacks.primary.outputs["tenants"]
+    for quota in stacks.dr.of_type(NET_QUOTA):
+        code = quota.name.removesuffix("-dr-network-quota")
+        assert quota.inputs["projectId"] == tenants[code], quota.urn
+        assert quota.inputs["region"] == "RegionTwo", quota.urn
+
+
+def test_dr_stack_without_the_primary_tenants_fails_naming_the_fix(
+    stacks: SampleStacks,
+) -> None:
+    with pytest.raises(Exception, match="deploy the primary stack first"):
+        run_stack(stacks.dr_desired, {})
+
+
+# -- settings ------------------------------------------------------------------------------------
+def test_missing_management_prefixes_are_reported_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.primary.yaml").write_text(
+        "config:\n  county-cloud:extranetUplink: [198.19.254.0/24, 2001:db8:3000::/64]\n"
+    )
+    with pytest.raises(InputProblemsError) as raised:
+        load_settings(tmp_path, "primary")
+    assert [str(p) for p in raised.value.problems] == [
+        "Pulumi.primary.yaml:2:3: county-cloud:opsManagementPrefixes is missing: give one IPv4 "
+        "and one IPv6 prefix"
+    ]
+
+
+def test_management_prefixes_of_one_family_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.primary.yaml").write_text(
+        "config:\n"
+        "  county-cloud:opsManagementPrefixes: [198.19.255.0/24]\n"
+        "  county-cloud:extranetUplink: [198.19.254.0/24, 2001:db8:3000::/64]\n"
+    )
+    with pytest.raises(InputProblemsError) as raised:
+        load_settings(tmp_path, "primary")
+    (problem,) = raised.value.problems
+    assert (problem.line, problem.column) == (2, 39)
+    assert "IPv4 and IPv6" in problem.message
+
+
+def test_registry_allocations_take_precedence_over_a_fresh_plan(tmp_path: Path) -> None:
+    from govcloud.registry import db, ipam  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
+    settings = load_settings(Path(__file__).resolve().parents[2], "primary")
+    county = build_desired(settings).county
+    # The registry was planned before bmz existed: everyone else's prefixes came first.
+    earlier = county.model_copy(
+        update={"departments": [d for d in county.departments if d.code != "bmz"]}
+    )
+    engine = db.make_engine(url)
+    db.upgrade(engine, actor="test")
+    with db.session_factory(engine)() as session:
+        recorded = ipam.plan_and_apply(session, earlier, actor="test").allocations
+        session.commit()
+    engine.dispose()
+    fresh = build_desired(settings, county=county).networks
+    desired = build_desired(settings, county=county, registry_url=url)
+    registry = {(a.department, a.network, a.family): a.prefix for a in recorded}
+    for code, networks in desired.networks.items():
+        for network in networks:
+            if code != "bmz":
+                assert network.ipv4 == registry[(code, network.name, 4)], (code, network)
+                assert network.ipv6 == registry[(code, network.name, 6)], (code, network)
+    assert desired.networks != fresh, "the fresh plan would have moved prefixes"
+    assert any("not in the registry yet" in w for w in desired.warnings)
+
+
+def test_tenant_quotas_derive_every_field_from_the_grant() -> None:
+    from govcloud.model import Quota  # noqa: PLC0415
+    from modules.quotas import ComputeLimits, NetworkQuota, VolumeQuota  # noqa: PLC0415
+
+    quotas = tenant_quotas(Quota(vcpu=8, ram_gb=16, storage_gb=100, floating_ips=1, networks=2))
+    assert quotas.compute == ComputeLimits(servers=8, vcpu=8, memory_mb=16384, disk_gb=100)
+    assert quotas.network == NetworkQuota(
+        networks=2,
+        subnets=4,
+        ports=8 * 2 + 2 * 4,
+        routers=2,
+        floating_ips=1,
+        security_groups=10,
+        security_group_rules=100,
+        subnet_pools=0,
+        rbac_policies=0,
+    )
+    assert quotas.volume == VolumeQuota(
+        volumes=16,
+        gigabytes=100,
+        snapshots=16,
+        backups=16,
+        backup_gigabytes=100,
+        per_volume_gigabytes=-1,
+        groups=0,
+    )
+
+
+def test_the_pulumi_entry_point_reads_its_config_and_builds_the_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextvars  # noqa: PLC0415
+    import json  # noqa: PLC0415
+    import runpy  # noqa: PLC0415
+
+    import pulumi  # noqa: PLC0415
+    from pulumi.runtime.mocks import MockMonitor  # noqa: PLC0415
+    from small_county import write_county  # noqa: PLC0415
+
+    from stacks.mockrun import RecordingMocks  # noqa: PLC0415
+
+    county = write_county(tmp_path / "county")
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", f"sqlite:///{tmp_path / 'none.sqlite3'}")
+    entry = Path(__file__).resolve().parents[2] / "stacks" / "__main__.py"
+    mocks = RecordingMocks({})
+    monitor = MockMonitor(mocks)
+
+    def run() -> None:
+        pulumi.runtime.set_all_config(
+            {
+                "county-cloud:county": str(county),
+                "county-cloud:opsManagementPrefixes": json.dumps(
+                    ["198.19.255.0/24", "2001:db8:ff00::/48"]
+                ),
+                "county-cloud:extranetUplink": json.dumps(
+                    ["198.19.254.0/24", "2001:db8:3000::/64"]
+                ),
+            }
+        )
+        pulumi.runtime.set_mocks(mocks, "county-cloud", "primary", False, monitor=monitor)
+
+        def program() -> None:
+            runpy.run_path(str(entry), run_name="__main__")  # as the language host runs it
+
+        pulumi.runtime.test(program)()
+
+    contextvars.Context().run(run)
+    projects = sorted(
+        inputs["name"] for (type_, _), (_, inputs, _) in mocks.declared.items() if type_ == PROJECT
+    )
+    assert projects == ["519901-alpha", "519901-beta"]
+    rules = [i for (t, _), (_, i, _) in mocks.declared.items() if t == RULE]
+    assert {r.get("remoteIpPrefix") for r in rules} >= {"198.19.255.0/24", "2001:db8:ff00::/48"}
