@@ -148,9 +148,9 @@ def _deploy_network(
         ids[item.key[1]] = scope.id
     for item in by_kind["subnet_pool"]:
         a = item.attrs
+        # Neutron derives a pool's IP version from its prefixes and refuses it in a POST.
         pool = c.network.create_subnet_pool(
             name=item.key[1],
-            ip_version=a["ip_version"],
             prefixes=a["prefixes"],
             default_prefix_length=a["default_prefixlen"],
             address_scope_id=ids[a["address_scope"]],
