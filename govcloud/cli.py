@@ -20,6 +20,7 @@ from govcloud import audit_log, constants
 from govcloud.cli_cloud import cloud_app
 from govcloud.cli_localcloud import localcloud_app
 from govcloud.cli_net import net_app
+from govcloud.cli_portal import portal_app
 from govcloud.clikit import (
     CountyOption,
     JsonOption,
@@ -50,6 +51,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(net_app, name="net")
 app.add_typer(localcloud_app, name="localcloud")
 app.add_typer(cloud_app, name="cloud")
+app.add_typer(portal_app, name="portal")
 
 
 @app.command()

@@ -27,6 +27,9 @@ from sqlalchemy.engine import make_url
 
 from govcloud.registry import db
 
+# The portal's fixtures (accounts, an API client) live with the portal's test helpers.
+pytest_plugins = ["portal_kit"]
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_COUNTY = REPO / "county"
 POSTGRES_URL_ENV = "GOVCLOUD_TEST_POSTGRES_URL"

@@ -1,0 +1,88 @@
+"""FastAPI dependencies: the shared context, a database session, who is calling.
+
+Scripts authenticate with `Authorization: Bearer TOKEN`. A browser's session cookie works for
+the API too, and then every POST must carry the session's CSRF token in `X-CSRF-Token`.
+
+Each API call runs in one database transaction, begun by the first query (here, finding the
+caller) and committed by the handler that changes something.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from govcloud.model import County
+from portal import accounts
+from portal.context import PortalContext
+from portal.errors import ForbiddenError, UnauthenticatedError
+from portal.lifecycle import Actor
+
+SESSION_COOKIE = "govcloud_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_context(request: Request) -> PortalContext:
+    """The process's shared context."""
+    context: PortalContext = request.app.state.portal
+    return context
+
+
+Ctx = Annotated[PortalContext, Depends(get_context)]
+
+
+def get_county(context: Ctx) -> County:
+    """The county model."""
+    return context.county
+
+
+CountyDep = Annotated[County, Depends(get_county)]
+
+
+def get_db(context: Ctx) -> Iterator[Session]:
+    """A registry session for one call; whatever the handler did not commit is rolled back."""
+    with context.sessions() as session:
+        yield session
+
+
+Db = Annotated[Session, Depends(get_db)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="an API token from `govcloud portal token --name N`",
+)
+
+
+def api_actor(
+    request: Request,
+    db: Db,
+    context: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    """The caller, from a bearer token or a session cookie (401 when neither is valid)."""
+    if credentials is not None:
+        user = accounts.user_for_token(db, credentials.credentials)
+        if user is None:
+            raise UnauthenticatedError("the API token is not valid")
+        return accounts.actor_of(user)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        found = accounts.session_user(db, cookie, context.limits)
+        if db.dirty or db.deleted:
+            db.commit()
+        if found is not None:
+            user, browser = found
+            if request.method not in SAFE_METHODS and not accounts.csrf_matches(
+                browser.csrf_token, request.headers.get(CSRF_HEADER)
+            ):
+                raise ForbiddenError(f"a session-authenticated POST needs the {CSRF_HEADER}")
+            return accounts.actor_of(user)
+    raise UnauthenticatedError("sign in, or send Authorization: Bearer TOKEN")
+
+
+ApiActor = Annotated[Actor, Depends(api_actor)]
