@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from govcloud.loader import load_county
@@ -36,12 +36,17 @@ DESCRIPTION = (
 def create_app(context: PortalContext) -> FastAPI:
     """The application around this context (the caller owns the engine)."""
     from portal.web import build_router as build_pages  # noqa: PLC0415
+    from portal.web.common import LoginRequiredError, login_redirect  # noqa: PLC0415
 
     app = FastAPI(title=TITLE, description=DESCRIPTION, version="1", docs_url="/api/docs")
     app.state.portal = context
     app.include_router(build_router())
     app.include_router(build_pages())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(LoginRequiredError)
+    async def _login_required(request: Request, error: LoginRequiredError) -> Response:
+        return login_redirect(error.next_path)
 
     @app.exception_handler(PortalError)
     async def _portal_error(request: Request, error: PortalError) -> JSONResponse:

@@ -84,13 +84,17 @@ class Shortfall:
     resource: str
     requested: int
     available: int
+    cut: bool = False  # a quota cut rather than a request
 
     def message(self) -> str:
         """English text for API errors; pages translate from the fields."""
-        return (
-            f"{self.resource}: requested {self.requested}, only {max(self.available, 0)} "
-            "left in the quota"
-        )
+        left = max(self.available, 0)
+        if self.cut:
+            return (
+                f"{self.resource}: cannot lower the quota by {self.requested}, only {left} "
+                "is neither used nor pending"
+            )
+        return f"{self.resource}: requested {self.requested}, only {left} left in the quota"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +128,7 @@ class Ledger:
         after = self.quota + delta
         committed = self.used + self.pending
         return [
-            Shortfall(name, -getattr(delta, name), getattr(self.available, name))
+            Shortfall(name, -getattr(delta, name), getattr(self.available, name), cut=True)
             for name in RESOURCES
             if getattr(delta, name) < 0 and getattr(after, name) < getattr(committed, name)
         ]

@@ -265,7 +265,7 @@ class Difference(Output):
 
     resource: str
     ledger: float
-    observed: float
+    observed: float | None = Field(description="None when the cloud cannot tell")
     status: Literal["ok", "over", "under", "unknown"]
 
 

@@ -459,7 +459,7 @@ def listing(
     if filters.until is not None:
         query = query.where(PortalRequest.created_at < filters.until)
     query = query.order_by(PortalRequest.id.desc()).limit(limit).offset(offset)
-    return [(r, name) for r, name in session.execute(query).tuples()]
+    return [(r, name) for r, name in session.execute(query).all()]
 
 
 def requester_name(session: Session, row: PortalRequest) -> str:
@@ -485,8 +485,8 @@ def counts_by_state(session: Session, department: str | None) -> dict[str, int]:
     query = select(PortalRequest.state, func.count()).group_by(PortalRequest.state)
     if department is not None:
         query = query.where(PortalRequest.department == department)
-    found = dict(session.execute(query).tuples().all())
-    return {state.value: int(found.get(state.value, 0)) for state in State}
+    found = {str(state): int(count) for state, count in session.execute(query).all()}
+    return {state.value: found.get(state.value, 0) for state in State}
 
 
 def queue(session: Session, actor: Actor) -> list[tuple[PortalRequest, str]]:
