@@ -38,6 +38,8 @@ def serve(
     """Serve the portal's pages and JSON API (/api/v1, docs at /api/docs)."""
     import uvicorn  # noqa: PLC0415  (only this command needs the server)
 
+    import portal.app  # noqa: PLC0415, F401  (an import error shows here, not in every worker)
+
     load(county)  # county problems are reported here, once, not by every worker
     os.environ["GOVCLOUD_COUNTY"] = str(county_dir(county).resolve())
     url = get_settings().registry_url()

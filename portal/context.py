@@ -6,15 +6,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from govcloud.inventory import Snapshot
 from govcloud.model import County, SiteRole
 from portal.accounts import Limits
 
-SnapshotSource = Callable[[], Snapshot | None]
+if TYPE_CHECKING:  # the live-state reader imports openstacksdk: seconds, for every worker
+    from govcloud.inventory import Snapshot
+
+SnapshotSource = Callable[[], "Snapshot | None"]
 
 
 class CachedSnapshot:

@@ -16,11 +16,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from govcloud.inventory import Project, Snapshot
 from portal.flavors import ALL, MIB_PER_GB
 from portal.quota import RESOURCES, Amounts
+
+if TYPE_CHECKING:  # the live-state reader imports openstacksdk, slow to import
+    from govcloud.inventory import Project, Snapshot
 
 DEPARTMENT_TAG_PREFIX = "dept:"
 Status = Literal["ok", "over", "under", "unknown"]

@@ -199,7 +199,7 @@ class RequestOut(Output):
 
 
 class EventOut(Output):
-    """One transition of a request."""
+    """One transition of a request, from its audit-log entry (`audit_seq`)."""
 
     at: UtcDatetime
     actor: str

@@ -25,9 +25,9 @@ from govcloud import audit_log
 from govcloud.model import County, Department
 from govcloud.registry import ipam
 from govcloud.registry.tables import (
+    AuditEntry,
     PortalLedger,
     PortalRequest,
-    PortalRequestEvent,
     PortalUser,
 )
 from network.plan import Kind as AllocationKind
@@ -199,28 +199,17 @@ def _audit(
     *,
     action: str,
     before: dict[str, Any] | None,
-    from_state: str | None,
-    reason: str | None,
 ) -> None:
-    entry = audit_log.record(
+    # Write everything else first: the audit head is the one lock every writer shares, so the
+    # transaction should hold it for as few statements as possible.
+    session.flush()
+    audit_log.record(
         session,
         actor=actor.audit_name,
         action=f"{AUDIT_PREFIX}.{action}",
         object=f"{AUDIT_PREFIX}/{row.id}",
         before=before,
         after=describe(row),
-    )
-    session.add(
-        PortalRequestEvent(
-            request_id=row.id,
-            at=entry.at,
-            actor=actor.name,
-            action=action,
-            from_state=from_state,
-            to_state=row.state,
-            reason=reason,
-            audit_seq=entry.seq,
-        )
     )
 
 
@@ -270,7 +259,7 @@ def create(session: Session, county: County, actor: Actor, new: NewRequest) -> P
     session.add(row)
     session.flush()
     action = Action.SUBMIT.value if new.submit else "create"
-    _audit(session, actor, row, action=action, before=None, from_state=None, reason=None)
+    _audit(session, actor, row, action=action, before=None)
     return row
 
 
@@ -332,15 +321,7 @@ def transition(
     row.updated_at = _now()
     if step.target is State.OPS_APPROVED and kind is Kind.NETWORK:
         row.allocation = _allocate_network(session, county, actor, row)
-    _audit(
-        session,
-        actor,
-        row,
-        action=action.value,
-        before=before,
-        from_state=step.source.value,
-        reason=reason or None,
-    )
+    _audit(session, actor, row, action=action.value, before=before)
     return row
 
 
@@ -469,15 +450,44 @@ def requester_name(session: Session, row: PortalRequest) -> str:
     ).scalar_one()
 
 
-def history(session: Session, row: PortalRequest) -> list[PortalRequestEvent]:
-    """The request's transitions, oldest first."""
-    return list(
-        session.execute(
-            select(PortalRequestEvent)
-            .where(PortalRequestEvent.request_id == row.id)
-            .order_by(PortalRequestEvent.id)
-        ).scalars()
-    )
+@dataclass(frozen=True)
+class Event:
+    """One transition of a request, as its audit-log entry records it."""
+
+    at: dt.datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str
+    reason: str | None
+    audit_seq: int
+
+
+def history(session: Session, row: PortalRequest) -> list[Event]:
+    """The request's transitions, oldest first, read from the audit log (the one record)."""
+    entries = session.execute(
+        select(AuditEntry)
+        .where(AuditEntry.object == f"{AUDIT_PREFIX}/{row.id}")
+        .order_by(AuditEntry.seq)
+    ).scalars()
+    events = []
+    for entry in entries:
+        before = entry.before or {}
+        after = entry.after or {}
+        reason = after.get("reason")
+        events.append(
+            Event(
+                at=entry.at,
+                actor=entry.actor.removeprefix("portal:"),
+                action=entry.action.removeprefix(f"{AUDIT_PREFIX}."),
+                from_state=before.get("state"),
+                to_state=after.get("state", ""),
+                # The request keeps its last reason: a transition gave one if it changed.
+                reason=reason if reason != before.get("reason") else None,
+                audit_seq=entry.seq,
+            )
+        )
+    return events
 
 
 def counts_by_state(session: Session, department: str | None) -> dict[str, int]:

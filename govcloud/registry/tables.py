@@ -219,19 +219,3 @@ class PortalRequest(Base):
     allocation: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-
-
-class PortalRequestEvent(Base):
-    """One transition of a request, linked to its audit-log entry (the history pages read it)."""
-
-    __tablename__ = "portal_request_event"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("portal_request.id"), index=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    actor: Mapped[str] = mapped_column(String(128))
-    action: Mapped[str] = mapped_column(String(16))
-    from_state: Mapped[str | None] = mapped_column(String(24), nullable=True)
-    to_state: Mapped[str] = mapped_column(String(24))
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    audit_seq: Mapped[int] = mapped_column(Integer)

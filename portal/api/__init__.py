@@ -14,6 +14,7 @@ API_PREFIX = "/api/v1"
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer."""
     text = {
+        400: "the body is not JSON",
         401: "not signed in, or the token is not valid",
         403: "the caller's role or department does not allow it",
         404: "not found",

@@ -44,7 +44,7 @@ def request_out(row: PortalRequest, requester: str, actor: Actor) -> RequestOut:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(401, 403, 409),
+    responses=problems(400, 401, 403, 409),
     summary="Create a request (submitted at once unless submit is false)",
 )
 def create_request(
@@ -141,7 +141,7 @@ for _action in Action:
         f"/{{request_id}}/{_action.value}",
         _action_route(_action),
         methods=["POST"],
-        responses=problems(401, 403, 404, 409),
+        responses=problems(400, 401, 403, 404, 409),
         summary=_SUMMARIES[_action],
         name=f"{_action.value}_request",
     )

@@ -78,7 +78,7 @@ def list_users(actor: ApiActor, db: Db) -> list[UserOut]:
 @router.post(
     "/users",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(401, 403, 409),
+    responses=problems(400, 401, 403, 409),
     summary="Create an account (admins)",
 )
 def create_user(

@@ -1,4 +1,4 @@
-"""The resource-request portal: accounts, tokens, sessions, requests, their history, the ledger.
+"""The resource-request portal: accounts, tokens, sessions, requests and the quota ledger.
 
 Revision ID: 0003
 Revises: 0002
@@ -113,31 +113,9 @@ def upgrade() -> None:
     op.create_index("ix_portal_request_department_state", "portal_request", ["department", "state"])
     op.create_index(op.f("ix_portal_request_requester_id"), "portal_request", ["requester_id"])
     op.create_index(op.f("ix_portal_request_state"), "portal_request", ["state"])
-    op.create_table(
-        "portal_request_event",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("request_id", sa.Integer(), nullable=False),
-        _when("at"),
-        sa.Column("actor", sa.String(length=128), nullable=False),
-        sa.Column("action", sa.String(length=16), nullable=False),
-        sa.Column("from_state", sa.String(length=24), nullable=True),
-        sa.Column("to_state", sa.String(length=24), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=True),
-        sa.Column("audit_seq", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["request_id"],
-            ["portal_request.id"],
-            name=op.f("fk_portal_request_event_request_id_portal_request"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_request_event")),
-    )
-    op.create_index(
-        op.f("ix_portal_request_event_request_id"), "portal_request_event", ["request_id"]
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("portal_request_event")
     op.drop_table("portal_request")
     op.drop_table("portal_ledger")
     op.drop_table("portal_login_failure")
