@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from portal_kit import PASSWORD, Portal
+from snapshot_kit import SNAPSHOT
 
 STORAGE = {"kind": "storage", "storage_gb": 10}
 ACTIONS = ["submit", "approve", "reject", "withdraw", "deploy", "accept", "decommission"]
@@ -476,3 +477,22 @@ def test_every_api_route_has_its_test(sqlite_portal: Portal) -> None:
     paths = sqlite_portal.client.get("/openapi.json").json()["paths"]
     routes = {f"{method.upper()} {path}" for path, item in paths.items() for method in item}
     assert routes == set(COVERED)
+
+
+def test_usage_compares_the_ledger_with_the_live_cloud(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    p.context.snapshot = lambda: SNAPSHOT
+    rid = p.submit("req-a", kind="storage", storage_gb=50).json()["id"]
+    p.approve_twice(rid)
+    usage = p.get("req-a", "/departments/alpha/usage").json()
+    assert usage["observed_at"] == 1.0 and usage["flagged"] is True
+    by_resource = {
+        r["resource"]: (r["ledger"], r["observed"], r["status"]) for r in usage["resources"]
+    }
+    assert by_resource == {
+        "vcpu": (0, 3, "over"),
+        "ram_gb": (0, 6, "over"),
+        "storage_gb": (50, 50, "ok"),
+        "floating_ips": (0, None, "unknown"),
+        "networks": (0, 1, "over"),
+    }
