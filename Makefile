@@ -28,6 +28,7 @@ format: setup
 bench: setup  ## benchmarks; record results in docs/benchmarks.md
 	$(BIN)/python bench/bench_foundation.py
 	$(BIN)/python bench/bench_network.py
+	$(BIN)/python bench/bench_portal.py
 
 setup: $(STAMP)
 

@@ -36,6 +36,14 @@ STEPS: tuple[Step, ...] = (
         ("localcloud", "up"),
     ),
     Step("Read the live cloud: every resource the stacks manage", ("cloud", "inventory")),
+    Step(
+        "Resource-request portal: demo accounts and sample requests",
+        ("portal", "demo"),
+    ),
+    Step(
+        "Start the portal on http://127.0.0.1:8080/ (stop: govcloud portal stop)",
+        ("portal", "serve", "--background"),
+    ),
     Step("Verify the audit log's SM3 chain", ("audit", "verify-log")),
 )
 
