@@ -132,12 +132,6 @@ def ledger(session: Session, county: County, code: str) -> Ledger:
     return _ledger_of(row, department)
 
 
-def ledgers(session: Session, county: County) -> dict[str, Ledger]:
-    """Every department's ledger, in one query."""
-    rows = {r.department: r for r in session.execute(select(PortalLedger)).scalars()}
-    return {d.code: _ledger_of(rows.get(d.code), d) for d in county.departments}
-
-
 @dataclass(frozen=True)
 class Recomputed:
     """A department's totals summed from its requests (the ledger row must agree)."""

@@ -145,4 +145,6 @@ def list_grants(actor: ApiActor, db: Db, county: CountyDep) -> list[GrantsOut]:
     if actor.role not in lifecycle.COUNTY_ROLES:
         raise ForbiddenError("every department's grants are for cloud ops, auditors and admins")
     found = grants.approved_grants(db)
-    return [grants_out(county, code, found[code]) for code in sorted(found)]
+    known = {d.code for d in county.departments}
+    # A department the county no longer has cannot be provisioned: its grants are left out.
+    return [grants_out(county, code, found[code]) for code in sorted(found) if code in known]

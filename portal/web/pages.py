@@ -18,7 +18,7 @@ from govcloud.registry.tables import PortalUser
 from portal import accounts, lifecycle, reports, service
 from portal.api.departments import usage_out
 from portal.deps import Ctx, Db
-from portal.errors import ForbiddenError, PortalError, QuotaExceededError
+from portal.errors import ForbiddenError, NotFoundError, PortalError, QuotaExceededError
 from portal.flavors import REQUESTABLE
 from portal.lifecycle import NEEDS_REASON, Action, Kind, Role, State
 from portal.quota import RESOURCES, Amounts
@@ -60,6 +60,8 @@ def _department_choice(page: Page, wanted: str | None) -> str:
     codes = [d.code for d in departments]
     if page.actor.department and page.actor.role in lifecycle.DEPARTMENT_ROLES:
         return page.actor.department
+    if not codes:
+        raise NotFoundError("the county has no departments")
     return wanted if wanted is not None and wanted in codes else codes[0]
 
 
