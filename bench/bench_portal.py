@@ -6,7 +6,8 @@ migrates it, gives every department of the sample county a requester account wit
 `govcloud portal serve --workers N`. A separate process (this one) then drives it over loopback
 with an async HTTP client (httpx2) at 32 concurrent clients, alternating rounds of
 
-- the trivial endpoint: GET /api/v1/health (no sign-in, no database), and
+- the trivial endpoint: GET /api/v1/health (no sign-in, no database),
+- for reference, GET /api/v1/me (the token looked up: one query), and
 - quota-checked submission: POST /api/v1/requests, round-robin over the departments, each with
   its own token (token lookup, the department's ledger row locked, the check, the insert, the
   audit entry, one transaction),
@@ -36,7 +37,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
@@ -61,9 +62,59 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()  # fields from the state on
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far."""
+    total = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def processes(*, group: int | None = None, parent: int | None = None) -> list[int]:
+    """Processes in a process group, or a process and its children."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat(int(entry.name))
+        if fields is None:
+            continue
+        ppid, pgrp = int(fields[1]), int(fields[2])
+        if (group is not None and pgrp == group) or (
+            parent is not None and (ppid == parent or int(entry.name) == parent)
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+@dataclass
+class Cluster:
+    """A running throw-away PostgreSQL."""
+
+    url: str
+    data: Path
+
+    def pids(self) -> list[int]:
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        return processes(parent=postmaster)
+
+
 @contextmanager
-def postgres(fast: bool) -> Iterator[str]:
-    """A throw-away cluster on 127.0.0.1; yields its SQLAlchemy URL."""
+def postgres(fast: bool) -> Iterator[Cluster]:
+    """A throw-away cluster on 127.0.0.1."""
     candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not candidates:
         sys.exit("PostgreSQL not found under /usr/lib/postgresql: run `make test` first")
@@ -92,7 +143,7 @@ def postgres(fast: bool) -> Iterator[str]:
         check=True, capture_output=True,
     )  # fmt: skip
     try:
-        yield f"postgresql+psycopg://govcloud:{password}@127.0.0.1:{port}/postgres"
+        yield Cluster(f"postgresql+psycopg://govcloud:{password}@127.0.0.1:{port}/postgres", data)
     finally:
         subprocess.run(  # noqa: S603
             [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
@@ -143,7 +194,7 @@ def accounts_for(url: str, county_dir: Path) -> list[tuple[str, str]]:
 
 
 @contextmanager
-def portal_server(url: str, county_dir: Path, workers: int, pool: int) -> Iterator[str]:
+def portal_server(url: str, county_dir: Path, workers: int, pool: int) -> Iterator[tuple[str, int]]:
     port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GOVCLOUD_")},
@@ -170,7 +221,7 @@ def portal_server(url: str, county_dir: Path, workers: int, pool: int) -> Iterat
             except httpx2.TransportError:
                 ready = 0
             time.sleep(0.5)
-        yield base
+        yield base, process.pid
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -188,6 +239,7 @@ class Result:
     seconds: float
     latencies: list[float]
     statuses: dict[int, int]
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # per request: server, db, client
 
     @property
     def throughput(self) -> float:
@@ -218,6 +270,11 @@ async def drive(
                 started = time.perf_counter()
                 if name == "health":
                     response = await client.get("/api/v1/health")
+                elif name == "me":
+                    _, token = next(rotation)
+                    response = await client.get(
+                        "/api/v1/me", headers={"Authorization": f"Bearer {token}"}
+                    )
                 else:
                     department, token = next(rotation)
                     response = await client.post(
@@ -240,7 +297,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent clients")
     parser.add_argument("--seconds", type=float, default=15, help="length of each round")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each endpoint")
-    parser.add_argument("--pool", type=int, default=10, help="database connections per worker")
+    parser.add_argument("--pool", type=int, default=32, help="database connections per worker")
     parser.add_argument(
         "--fast-db", action="store_true", help="PostgreSQL without fsync (like the tests)"
     )
@@ -248,21 +305,30 @@ def main() -> None:
 
     with (
         tempfile.TemporaryDirectory(prefix="govcloud-bench-portal-") as tmp,
-        postgres(args.fast_db) as url,
+        postgres(args.fast_db) as cluster,
     ):
         county_dir = bench_county(Path(tmp) / "county")
-        tokens = accounts_for(url, county_dir)
-        with portal_server(url, county_dir, args.workers, args.pool) as base:
+        tokens = accounts_for(cluster.url, county_dir)
+        with portal_server(cluster.url, county_dir, args.workers, args.pool) as (base, group):
             asyncio.run(drive(base, "health", args.concurrency, 2, tokens))  # warm-up
             asyncio.run(drive(base, "submit", args.concurrency, 2, tokens))
-            results: dict[str, list[Result]] = {"health": [], "submit": []}
+            names = ("health", "me", "submit")
+            results: dict[str, list[Result]] = {name: [] for name in names}
             for _ in range(args.rounds):
-                for name in ("health", "submit"):
-                    results[name].append(
-                        asyncio.run(drive(base, name, args.concurrency, args.seconds, tokens))
-                    )
+                for name in names:
+                    server, database = processes(group=group), cluster.pids()
+                    before = (cpu_seconds(server), cpu_seconds(database), time.process_time())
+                    result = asyncio.run(drive(base, name, args.concurrency, args.seconds, tokens))
+                    after = (cpu_seconds(server), cpu_seconds(database), time.process_time())
+                    result.cpu_ms = {
+                        side: (end - start) * 1000 / result.requests
+                        for side, start, end in zip(
+                            ("server", "db", "client"), before, after, strict=True
+                        )
+                    }
+                    results[name].append(result)
         report(args, results)
-        check(url, results)
+        check(cluster.url, results)
 
 
 def report(args: argparse.Namespace, results: dict[str, list[Result]]) -> None:
@@ -272,14 +338,18 @@ def report(args: argparse.Namespace, results: dict[str, list[Result]]) -> None:
         f"{args.workers} workers, {args.concurrency} clients, {args.rounds} rounds of "
         f"{args.seconds:.0f} s each, {os.cpu_count()} CPUs, load average {load} at the end"
     )
-    print("| endpoint | round | requests | throughput | p50 | p99 | statuses |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| endpoint | round | requests | throughput | p50 | p99 | CPU ms/request: "
+        "server, PostgreSQL, client | statuses |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for name, rounds in results.items():
         for number, result in enumerate(rounds, start=1):
+            cpu = ", ".join(f"{result.cpu_ms[side]:.2f}" for side in ("server", "db", "client"))
             print(
                 f"| {name} | {number} | {result.requests} | {result.throughput:,.0f}/s | "
                 f"{result.percentile(0.50):.1f} ms | {result.percentile(0.99):.1f} ms | "
-                f"{result.statuses} |"
+                f"{cpu} | {result.statuses} |"
             )
     health = statistics.median(r.throughput for r in results["health"])
     submit = statistics.median(r.throughput for r in results["submit"])

@@ -9,10 +9,11 @@ caller) and committed by the handler that changes something.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -27,7 +28,11 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_context(request: Request) -> PortalContext:
+# Dependencies that do no I/O are `async def`: FastAPI runs plain `def` dependencies in its
+# thread pool, and every hop there and back costs more than the dependency itself.
+
+
+async def get_context(request: Request) -> PortalContext:
     """The process's shared context."""
     context: PortalContext = request.app.state.portal
     return context
@@ -36,7 +41,7 @@ def get_context(request: Request) -> PortalContext:
 Ctx = Annotated[PortalContext, Depends(get_context)]
 
 
-def get_county(context: Ctx) -> County:
+async def get_county(context: Ctx) -> County:
     """The county model."""
     return context.county
 
@@ -44,10 +49,20 @@ def get_county(context: Ctx) -> County:
 CountyDep = Annotated[County, Depends(get_county)]
 
 
-def get_db(context: Ctx) -> Iterator[Session]:
-    """A registry session for one call; whatever the handler did not commit is rolled back."""
-    with context.sessions() as session:
+async def get_db(context: Ctx) -> AsyncIterator[Session]:
+    """A registry session for one call; whatever the handler did not commit is rolled back.
+
+    Making the session does no I/O. Closing it does only when a transaction is still open (a
+    read, or an error): then the rollback runs in the thread pool, off the event loop.
+    """
+    session = context.sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 Db = Annotated[Session, Depends(get_db)]
