@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -52,17 +51,16 @@ CountyDep = Annotated[County, Depends(get_county)]
 async def get_db(context: Ctx) -> AsyncIterator[Session]:
     """A registry session for one call; whatever the handler did not commit is rolled back.
 
-    Making the session does no I/O. Closing it does only when a transaction is still open (a
-    read, or an error): then the rollback runs in the thread pool, off the event loop.
+    Making the session does no I/O. Closing it rolls back what a handler left open (a read, or
+    an error) right here on the event loop, one short round trip, and never through the thread
+    pool: a transaction that failed while holding a department's ledger lock must not wait for
+    a free thread, because every thread may be waiting for that very lock.
     """
     session = context.sessions()
     try:
         yield session
     finally:
-        if session.in_transaction():
-            await run_in_threadpool(session.close)
-        else:
-            session.close()
+        session.close()
 
 
 Db = Annotated[Session, Depends(get_db)]
@@ -80,6 +78,20 @@ def api_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     """The caller, from a bearer token or a session cookie (401 when neither is valid)."""
+    try:
+        return _caller(request, db, context, credentials)
+    finally:
+        # Give the connection back before the handler's own thread-pool hop: a request that
+        # held one while waiting for a thread could starve the threads that wait for one.
+        db.commit()
+
+
+def _caller(
+    request: Request,
+    db: Session,
+    context: PortalContext,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> Actor:
     if credentials is not None:
         user = accounts.user_for_token(db, credentials.credentials)
         if user is None:
@@ -88,8 +100,6 @@ def api_actor(
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         found = accounts.session_user(db, cookie, context.limits)
-        if db.dirty or db.deleted:
-            db.commit()
         if found is not None:
             user, browser = found
             if request.method not in SAFE_METHODS and not accounts.csrf_matches(

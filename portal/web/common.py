@@ -105,19 +105,21 @@ def page_user(request: Request, db: Db, context: Ctx) -> Page:
     """The signed-in user (redirect to the sign-in form when there is none)."""
     cookie = request.cookies.get(SESSION_COOKIE)
     found = accounts.session_user(db, cookie, context.limits) if cookie else None
-    if db.dirty or db.deleted:
-        db.commit()
     if found is None:
+        db.commit()  # an expired session was deleted
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequiredError(target)
     user, browser = found
-    return Page(
+    page = Page(
         request=request,
         actor=accounts.actor_of(user),
         display_name=user.display_name,
         csrf_token=browser.csrf_token,
         lang=language(request),
     )
+    # Give the connection back before the page's own thread-pool hop (see deps.api_actor).
+    db.commit()
+    return page
 
 
 PageUser = Annotated[Page, Depends(page_user)]

@@ -74,31 +74,33 @@ def server(postgres_url: str, tmp_path: Path, cheap_passwords: None) -> Iterator
         "GOVCLOUD_COUNTY": str(county_dir),
         "GOVCLOUD_PORTAL_POOL_SIZE": "20",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "govcloud",
-            "portal",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(WORKERS),
-        ],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = tmp_path / "portal.log"
+    # A file, not a pipe: nobody reads a pipe while the test runs, and a full one blocks.
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "govcloud",
+                "portal",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(WORKERS),
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
             if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"the portal did not start: {output}")
+                pytest.fail(f"the portal did not start: {log.read_text()[-3000:]}")
             try:
                 if httpx2.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
                     break
@@ -108,6 +110,8 @@ def server(postgres_url: str, tmp_path: Path, cheap_passwords: None) -> Iterator
                 pytest.fail("the portal did not answer within a minute")
             time.sleep(0.2)
         yield base, token
+        errors = log.read_text()
+        assert "Traceback" not in errors, errors[-3000:]
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
