@@ -29,6 +29,7 @@ bench: setup  ## benchmarks; record results in docs/benchmarks.md
 	$(BIN)/python bench/bench_foundation.py
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_stacks.py
+	$(BIN)/python bench/bench_portal.py
 
 setup: $(STAMP)
 

@@ -20,6 +20,7 @@ from govcloud import audit_log, constants
 from govcloud.cli_cloud import cloud_app
 from govcloud.cli_localcloud import localcloud_app
 from govcloud.cli_net import net_app
+from govcloud.cli_portal import portal_app
 from govcloud.cli_stacks import apply as stack_apply
 from govcloud.cli_stacks import plan as stack_plan
 from govcloud.clikit import (
@@ -55,6 +56,7 @@ app.add_typer(cloud_app, name="cloud")
 # The stacks: plan (mocks + live reader) and apply (the Pulumi engine).
 app.command("plan")(stack_plan)
 app.command("apply")(stack_apply)
+app.add_typer(portal_app, name="portal")
 
 
 @app.command()

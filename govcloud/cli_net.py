@@ -184,10 +184,11 @@ def stored_plan(county: County) -> NetworkPlan:
     """The plan as the registry holds it, without writing."""
     with registry_session() as session:
         existing = ipam.load(session)
+        requested = ipam.load_requested(session)
     if not existing:
         raise BadInputError("the registry holds no network plan yet; run `govcloud net plan`")
     try:
-        return plan_network(county, existing)
+        return plan_network(county, existing, requested=requested)
     except PlanError as error:
         raise BadInputError("; ".join(error.problems)) from None
 

@@ -38,6 +38,14 @@ STEPS: tuple[Step, ...] = (
     ),
     Step("Read the live cloud: every resource the stacks manage", ("cloud", "inventory")),
     Step(
+        "Resource-request portal: demo accounts and sample requests",
+        ("portal", "demo"),
+    ),
+    Step(
+        "Start the portal on http://127.0.0.1:8080/ (stop: govcloud portal stop)",
+        ("portal", "serve", "--background"),
+    ),
+    Step(
         "Plan the primary stack against the live cloud (exit 1 = changes to deploy)",
         ("plan", "--stack", "primary"),
         ok_codes=(0, 1),

@@ -17,6 +17,11 @@ IPv6 hierarchy (lengths from `extranet.ipv6_plan`, all nibble-aligned):
 IPv4: every legacy network gets an extranet prefix from the pools sized for its hosts with
 growth headroom (`renumber: true`), or a 1:1 NETMAP prefix of its own size (`renumber: false`).
 Router loopbacks (/32) and links (/31, RFC 3021) come from two infrastructure blocks.
+
+Networks granted through the portal (`RequestedNetwork`) are planned like legacy networks of
+their department that are renumbered: a /64 in the department's block and an extranet IPv4
+prefix sized for their hosts. They are part of the plan as long as the registry holds them as
+granted, so `govcloud net plan --prune` releases them only after they are decommissioned.
 """
 
 from __future__ import annotations
@@ -89,6 +94,15 @@ class Allocation:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class RequestedNetwork:
+    """A network a department was granted outside the county files (a portal request)."""
+
+    department: str
+    network: str
+    hosts: int
+
+
 @dataclass(frozen=True)
 class ReverseZone:
     """An ip6.arpa zone to delegate, and to whom."""
@@ -145,6 +159,7 @@ class _Request:
 class _Planner:
     county: County
     existing: dict[tuple[str, str, int, Kind], Allocation]
+    requested: dict[str, list[RequestedNetwork]] = field(default_factory=dict)
     result: dict[tuple[str, str, int, Kind], Allocation] = field(default_factory=dict)
     added: list[Allocation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -323,10 +338,12 @@ class _Planner:
             self.add(
                 _Request(department.code, "department", 6, Kind.BLOCK, slots.length), block, parent
             )
-        for network in department.legacy_networks:
+        names = [n.name for n in department.legacy_networks]
+        names += [r.network for r in self.requested.get(department.code, ())]
+        for name in names:
             self.single(
                 department.code,
-                network.name,
+                name,
                 Kind.SUBNET,
                 family=6,
                 parent=block,
@@ -366,6 +383,16 @@ class _Planner:
                             inside=str(legacy),
                         )
                     )
+            for granted in self.requested.get(department.code, ()):
+                requests.append(
+                    _Request(
+                        department.code,
+                        granted.network,
+                        4,
+                        Kind.EXTRANET,
+                        lan_prefixlen(granted.hosts),
+                    )
+                )
         missing: list[_Request] = []
         for request in requests:
             found = self.keep((request.department, request.network, 4, request.kind))
@@ -453,11 +480,27 @@ def plan_network(
     county: County,
     existing: Iterable[Allocation] = (),
     families: frozenset[int] = frozenset({4, 6}),
+    requested: Iterable[RequestedNetwork] = (),
 ) -> NetworkPlan:
-    """Plan every allocation; keep the existing ones; raise PlanError when space runs out."""
+    """Plan every allocation; keep the existing ones; raise PlanError when space runs out.
+
+    `requested` adds granted networks to their departments (those of departments the county
+    no longer has are left out, with a warning, and so become orphans).
+    """
     with gc_paused():
         existing_by_key = {a.key: a for a in existing}
-        planner = _Planner(county, existing_by_key)
+        known = {d.code for d in county.departments}
+        by_department: dict[str, list[RequestedNetwork]] = {}
+        warnings = []
+        for granted in sorted(requested, key=lambda r: (r.department, r.network)):
+            if granted.department in known:
+                by_department.setdefault(granted.department, []).append(granted)
+            else:
+                warnings.append(
+                    f"granted network {granted.network} belongs to {granted.department}, "
+                    "which the county no longer has: not planned"
+                )
+        planner = _Planner(county, existing_by_key, by_department, warnings=warnings)
         if 6 in families:
             planner.plan_ipv6()
         if 4 in families:

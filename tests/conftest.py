@@ -29,6 +29,9 @@ from govcloud.registry import db
 from lab.localcloud.database import server_bin
 from lab.localcloud.errors import LocalCloudError
 
+# The portal's fixtures (accounts, an API client) live with the portal's test helpers.
+pytest_plugins = ["portal_kit"]
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_COUNTY = REPO / "county"
 POSTGRES_URL_ENV = "GOVCLOUD_TEST_POSTGRES_URL"

@@ -31,8 +31,12 @@ def redact(url: str) -> str:
         return "<unparseable URL>"
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and write-serialising transactions."""
+def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and write-serialising transactions.
+
+    `pool_size` sets how many PostgreSQL connections the engine keeps (and as many again may
+    open under load); servers with many threads, like the portal, raise it.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -44,7 +48,11 @@ def make_engine(url: str) -> Engine:
         # psycopg 3 is the driver we ship; plain postgresql:// would look for psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        if pool_size is None:
+            return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(
+            parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size
+        )
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -18,11 +18,15 @@ from sqlalchemy.orm import Session
 
 from govcloud import audit_log
 from govcloud.model import County
-from govcloud.registry.tables import IpamAllocation
-from network.plan import Allocation, Kind, NetworkPlan, plan_network
+from govcloud.registry.tables import IpamAllocation, PortalRequest
+from network.plan import Allocation, Kind, NetworkPlan, RequestedNetwork, plan_network
+from portal.lifecycle import GRANTED_STATES
+from portal.lifecycle import Kind as RequestKind
 
 # Any constant works: it names "the IPAM planner" among this database's advisory locks.
 IPAM_ADVISORY_LOCK = 0x6F76_4950  # "govIP"
+# Networks granted through the portal are named "req-<request id>-<name>" in the plan.
+REQUESTED_NETWORK_PREFIX = "req-"
 
 
 def lock(session: Session) -> None:
@@ -97,15 +101,44 @@ def apply(
         )
 
 
+def load_requested(session: Session) -> list[RequestedNetwork]:
+    """The networks granted through the portal that still hold their prefixes."""
+    rows = session.execute(
+        select(PortalRequest.id, PortalRequest.department, PortalRequest.spec).where(
+            PortalRequest.kind == RequestKind.NETWORK.value,
+            PortalRequest.state.in_([s.value for s in GRANTED_STATES]),
+        )
+    )
+    return [
+        RequestedNetwork(department, requested_network_name(rid, spec["name"]), spec["hosts"])
+        for rid, department, spec in rows
+    ]
+
+
+def requested_network_name(request_id: int, name: str) -> str:
+    """The plan's name for a network granted by portal request `request_id`."""
+    return f"{REQUESTED_NETWORK_PREFIX}{request_id}-{name}"
+
+
 def plan_and_apply(
-    session: Session, county: County, *, actor: str, dry_run: bool = False, prune: bool = False
+    session: Session,
+    county: County,
+    *,
+    actor: str,
+    dry_run: bool = False,
+    prune: bool = False,
+    requested: list[RequestedNetwork] | None = None,
 ) -> NetworkPlan:
     """Lock, read what exists, plan, and (unless dry_run) write, in the caller's transaction.
 
-    Raises network.plan.PlanError before anything is written when the plan cannot be made.
+    The plan includes the networks granted through the portal (`requested`, read from the
+    registry when not given). Raises network.plan.PlanError before anything is written when the
+    plan cannot be made.
     """
     lock(session)
-    plan = plan_network(county, load(session))
+    if requested is None:
+        requested = load_requested(session)
+    plan = plan_network(county, load(session), requested=requested)
     if not dry_run:
         apply(session, plan, county_code=county.code, actor=actor, prune=prune)
     return plan

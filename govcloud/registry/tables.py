@@ -7,8 +7,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
+    ForeignKey,
+    Index,
     Integer,
     MetaData,
     SmallInteger,
@@ -103,3 +106,116 @@ class IpamAllocation(Base):
     parent: Mapped[str] = mapped_column(Cidr(), index=True)
     inside: Mapped[str | None] = mapped_column(Cidr(), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- the resource-request portal (portal/) -------------------------------------------------------
+TOKEN_HASH_LENGTH = 64  # SHA-256 of a random token (or session id), hex
+
+
+class PortalUser(Base):
+    """A local portal account: a role, a department for department roles, a password hash."""
+
+    __tablename__ = "portal_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    department: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PortalApiToken(Base):
+    """An account's API token for scripts, stored as its SHA-256 (one per account)."""
+
+    __tablename__ = "portal_api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("portal_user.id"), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PortalSession(Base):
+    """A signed-in browser: the SHA-256 of its cookie, its CSRF token and when it expires."""
+
+    __tablename__ = "portal_session"
+
+    id: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("portal_user.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class PortalLoginFailure(Base):
+    """A failed sign-in, counted per account name and per client address for rate limiting."""
+
+    __tablename__ = "portal_login_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class PortalLedger(Base):
+    """A department's quota ledger: the row every quota check locks, and its running totals.
+
+    `extra_*` is what approved quota changes add to the county model's quota; `used_*` is what
+    approved requests hold; `pending_*` what submitted requests reserve.
+    """
+
+    __tablename__ = "portal_ledger"
+
+    department: Mapped[str] = mapped_column(String(32), primary_key=True)
+    extra_vcpu: Mapped[int] = mapped_column(Integer, default=0)
+    extra_ram_gb: Mapped[int] = mapped_column(Integer, default=0)
+    extra_storage_gb: Mapped[int] = mapped_column(Integer, default=0)
+    extra_floating_ips: Mapped[int] = mapped_column(Integer, default=0)
+    extra_networks: Mapped[int] = mapped_column(Integer, default=0)
+    used_vcpu: Mapped[int] = mapped_column(Integer, default=0)
+    used_ram_gb: Mapped[int] = mapped_column(Integer, default=0)
+    used_storage_gb: Mapped[int] = mapped_column(Integer, default=0)
+    used_floating_ips: Mapped[int] = mapped_column(Integer, default=0)
+    used_networks: Mapped[int] = mapped_column(Integer, default=0)
+    pending_vcpu: Mapped[int] = mapped_column(Integer, default=0)
+    pending_ram_gb: Mapped[int] = mapped_column(Integer, default=0)
+    pending_storage_gb: Mapped[int] = mapped_column(Integer, default=0)
+    pending_floating_ips: Mapped[int] = mapped_column(Integer, default=0)
+    pending_networks: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PortalRequest(Base):
+    """A department's request for resources, and where it is in its lifecycle.
+
+    The five resource columns are what the request holds against the quota (a quota change's
+    signed delta for kind quota_change); `spec` keeps the kind's own fields as submitted, and
+    `allocation` what the network planner handed out at ops approval.
+    """
+
+    __tablename__ = "portal_request"
+    __table_args__ = (Index("ix_portal_request_department_state", "department", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    justification: Mapped[str] = mapped_column(Text)
+    spec: Mapped[Any] = mapped_column(JSON)
+    vcpu: Mapped[int] = mapped_column(Integer)
+    ram_gb: Mapped[int] = mapped_column(Integer)
+    storage_gb: Mapped[int] = mapped_column(Integer)
+    floating_ips: Mapped[int] = mapped_column(Integer)
+    networks: Mapped[int] = mapped_column(Integer)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("portal_user.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    allocation: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,364 @@
+"""Local accounts: argon2 password hashes, API tokens, browser sessions, sign-in rate limits.
+
+- Passwords are hashed with Argon2id (argon2-cffi, RFC 9106's low-memory parameters unless
+  GOVCLOUD_PORTAL_PASSWORD_PROFILE says otherwise); a hash made with other parameters is
+  replaced at the next sign-in.
+- API tokens and session ids are 256-bit random values; the registry stores only their SHA-256
+  (a fast hash is right for random secrets: there is nothing to guess), so a copy of the
+  database signs nobody in. One API token per account: issuing a new one replaces the old.
+- Sessions expire 8 hours after sign-in and after 30 minutes without use (both configurable).
+- Sign-in is refused (HTTP 429) after 5 failures for one account, or 20 from one address,
+  within 15 minutes; while refused, the password is not even checked.
+
+Account changes, token issues, sign-ins and failed sign-ins go through the audit log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from govcloud import audit_log
+from govcloud.model import County
+from govcloud.registry.tables import (
+    PortalApiToken,
+    PortalLoginFailure,
+    PortalSession,
+    PortalUser,
+)
+from portal.errors import ConflictError, InvalidError, NotFoundError, RateLimitedError
+from portal.lifecycle import DEPARTMENT_ROLES, Actor, Role
+
+TOKEN_PREFIX = "gcp_"  # noqa: S105  (not a secret: tokens start with it, for secret scanners)
+TOKEN_HINT_LENGTH = 8
+MIN_PASSWORD_LENGTH = 12
+# Argon2 parameter sets by name (GOVCLOUD_PORTAL_PASSWORD_PROFILE); "cheapest" is for tests
+# only. A hash keeps its own parameters, so changing the profile rehashes at the next sign-in.
+PASSWORD_PROFILES = {
+    "rfc9106-low-memory": profiles.RFC_9106_LOW_MEMORY,  # t=3, 64 MiB, p=4: the default
+    "rfc9106-high-memory": profiles.RFC_9106_HIGH_MEMORY,  # t=1, 2 GiB, p=4
+    "cheapest": profiles.CHEAPEST,
+}
+PASSWORD_PROFILE_ENV = "GOVCLOUD_PORTAL_PASSWORD_PROFILE"  # noqa: S105  (a setting's name)
+DEFAULT_PASSWORD_PROFILE = "rfc9106-low-memory"  # noqa: S105
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    name = os.environ.get(PASSWORD_PROFILE_ENV) or DEFAULT_PASSWORD_PROFILE
+    if name not in PASSWORD_PROFILES:
+        raise InvalidError(
+            f"{PASSWORD_PROFILE_ENV}={name!r}: choose one of {', '.join(PASSWORD_PROFILES)}"
+        )
+    return PasswordHasher.from_parameters(PASSWORD_PROFILES[name])
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # No password verifies against this hash: checking it keeps the timing of unknown
+    # accounts the same as that of known ones.
+    return _hasher().hash(secrets.token_urlsafe(16))
+
+
+def reset_hashing() -> None:
+    """Read GOVCLOUD_PORTAL_PASSWORD_PROFILE again (tests switch it)."""
+    _hasher.cache_clear()
+    _dummy_hash.cache_clear()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Session lifetimes and sign-in rate limits."""
+
+    session_hours: float = 8
+    idle_minutes: float = 30
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 20
+    failure_window_minutes: float = 15
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; everything is written in UTC.
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
+def digest(secret: str) -> str:
+    """The SHA-256 under which a token or session id is stored."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of the password."""
+    return _hasher().hash(password)
+
+
+def actor_of(user: PortalUser) -> Actor:
+    """The account as the lifecycle rules see it."""
+    return Actor(user.id, user.name, Role(user.role), user.department)
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session,
+    county: County,
+    *,
+    by: str,
+    name: str,
+    role: Role,
+    department: str | None,
+    password: str,
+    display_name: str = "",
+) -> PortalUser:
+    """Create an account; department roles need a department of the county, others none."""
+    if role in DEPARTMENT_ROLES:
+        if not department:
+            raise InvalidError(f"a {role.value} belongs to a department: give --department CODE")
+        try:
+            county.department(department)
+        except KeyError:
+            raise InvalidError(f"no department {department!r} in county {county.code}") from None
+    elif department:
+        raise InvalidError(f"a {role.value} sees every department: give no department")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if session.execute(select(PortalUser.id).where(PortalUser.name == name)).first():
+        raise ConflictError(f"an account named {name!r} exists already")
+    user = PortalUser(
+        name=name,
+        display_name=display_name or name,
+        role=role.value,
+        department=department,
+        password_hash=hash_password(password),
+        active=True,
+        created_at=_now(),
+    )
+    session.add(user)
+    session.flush()
+    audit_log.record(
+        session,
+        actor=by,
+        action="portal.user.add",
+        object=f"user/{name}",
+        after={"name": name, "role": role.value, "department": department},
+    )
+    return user
+
+
+def find_user(session: Session, name: str) -> PortalUser:
+    """The account with this name, or NotFoundError."""
+    user = session.execute(select(PortalUser).where(PortalUser.name == name)).scalar_one_or_none()
+    if user is None:
+        raise NotFoundError(f"no account named {name!r}")
+    return user
+
+
+def set_password(session: Session, *, by: str, user: PortalUser, password: str) -> None:
+    """Replace an account's password and end its sessions."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(password)
+    session.execute(delete(PortalSession).where(PortalSession.user_id == user.id))
+    audit_log.record(session, actor=by, action="portal.user.password", object=f"user/{user.name}")
+
+
+def has_token(session: Session, user: PortalUser) -> bool:
+    """True when the account has an API token."""
+    found = session.execute(select(PortalApiToken.id).where(PortalApiToken.user_id == user.id))
+    return found.first() is not None
+
+
+# -- API tokens --------------------------------------------------------------------------------
+
+
+def issue_token(session: Session, *, by: str, user: PortalUser) -> str:
+    """A new API token for the account (replacing any old one); returned once, stored hashed."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    hint = token[: len(TOKEN_PREFIX) + TOKEN_HINT_LENGTH]
+    existing = session.execute(
+        select(PortalApiToken).where(PortalApiToken.user_id == user.id)
+    ).scalar_one_or_none()
+    if existing is None:
+        session.add(
+            PortalApiToken(user_id=user.id, token_hash=digest(token), hint=hint, created_at=_now())
+        )
+    else:
+        existing.token_hash = digest(token)
+        existing.hint = hint
+        existing.created_at = _now()
+    audit_log.record(
+        session,
+        actor=by,
+        action="portal.token.issue",
+        object=f"user/{user.name}",
+        after={"hint": hint, "replaced": existing is not None},
+    )
+    return token
+
+
+def user_for_token(session: Session, token: str) -> PortalUser | None:
+    """The active account an API token belongs to (None for an unknown token)."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    return session.execute(
+        select(PortalUser)
+        .join(PortalApiToken, PortalApiToken.user_id == PortalUser.id)
+        .where(PortalApiToken.token_hash == digest(token), PortalUser.active.is_(True))
+    ).scalar_one_or_none()
+
+
+# -- sign-in and sessions ----------------------------------------------------------------------
+
+
+def _check_rate(session: Session, name: str, address: str, limits: Limits) -> None:
+    since = _now() - dt.timedelta(minutes=limits.failure_window_minutes)
+    for column, value, limit in (
+        (PortalLoginFailure.name, name, limits.max_failures_per_account),
+        (PortalLoginFailure.address, address, limits.max_failures_per_address),
+    ):
+        count, oldest = session.execute(
+            select(func.count(), func.min(PortalLoginFailure.at)).where(
+                column == value, PortalLoginFailure.at >= since
+            )
+        ).one()
+        if count >= limit:
+            window = dt.timedelta(minutes=limits.failure_window_minutes)
+            retry = max(int((_aware(oldest) + window - _now()).total_seconds()) + 1, 1)
+            raise RateLimitedError(
+                f"too many failed sign-ins; try again in {retry} seconds", retry_after=retry
+            )
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A new session: the cookie value (shown once) and the form token."""
+
+    user: PortalUser
+    cookie: str
+    csrf_token: str
+    expires_at: dt.datetime
+
+
+def sign_in(
+    session: Session, *, name: str, password: str, address: str, limits: Limits
+) -> SignedIn | None:
+    """Check the password and open a session, or record the failure and return None.
+
+    Raises RateLimitedError when the account or address has failed too often lately. The
+    caller commits in both cases: a failure must be counted even though sign-in fails.
+    """
+    _check_rate(session, name, address, limits)
+    user = session.execute(select(PortalUser).where(PortalUser.name == name)).scalar_one_or_none()
+    stored = user.password_hash if user is not None and user.active else _dummy_hash()
+    try:
+        ok = _hasher().verify(stored, password) and user is not None and user.active
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or user is None:
+        session.add(PortalLoginFailure(name=name[:64], address=address[:64], at=_now()))
+        audit_log.record(
+            session,
+            actor=f"portal:{name[:64]}",
+            action="portal.login.failed",
+            object=f"user/{name[:64]}",
+            after={"address": address},
+        )
+        return None
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    session.execute(
+        delete(PortalLoginFailure).where(PortalLoginFailure.name == name)
+    )  # a success clears the account's count (not the address's)
+    cookie = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    now = _now()
+    expires = now + dt.timedelta(hours=limits.session_hours)
+    session.add(
+        PortalSession(
+            id=digest(cookie),
+            user_id=user.id,
+            csrf_token=csrf,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=expires,
+        )
+    )
+    audit_log.record(
+        session,
+        actor=f"portal:{user.name}",
+        action="portal.login",
+        object=f"user/{user.name}",
+        after={"address": address},
+    )
+    return SignedIn(user, cookie, csrf, expires)
+
+
+# How often a session's last use is written back (each write is a database round trip).
+_TOUCH_INTERVAL = dt.timedelta(seconds=60)
+
+
+def session_user(
+    session: Session, cookie: str, limits: Limits
+) -> tuple[PortalUser, PortalSession] | None:
+    """The account and session a cookie belongs to, if it is neither expired nor idle."""
+    found = session.execute(
+        select(PortalSession, PortalUser)
+        .join(PortalUser, PortalUser.id == PortalSession.user_id)
+        .where(PortalSession.id == digest(cookie), PortalUser.active.is_(True))
+    ).first()
+    if found is None:
+        return None
+    browser, user = found
+    now = _now()
+    idle = dt.timedelta(minutes=limits.idle_minutes)
+    if _aware(browser.expires_at) <= now or _aware(browser.last_seen_at) + idle <= now:
+        session.delete(browser)
+        return None
+    if now - _aware(browser.last_seen_at) >= _TOUCH_INTERVAL:
+        browser.last_seen_at = now
+    return user, browser
+
+
+def sign_out(session: Session, cookie: str) -> None:
+    """End the session the cookie belongs to (audited)."""
+    browser = session.get(PortalSession, digest(cookie))
+    if browser is None:
+        return
+    user = session.get(PortalUser, browser.user_id)
+    session.delete(browser)
+    if user is not None:
+        audit_log.record(
+            session, actor=f"portal:{user.name}", action="portal.logout", object=f"user/{user.name}"
+        )
+
+
+def csrf_matches(expected: str, given: str | None) -> bool:
+    """Constant-time comparison of the session's CSRF token with the one a form sent."""
+    return given is not None and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def purge_expired(session: Session, limits: Limits) -> int:
+    """Delete expired sessions and old sign-in failures; return how many sessions went."""
+    now = _now()
+    gone = session.execute(delete(PortalSession).where(PortalSession.expires_at <= now))
+    session.execute(
+        delete(PortalLoginFailure).where(
+            PortalLoginFailure.at < now - dt.timedelta(minutes=limits.failure_window_minutes)
+        )
+    )
+    return int(getattr(gone, "rowcount", 0) or 0)

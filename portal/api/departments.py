@@ -1,0 +1,150 @@
+"""/api/v1/departments: the departments, their quotas, live usage and grants."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from govcloud.model import County
+from portal import grants, lifecycle, observed, service
+from portal.api import problems
+from portal.context import PortalContext
+from portal.deps import ApiActor, CountyDep, Ctx, Db
+from portal.errors import ForbiddenError
+from portal.quota import RESOURCES, Amounts, Ledger
+from portal.schemas import (
+    DepartmentOut,
+    Difference,
+    GrantsOut,
+    NetworkGrantOut,
+    QuotaOut,
+    ResourceAmounts,
+    ResourceQuota,
+    UsageOut,
+)
+
+router = APIRouter(prefix="/departments", tags=["departments"])
+Code = Annotated[str, Path(max_length=32, description="the department's code, e.g. jyj")]
+
+
+def _amounts(value: Amounts) -> ResourceAmounts:
+    return ResourceAmounts(**value.as_dict())
+
+
+def quota_out(county: County, code: str, standing: Ledger) -> QuotaOut:
+    """A department's ledger as the API shows it."""
+    available = standing.available
+    return QuotaOut(
+        department=code,
+        name=county.department(code).name,
+        quota=_amounts(standing.quota),
+        used=_amounts(standing.used),
+        pending=_amounts(standing.pending),
+        available=_amounts(available),
+        resources=[
+            ResourceQuota(
+                resource=name,
+                quota=getattr(standing.quota, name),
+                used=getattr(standing.used, name),
+                pending=getattr(standing.pending, name),
+                available=getattr(available, name),
+            )
+            for name in RESOURCES
+        ],
+    )
+
+
+@router.get("", responses=problems(401), summary="The departments the caller may see")
+def list_departments(actor: ApiActor, county: CountyDep) -> list[DepartmentOut]:
+    """Every department for county roles; one's own for department roles."""
+    return [
+        DepartmentOut(code=d.code, name=d.name, kind=d.kind.value)
+        for d in county.departments
+        if lifecycle.can_see(actor, d.code)
+    ]
+
+
+@router.get(
+    "/{code}/quota", responses=problems(401, 403, 404), summary="A department's quota standing"
+)
+def get_quota(code: Code, actor: ApiActor, db: Db, county: CountyDep) -> QuotaOut:
+    """`quota`, `used` (approved), `pending` (submitted) and `available` per resource."""
+    service.check_department(county, actor, code)
+    return quota_out(county, code, service.ledger(db, county, code))
+
+
+def usage_out(context: PortalContext, code: str, standing: Ledger) -> UsageOut:
+    """The ledger's usage next to the live cloud's, differences flagged."""
+    snapshot = context.snapshot()
+    seen = None
+    if snapshot is not None:
+        seen = observed.observed_usage(snapshot, [code], [context.primary_region])[code]
+    differences = observed.compare(standing.used, seen)
+    return UsageOut(
+        department=code,
+        observed_at=snapshot.taken_at if snapshot is not None else None,
+        resources=[
+            Difference(resource=d.resource, ledger=d.ledger, observed=d.observed, status=d.status)
+            for d in differences
+        ],
+        flagged=observed.flagged(differences),
+    )
+
+
+@router.get(
+    "/{code}/usage",
+    responses=problems(401, 403, 404),
+    summary="Usage from the ledger and as observed in the live cloud",
+)
+def get_usage(code: Code, actor: ApiActor, db: Db, context: Ctx) -> UsageOut:
+    """Per resource: the ledger's usage, the cloud's, and `over`/`under` where they differ."""
+    service.check_department(context.county, actor, code)
+    return usage_out(context, code, service.ledger(db, context.county, code))
+
+
+def grants_out(county: County, code: str, found: grants.DepartmentGrants | None) -> GrantsOut:
+    """One department's grants as the API shows them."""
+    found = found or grants.DepartmentGrants(code)
+    return GrantsOut(
+        department=code,
+        quota=_amounts(grants.desired_quota(county, {code: found}, code)),
+        quota_extra=_amounts(found.quota_extra),
+        granted=_amounts(found.granted),
+        servers=dict(found.servers),
+        volumes=found.volumes,
+        floating_ips=found.floating_ips,
+        networks=[
+            NetworkGrantOut(
+                request_id=n.request_id, name=n.name, network=n.network, ipv6=n.ipv6, ipv4=n.ipv4
+            )
+            for n in found.networks
+        ],
+    )
+
+
+@router.get(
+    "/{code}/grants",
+    responses=problems(401, 403, 404),
+    summary="What the department has been granted (what the stacks provision)",
+)
+def get_grants(code: Code, actor: ApiActor, db: Db, county: CountyDep) -> GrantsOut:
+    """Approved, not decommissioned requests summed up; the quota includes quota changes."""
+    service.check_department(county, actor, code)
+    return grants_out(county, code, grants.approved_grants(db).get(code))
+
+
+grants_router = APIRouter(prefix="/grants", tags=["departments"])
+
+
+@grants_router.get(
+    "", responses=problems(401, 403), summary="Every department's grants (county roles)"
+)
+def list_grants(actor: ApiActor, db: Db, county: CountyDep) -> list[GrantsOut]:
+    """The desired state the stacks read, for every department with a grant."""
+    if actor.role not in lifecycle.COUNTY_ROLES:
+        raise ForbiddenError("every department's grants are for cloud ops, auditors and admins")
+    found = grants.approved_grants(db)
+    known = {d.code for d in county.departments}
+    # A department the county no longer has cannot be provisioned: its grants are left out.
+    return [grants_out(county, code, found[code]) for code in sorted(found) if code in known]

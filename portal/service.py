@@ -1,0 +1,519 @@
+"""Requests and quotas in the registry: every change is one transaction with its audit entry.
+
+The functions here work in the caller's transaction (the API opens one per call) and never
+commit. The quota check and the reservation are one transaction that first locks the
+department's ledger row: `SELECT ... FOR UPDATE` on PostgreSQL, and on SQLite the write lock
+that `BEGIN IMMEDIATE` takes (govcloud.registry.db). Two submissions for one department are
+therefore checked one after the other, each against the other's reservation; submissions for
+different departments only meet at the audit log's head row, which every audited change locks.
+
+Locks are always taken in this order, so no two transactions wait on each other in a cycle:
+the request row, the department's ledger row, the network planner's lock, the audit head.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from govcloud import audit_log
+from govcloud.model import County, Department
+from govcloud.registry import ipam
+from govcloud.registry.tables import (
+    AuditEntry,
+    PortalLedger,
+    PortalRequest,
+    PortalUser,
+)
+from network.plan import Kind as AllocationKind
+from network.plan import PlanError, gateway
+from portal import lifecycle
+from portal.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    QuotaExceededError,
+    from_denied,
+)
+from portal.lifecycle import (
+    GRANTED_STATES,
+    NEEDS_REASON,
+    PENDING_STATES,
+    Action,
+    Actor,
+    Effect,
+    Kind,
+    State,
+)
+from portal.quota import RESOURCES, ZERO, Amounts, Ledger
+from portal.schemas import NewRequest, QuotaChangeRequest
+
+AUDIT_PREFIX = "request"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def department_of(county: County, code: str) -> Department:
+    """The county department with this code, or NotFoundError."""
+    try:
+        return county.department(code)
+    except KeyError:
+        raise NotFoundError(f"no department {code!r} in county {county.code}") from None
+
+
+# -- the ledger --------------------------------------------------------------------------------
+
+
+def _part(row: PortalLedger, part: str) -> Amounts:
+    return Amounts.of({name: getattr(row, f"{part}_{name}") for name in RESOURCES})
+
+
+def _set_part(row: PortalLedger, part: str, amounts: Amounts) -> None:
+    for name, value in amounts.as_dict().items():
+        setattr(row, f"{part}_{name}", value)
+
+
+def _empty_ledger_values(department: str) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        f"{part}_{name}": 0 for part in ("extra", "used", "pending") for name in RESOURCES
+    }
+    return {"department": department, "updated_at": _now(), **values}
+
+
+def lock_ledger(session: Session, department: str) -> PortalLedger:
+    """The department's ledger row, locked for the rest of the transaction (made if missing)."""
+    query = (
+        select(PortalLedger)
+        .where(PortalLedger.department == department)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    row = session.execute(query).scalar_one_or_none()
+    if row is None:
+        # Two first requests of a department may race to create the row: one inserts, the
+        # other's insert does nothing, and both then lock the one row.
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(
+            insert(PortalLedger)
+            .values(**_empty_ledger_values(department))
+            .on_conflict_do_nothing(index_elements=["department"])
+        )
+        row = session.execute(query).scalar_one()
+    return row
+
+
+def _ledger_of(row: PortalLedger | None, department: Department) -> Ledger:
+    base = Amounts.from_quota(department.quota)
+    if row is None:
+        return Ledger(base, ZERO, ZERO)
+    return Ledger(base + _part(row, "extra"), _part(row, "used"), _part(row, "pending"))
+
+
+def _store(row: PortalLedger, ledger: Ledger, department: Department) -> None:
+    _set_part(row, "extra", ledger.quota - Amounts.from_quota(department.quota))
+    _set_part(row, "used", ledger.used)
+    _set_part(row, "pending", ledger.pending)
+    row.updated_at = _now()
+
+
+def ledger(session: Session, county: County, code: str) -> Ledger:
+    """A department's quota, usage and reservations as last committed (no lock)."""
+    department = department_of(county, code)
+    row = session.get(PortalLedger, code)
+    return _ledger_of(row, department)
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    """A department's totals summed from its requests (the ledger row must agree)."""
+
+    extra: Amounts
+    used: Amounts
+    pending: Amounts
+
+
+def recompute(session: Session, department: str) -> Recomputed:
+    """Sum the department's requests by state: what the ledger row must hold."""
+    columns = [func.coalesce(func.sum(getattr(PortalRequest, n)), 0) for n in RESOURCES]
+    rows = session.execute(
+        select(PortalRequest.kind, PortalRequest.state, *columns)
+        .where(PortalRequest.department == department)
+        .group_by(PortalRequest.kind, PortalRequest.state)
+    ).all()
+    extra = used = pending = ZERO
+    for kind, state, *values in rows:
+        amounts = Amounts(*(int(v) for v in values))
+        if kind == Kind.QUOTA_CHANGE:
+            if state in GRANTED_STATES:
+                extra = extra + amounts
+        elif state in GRANTED_STATES:
+            used = used + amounts
+        elif state in PENDING_STATES:
+            pending = pending + amounts
+    return Recomputed(extra, used, pending)
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+def amounts_of(row: PortalRequest) -> Amounts:
+    """What a request holds against the quota (a quota change: its delta)."""
+    return Amounts.of({name: getattr(row, name) for name in RESOURCES})
+
+
+def describe(row: PortalRequest) -> dict[str, Any]:
+    """A request as the audit log records it."""
+    return {
+        "id": row.id,
+        "department": row.department,
+        "kind": row.kind,
+        "state": row.state,
+        "title": row.title,
+        "spec": row.spec,
+        "amounts": amounts_of(row).as_dict(),
+        "requester_id": row.requester_id,
+        "reason": row.reason,
+        "allocation": row.allocation,
+    }
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    row: PortalRequest,
+    *,
+    action: str,
+    before: dict[str, Any] | None,
+) -> None:
+    # Write everything else first: the audit head is the one lock every writer shares, so the
+    # transaction should hold it for as few statements as possible.
+    session.flush()
+    audit_log.record(
+        session,
+        actor=actor.audit_name,
+        action=f"{AUDIT_PREFIX}.{action}",
+        object=f"{AUDIT_PREFIX}/{row.id}",
+        before=before,
+        after=describe(row),
+    )
+
+
+def _check_reserve(ledger_now: Ledger, kind: Kind, amounts: Amounts, department: str) -> None:
+    if kind is Kind.QUOTA_CHANGE:
+        shortfalls = ledger_now.quota_change_shortfalls(amounts)
+    else:
+        shortfalls = ledger_now.shortfalls(amounts)
+    if shortfalls:
+        raise QuotaExceededError(department, shortfalls)
+
+
+def create(session: Session, county: County, actor: Actor, new: NewRequest) -> PortalRequest:
+    """Create a request, and submit it unless it is a draft (the quota is checked then)."""
+    try:
+        department = county.department(new.department)
+    except KeyError:
+        raise InvalidError(f"no department {new.department!r} in county {county.code}") from None
+    if not lifecycle.can_create(actor, department.code):
+        raise ForbiddenError(
+            f"{actor.role.value} {actor.name} may not request resources for {department.code}"
+        )
+    kind = Kind(new.kind)
+    amounts = new.amounts()
+    now = _now()
+    row = PortalRequest(
+        department=department.code,
+        kind=kind.value,
+        state=State.DRAFT.value,
+        title=new.title or _default_title(new),
+        justification=new.justification,
+        spec=new.spec(),
+        requester_id=actor.user_id,
+        reason=None,
+        allocation=None,
+        created_at=now,
+        updated_at=now,
+        **amounts.as_dict(),
+    )
+    if new.submit:
+        ledger_row = lock_ledger(session, department.code)
+        standing = _ledger_of(ledger_row, department)
+        _check_reserve(standing, kind, amounts, department.code)
+        if kind is not Kind.QUOTA_CHANGE:
+            _store(ledger_row, standing.reserve(amounts), department)
+        row.state = State.SUBMITTED.value
+    session.add(row)
+    session.flush()
+    action = Action.SUBMIT.value if new.submit else "create"
+    _audit(session, actor, row, action=action, before=None)
+    return row
+
+
+def _default_title(new: NewRequest) -> str:
+    if isinstance(new, QuotaChangeRequest):
+        changes = ", ".join(f"{k} {v:+d}" for k, v in new.delta().as_dict().items() if v)
+        return f"quota change: {changes}"
+    spec = ", ".join(f"{k} {v}" for k, v in new.spec().items())
+    return f"{new.kind}: {spec}"
+
+
+def _locked(session: Session, request_id: int) -> PortalRequest:
+    row = session.execute(
+        select(PortalRequest)
+        .where(PortalRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError(f"no request {request_id}")
+    return row
+
+
+def transition(
+    session: Session,
+    county: County,
+    actor: Actor,
+    request_id: int,
+    *,
+    action: Action,
+    reason: str = "",
+) -> PortalRequest:
+    """Take one lifecycle step, with its effect on the ledger and its audit entry."""
+    row = _locked(session, request_id)
+    try:
+        step = lifecycle.decide(
+            actor,
+            action,
+            department=row.department,
+            state=State(row.state),
+            kind=Kind(row.kind),
+            owner_id=row.requester_id,
+        )
+    except lifecycle.DeniedError as denied:
+        raise from_denied(denied) from None
+    reason = reason.strip()
+    if action in NEEDS_REASON and not reason:
+        raise InvalidError(f"{action.value} needs a reason")
+    before = describe(row)
+    kind = Kind(row.kind)
+    amounts = amounts_of(row)
+    if step.effect is not Effect.NONE:
+        department = department_of(county, row.department)
+        ledger_row = lock_ledger(session, row.department)
+        _store(ledger_row, _apply(step.effect, kind, amounts, ledger_row, department), department)
+    row.state = step.target.value
+    if reason:
+        row.reason = reason
+    row.updated_at = _now()
+    if step.target is State.OPS_APPROVED and kind is Kind.NETWORK:
+        row.allocation = _allocate_network(session, county, actor, row)
+    _audit(session, actor, row, action=action.value, before=before)
+    return row
+
+
+def _apply(
+    effect: Effect, kind: Kind, amounts: Amounts, row: PortalLedger, department: Department
+) -> Ledger:
+    standing = _ledger_of(row, department)
+    if effect is Effect.RESERVE or (effect is Effect.COMMIT and kind is Kind.QUOTA_CHANGE):
+        # Quota changes are checked again at ops approval: usage may have grown meanwhile.
+        _check_reserve(standing, kind, amounts, department.code)
+    if kind is Kind.QUOTA_CHANGE:
+        # A quota change reserves nothing; it changes the quota once ops approve it.
+        return standing.change_quota(amounts) if effect is Effect.COMMIT else standing
+    moves = {
+        Effect.RESERVE: standing.reserve,
+        Effect.RELEASE: standing.release,
+        Effect.COMMIT: standing.commit,
+        Effect.FREE: standing.free,
+    }
+    return moves[effect](amounts) if effect in moves else standing
+
+
+def _allocate_network(
+    session: Session, county: County, actor: Actor, row: PortalRequest
+) -> dict[str, Any]:
+    """Run the network planner with this request granted; return its prefixes."""
+    session.flush()  # the planner reads granted requests: this one is granted now
+    name = ipam.requested_network_name(row.id, row.spec["name"])
+    try:
+        plan = ipam.plan_and_apply(session, county, actor=actor.audit_name)
+    except PlanError as error:
+        raise ConflictError(
+            "the network planner has no room for this network: " + "; ".join(error.problems)
+        ) from None
+    found = {
+        a.family: a.prefix
+        for a in plan.allocations
+        if a.department == row.department
+        and a.network == name
+        and a.kind in {AllocationKind.SUBNET, AllocationKind.EXTRANET}
+    }
+    return {
+        "network": name,
+        "ipv6": found.get(6),
+        "ipv6_gateway": gateway(found[6]) if 6 in found else None,
+        "ipv4": found.get(4),
+        "ipv4_gateway": gateway(found[4]) if 4 in found else None,
+    }
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def get(session: Session, actor: Actor, request_id: int) -> PortalRequest:
+    """A request the actor may see (404 when there is none, 403 when it is not theirs)."""
+    row = session.get(PortalRequest, request_id)
+    if row is None:
+        raise NotFoundError(f"no request {request_id}")
+    if not lifecycle.can_see(actor, row.department):
+        raise ForbiddenError(
+            f"{actor.role.value} {actor.name} may not see requests of {row.department}"
+        )
+    return row
+
+
+def check_department(county: County, actor: Actor, code: str) -> Department:
+    """The department, if it exists (404) and the actor may see it (403)."""
+    department = department_of(county, code)
+    if not lifecycle.can_see(actor, code):
+        raise ForbiddenError(f"{actor.role.value} {actor.name} may not see {code}")
+    return department
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a request listing is narrowed to."""
+
+    department: str | None = None
+    state: State | None = None
+    kind: Kind | None = None
+    requester: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def listing(
+    session: Session,
+    actor: Actor,
+    filters: Filters,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    states: frozenset[State] | None = None,
+) -> list[tuple[PortalRequest, str]]:
+    """Requests the actor may see, newest first, with their requester's name."""
+    query = select(PortalRequest, PortalUser.name).join(
+        PortalUser, PortalUser.id == PortalRequest.requester_id
+    )
+    department = filters.department
+    if actor.role in lifecycle.DEPARTMENT_ROLES:
+        if department is not None and department != actor.department:
+            raise ForbiddenError(f"{actor.role.value} {actor.name} may not see {department}")
+        department = actor.department
+    if department is not None:
+        query = query.where(PortalRequest.department == department)
+    if filters.state is not None:
+        query = query.where(PortalRequest.state == filters.state.value)
+    if states is not None:
+        query = query.where(PortalRequest.state.in_([s.value for s in states]))
+    if filters.kind is not None:
+        query = query.where(PortalRequest.kind == filters.kind.value)
+    if filters.requester:
+        query = query.where(PortalUser.name == filters.requester)
+    if filters.since is not None:
+        query = query.where(PortalRequest.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(PortalRequest.created_at < filters.until)
+    query = query.order_by(PortalRequest.id.desc()).limit(limit).offset(offset)
+    return [(r, name) for r, name in session.execute(query).all()]
+
+
+def requester_name(session: Session, row: PortalRequest) -> str:
+    """The name of the account that created the request."""
+    return session.execute(
+        select(PortalUser.name).where(PortalUser.id == row.requester_id)
+    ).scalar_one()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One transition of a request, as its audit-log entry records it."""
+
+    at: dt.datetime
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str
+    reason: str | None
+    audit_seq: int
+
+
+def history(session: Session, row: PortalRequest) -> list[Event]:
+    """The request's transitions, oldest first, read from the audit log (the one record)."""
+    entries = session.execute(
+        select(AuditEntry)
+        .where(AuditEntry.object == f"{AUDIT_PREFIX}/{row.id}")
+        .order_by(AuditEntry.seq)
+    ).scalars()
+    events = []
+    for entry in entries:
+        before = entry.before or {}
+        after = entry.after or {}
+        reason = after.get("reason")
+        events.append(
+            Event(
+                at=entry.at,
+                actor=entry.actor.removeprefix("portal:"),
+                action=entry.action.removeprefix(f"{AUDIT_PREFIX}."),
+                from_state=before.get("state"),
+                to_state=after.get("state", ""),
+                # The request keeps its last reason: a transition gave one if it changed.
+                reason=reason if reason != before.get("reason") else None,
+                audit_seq=entry.seq,
+            )
+        )
+    return events
+
+
+def counts_by_state(session: Session, department: str | None) -> dict[str, int]:
+    """How many requests are in each state (one department, or all)."""
+    query = select(PortalRequest.state, func.count()).group_by(PortalRequest.state)
+    if department is not None:
+        query = query.where(PortalRequest.department == department)
+    found = {str(state): int(count) for state, count in session.execute(query).all()}
+    return {state.value: found.get(state.value, 0) for state in State}
+
+
+def queue(session: Session, actor: Actor) -> list[tuple[PortalRequest, str]]:
+    """The requests waiting for this actor's approval, oldest first."""
+    waiting: set[State] = set()
+    for step in lifecycle.STEPS:
+        if step.action is Action.APPROVE and actor.role in step.roles:
+            waiting.add(step.source)
+    if not waiting:
+        return []
+    rows = listing(session, actor, Filters(), limit=500, states=frozenset(waiting))
+    return sorted(
+        ((row, name) for row, name in rows if Action.APPROVE in actions_for(actor, row)),
+        key=lambda pair: pair[0].id,
+    )
+
+
+def actions_for(actor: Actor, row: PortalRequest) -> list[Action]:
+    """What the actor may do to the request now."""
+    return lifecycle.available_actions(
+        actor,
+        department=row.department,
+        state=State(row.state),
+        kind=Kind(row.kind),
+        owner_id=row.requester_id,
+    )

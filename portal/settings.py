@@ -1,0 +1,39 @@
+"""The portal's own settings (GOVCLOUD_PORTAL_*), next to govcloud's (county, registry)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from portal.accounts import Limits
+
+
+class PortalSettings(BaseSettings):
+    """Settings read from GOVCLOUD_PORTAL_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVCLOUD_PORTAL_", extra="ignore")
+
+    session_hours: float = Field(default=8, gt=0, description="a session's absolute lifetime")
+    idle_minutes: float = Field(default=30, gt=0, description="sessions end after this idle")
+    max_failures_per_account: int = Field(default=5, ge=1)
+    max_failures_per_address: int = Field(default=20, ge=1)
+    failure_window_minutes: float = Field(default=15, gt=0)
+    secure_cookies: bool = Field(
+        default=False, description="mark cookies Secure (set when served over HTTPS)"
+    )
+    pool_size: int = Field(default=10, ge=1, description="database connections per worker")
+    cloud: str | None = Field(
+        default=None,
+        description="clouds.yaml entry to read live usage from (unset: no live usage)",
+    )
+    cloud_ttl_seconds: float = Field(default=60, gt=0, description="how long a reading is used")
+
+    def limits(self) -> Limits:
+        """Session lifetimes and sign-in limits."""
+        return Limits(
+            session_hours=self.session_hours,
+            idle_minutes=self.idle_minutes,
+            max_failures_per_account=self.max_failures_per_account,
+            max_failures_per_address=self.max_failures_per_address,
+            failure_window_minutes=self.failure_window_minutes,
+        )

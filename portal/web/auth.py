@@ -1,0 +1,149 @@
+"""Sign-in, sign-out and the language switch."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from portal import accounts, i18n
+from portal.deps import SESSION_COOKIE, Ctx, Db
+from portal.errors import RateLimitedError
+from portal.web.common import language, redirect, safe_next, templates
+
+router = APIRouter(include_in_schema=False)
+LOGIN_CSRF_COOKIE = "govcloud_login_csrf"
+LANGUAGE_COOKIE_DAYS = 365
+
+
+def _login_form(
+    request: Request,
+    *,
+    next_path: str,
+    error: str = "",
+    status_code: int = 200,
+    name: str = "",
+) -> HTMLResponse:
+    lang = language(request)
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "t": i18n.translator(lang),
+            "lang": lang,
+            "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            "next": next_path,
+            "error": error,
+            "name": name,
+            "login_csrf": token,
+            "user": None,
+        },
+        status_code=status_code,
+    )
+    secure = request.app.state.portal.secure_cookies
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/login"
+    )
+    return response
+
+
+@router.get("/login")
+def login_page(
+    request: Request, next_path: Annotated[str, Query(alias="next")] = "/"
+) -> HTMLResponse:
+    """The sign-in form."""
+    return _login_form(request, next_path=safe_next(next_path))
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    *,
+    db: Db,
+    context: Ctx,
+    name: Annotated[str, Form(max_length=256)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form(max_length=256)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=2048)] = "/",
+) -> Response:
+    """Check the password, open a session, go where the user was going."""
+    t = i18n.translator(language(request))
+    next_path = safe_next(next_path)
+    name = name.strip()[:64]
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not expected or not accounts.csrf_matches(expected, csrf_token):
+        return _login_form(
+            request, next_path=next_path, error=t("login.csrf"), status_code=403, name=name
+        )
+    address = request.client.host if request.client else "unknown"
+    try:
+        signed = accounts.sign_in(
+            db,
+            name=name,
+            password=password,
+            address=address,
+            limits=context.limits,
+        )
+    except RateLimitedError as error:
+        db.rollback()
+        response = _login_form(
+            request,
+            next_path=next_path,
+            error=t("login.limited", seconds=error.retry_after),
+            status_code=429,
+            name=name,
+        )
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    db.commit()  # a failure is counted even though sign-in fails
+    if signed is None:
+        return _login_form(
+            request, next_path=next_path, error=t("login.failed"), status_code=401, name=name
+        )
+    signed_in = redirect(next_path)
+    signed_in.set_cookie(
+        SESSION_COOKIE,
+        signed.cookie,
+        max_age=int(context.limits.session_hours * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=context.secure_cookies,
+    )
+    signed_in.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return signed_in
+
+
+@router.post("/logout")
+def logout(request: Request, db: Db, csrf_token: Annotated[str, Form()] = "") -> RedirectResponse:
+    """End the session (the form carries its CSRF token)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        found = accounts.session_user(db, cookie, request.app.state.portal.limits)
+        if found is not None and accounts.csrf_matches(found[1].csrf_token, csrf_token):
+            accounts.sign_out(db, cookie)
+            db.commit()
+        elif found is not None:
+            return redirect("/")
+    response = redirect("/login")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/lang/{code}")
+def switch_language(
+    request: Request, code: str, next_path: Annotated[str, Query(alias="next")] = "/"
+) -> RedirectResponse:
+    """Remember the chosen language and go back to the page."""
+    response = redirect(safe_next(next_path))
+    if code in i18n.LANGUAGES:
+        response.set_cookie(
+            i18n.LANGUAGE_COOKIE,
+            code,
+            max_age=LANGUAGE_COOKIE_DAYS * 86400,
+            samesite="lax",
+            secure=request.app.state.portal.secure_cookies,
+        )
+    return response

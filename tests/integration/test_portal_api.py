@@ -1,0 +1,498 @@
+"""Every /api/v1 route: success, 401, 403, 404, 409 and 422 wherever the route can answer it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from portal_kit import PASSWORD, Portal
+from snapshot_kit import SNAPSHOT
+
+STORAGE = {"kind": "storage", "storage_gb": 10}
+ACTIONS = ["submit", "approve", "reject", "withdraw", "deploy", "accept", "decommission"]
+
+
+def make(portal: Portal, state: str, department: str = "alpha") -> int:
+    """A request of `department` in `state`, made the way people would make it."""
+    suffix = "a" if department == "alpha" else "b"
+    req, head = f"req-{suffix}", f"head-{suffix}"
+    submit = state != "draft"
+    created = portal.submit(req, department=department, submit=submit, **STORAGE)
+    assert created.status_code == 201, created.text
+    rid: int = created.json()["id"]
+    steps = {
+        "dept_approved": [(head, "approve")],
+        "ops_approved": [(head, "approve"), ("ops", "approve")],
+        "deployed": [(head, "approve"), ("ops", "approve"), ("ops", "deploy")],
+        "in_use": [(head, "approve"), ("ops", "approve"), ("ops", "deploy"), (req, "accept")],
+        "decommission_requested": [
+            (head, "approve"),
+            ("ops", "approve"),
+            ("ops", "deploy"),
+            (req, "accept"),
+            (req, "decommission"),
+        ],
+        "rejected": [(head, "reject")],
+        "withdrawn": [(req, "withdraw")],
+    }
+    for who, action in steps.get(state, []):
+        done = portal.post(who, f"/requests/{rid}/{action}", {"reason": "test"})
+        assert done.status_code == 200, done.text
+    assert portal.get("admin", f"/requests/{rid}").json()["state"] == state
+    return rid
+
+
+def no_auth(portal: Portal, method: str, path: str, body: Any = None) -> Any:
+    return portal.client.request(method, f"/api/v1{path}", json=body)
+
+
+def bad_token(portal: Portal, method: str, path: str) -> Any:
+    headers = {"Authorization": "Bearer gcp_not-a-token"}
+    return portal.client.request(method, f"/api/v1{path}", headers=headers)
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+def test_create_request(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    created = p.submit("req-a", **STORAGE)
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["state"], body["department"], body["amounts"]["storage_gb"]) == (
+        "submitted",
+        "alpha",
+        10,
+    )
+    assert isinstance(body["id"], int) and body["requester"] == "req-a"
+    assert no_auth(p, "POST", "/requests", {"department": "alpha", **STORAGE}).status_code == 401
+    assert bad_token(p, "POST", "/requests").status_code == 401
+    assert p.submit("req-a", department="beta", **STORAGE).status_code == 403
+    assert p.submit("ops", department="alpha", **STORAGE).status_code == 403
+    assert p.submit("auditor", department="alpha", **STORAGE).status_code == 403
+    over = p.submit("req-a", kind="storage", storage_gb=91)
+    assert over.status_code == 409
+    assert over.json()["detail"]["shortfalls"] == [
+        {"resource": "storage_gb", "requested": 91, "available": 90}
+    ]
+    for bad in (
+        {"kind": "storage"},  # storage_gb missing
+        {"kind": "storage", "storage_gb": 0},
+        {"kind": "storage", "storage_gb": "lots"},
+        {"kind": "storage", "storage_gb": 5, "flavor": "m1.small"},  # another kind's field
+        {"kind": "gpu", "count": 1},
+        {"kind": "compute", "flavor": "m1.huge"},
+        {"kind": "compute", "flavor": "m1.tiny"},
+        {"kind": "network", "name": "Bad Name"},
+        {"kind": "quota_change"},  # nothing to change
+        {"kind": "floating_ip", "floating_ips": 1, "department": "NOT A CODE"},
+    ):
+        answer = p.submit("req-a", **bad)
+        assert answer.status_code == 422, (bad, answer.text)
+    unknown = p.submit("admin", department="nosuch", **STORAGE)
+    assert unknown.status_code == 422 and "no department" in unknown.json()["detail"][0]["msg"]
+    assert (
+        p.client.post("/api/v1/requests", content=b"{", headers=p.auth("req-a")).status_code == 422
+    )
+
+
+def test_every_kind_is_accepted_with_its_own_fields(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    for body, held in (
+        ({"kind": "compute", "flavor": "m1.large", "count": 2}, {"vcpu": 8, "ram_gb": 16}),
+        ({"kind": "storage", "storage_gb": 40, "volumes": 2}, {"storage_gb": 40}),
+        ({"kind": "floating_ip", "floating_ips": 1}, {"floating_ips": 1}),
+        ({"kind": "network", "name": "video", "hosts": 30}, {"networks": 1}),
+        ({"kind": "quota_change", "vcpu": 4, "networks": -1}, {"vcpu": 4, "networks": -1}),
+    ):
+        created = p.submit("req-a", title="t", justification="j", **body)
+        assert created.status_code == 201, created.text
+        amounts = created.json()["amounts"]
+        assert {k: v for k, v in amounts.items() if v} == held
+
+
+def test_get_request(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    rid = make(p, "submitted")
+    for who in ("req-a", "head-a", "ops", "auditor", "admin"):
+        answer = p.get(who, f"/requests/{rid}")
+        assert answer.status_code == 200 and answer.json()["id"] == rid
+    assert p.get("head-a", f"/requests/{rid}").json()["actions"] == [
+        "approve",
+        "reject",
+        "withdraw",
+    ]
+    assert p.get("auditor", f"/requests/{rid}").json()["actions"] == []
+    assert no_auth(p, "GET", f"/requests/{rid}").status_code == 401
+    assert p.get("req-b", f"/requests/{rid}").status_code == 403
+    assert p.get("head-b", f"/requests/{rid}").status_code == 403
+    assert p.get("req-a", "/requests/999999").status_code == 404
+    assert p.get("req-a", "/requests/abc").status_code == 422
+    assert p.get("req-a", "/requests/0").status_code == 422
+
+
+def test_history(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    rid = make(p, "rejected")
+    history = p.get("req-a", f"/requests/{rid}/history")
+    assert history.status_code == 200
+    assert [(e["action"], e["reason"]) for e in history.json()] == [
+        ("submit", None),
+        ("reject", "test"),
+    ]
+    assert no_auth(p, "GET", f"/requests/{rid}/history").status_code == 401
+    assert p.get("req-b", f"/requests/{rid}/history").status_code == 403
+    assert p.get("req-a", "/requests/424242/history").status_code == 404
+    assert p.get("req-a", "/requests/x/history").status_code == 422
+
+
+def test_list_requests(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    a1, a2, b1 = make(p, "submitted"), make(p, "draft"), make(p, "submitted", "beta")
+    ids = lambda answer: [r["id"] for r in answer.json()]  # noqa: E731
+    assert ids(p.get("req-a", "/requests")) == [a2, a1]
+    assert ids(p.get("req-b", "/requests")) == [b1]
+    assert ids(p.get("ops", "/requests")) == [b1, a2, a1]
+    assert ids(p.get("ops", "/requests", department="beta")) == [b1]
+    assert ids(p.get("auditor", "/requests", state="draft")) == [a2]
+    assert ids(p.get("admin", "/requests", kind="compute")) == []
+    assert ids(p.get("admin", "/requests", requester="req-b")) == [b1]
+    assert ids(p.get("admin", "/requests", limit=1, offset=1)) == [a2]
+    assert no_auth(p, "GET", "/requests").status_code == 401
+    assert p.get("req-a", "/requests", department="beta").status_code == 403
+    assert p.get("req-a", "/requests", state="lost").status_code == 422
+    assert p.get("req-a", "/requests", limit=0).status_code == 422
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_actions(sqlite_portal: Portal, action: str) -> None:
+    """Each action: 200 from its state, 401, 403 (role and department), 404, 409, 422."""
+    p = sqlite_portal
+    ready = {
+        "submit": ("draft", "req-a", "submitted"),
+        "approve": ("submitted", "head-a", "dept_approved"),
+        "reject": ("submitted", "head-a", "rejected"),
+        "withdraw": ("submitted", "req-a", "withdrawn"),
+        "deploy": ("ops_approved", "ops", "deployed"),
+        "accept": ("deployed", "req-a", "in_use"),
+        "decommission": ("in_use", "req-a", "decommission_requested"),
+    }
+    state, who, target = ready[action]
+    path = lambda rid: f"/requests/{rid}/{action}"  # noqa: E731
+
+    rid = make(p, state)
+    assert no_auth(p, "POST", path(rid), {"reason": "r"}).status_code == 401
+    assert p.post("req-b", path(rid), {"reason": "r"}).status_code == 403  # other department
+    assert p.post("auditor", path(rid), {"reason": "r"}).status_code == 403  # read-only
+    wrong_role = "ops" if who != "ops" else "head-a"
+    assert p.post(wrong_role, path(rid), {"reason": "r"}).status_code == 403
+    assert p.post(who, "/requests/987654/" + action, {"reason": "r"}).status_code == 404
+    assert p.post(who, f"/requests/zzz/{action}").status_code == 422
+    assert p.post(who, path(rid), {"reason": 5, "extra": True}).status_code == 422
+    if action in {"reject", "withdraw"}:
+        missing = p.post(who, path(rid), {"reason": "  "})
+        assert missing.status_code == 422 and "needs a reason" in missing.json()["detail"][0]["msg"]
+    done = p.post(who, path(rid), {"reason": "because"})
+    assert done.status_code == 200, done.text
+    assert done.json()["state"] == target
+    final = make(p, "rejected")
+    refused = p.post(who, path(final), {"reason": "because"})
+    assert refused.status_code == 409 and "it is final" in refused.json()["detail"]
+
+
+def test_submitting_a_draft_over_quota_is_409(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    # m1.xlarge is 8 vCPU, 16 GB: alpha's whole vCPU and RAM quota, so it fits exactly...
+    draft = p.submit("req-a", kind="compute", flavor="m1.xlarge", submit=False).json()
+    submitted = p.post("req-a", f"/requests/{draft['id']}/submit")
+    assert submitted.status_code == 200 and submitted.json()["state"] == "submitted"
+    # ...and nothing more does.
+    small = p.submit("req-a", kind="compute", flavor="m1.small", submit=False).json()
+    refused = p.post("req-a", f"/requests/{small['id']}/submit")
+    assert refused.status_code == 409
+    assert {s["resource"] for s in refused.json()["detail"]["shortfalls"]} == {"vcpu", "ram_gb"}
+
+
+def test_nobody_approves_their_own_request(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    rid = p.submit("head-a", **STORAGE).json()["id"]
+    own = p.post("head-a", f"/requests/{rid}/approve")
+    assert own.status_code == 403 and "own request" in own.json()["detail"]
+    admin_rid = p.submit("admin", department="alpha", **STORAGE).json()["id"]
+    assert p.post("admin", f"/requests/{admin_rid}/approve").status_code == 403
+    assert p.post("head-a", f"/requests/{admin_rid}/approve").status_code == 200
+
+
+def test_decommissioning_a_quota_change_is_409(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    rid = p.submit("req-a", kind="quota_change", vcpu=1).json()["id"]
+    p.approve_twice(rid)
+    p.post("ops", f"/requests/{rid}/deploy")
+    p.post("req-a", f"/requests/{rid}/accept")
+    refused = p.post("req-a", f"/requests/{rid}/decommission")
+    assert refused.status_code == 409 and "quota change" in refused.json()["detail"]
+
+
+# -- departments ------------------------------------------------------------------------------
+
+
+def test_departments(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    codes = lambda answer: [d["code"] for d in answer.json()]  # noqa: E731
+    assert codes(p.get("req-a", "/departments")) == ["alpha"]
+    assert codes(p.get("head-b", "/departments")) == ["beta"]
+    assert codes(p.get("auditor", "/departments")) == ["alpha", "beta"]
+    assert no_auth(p, "GET", "/departments").status_code == 401
+
+
+def test_quota(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    make(p, "ops_approved")
+    make(p, "submitted")
+    quota = p.get("req-a", "/departments/alpha/quota")
+    assert quota.status_code == 200
+    body = quota.json()
+    assert body["quota"] == {
+        "vcpu": 8,
+        "ram_gb": 16,
+        "storage_gb": 100,
+        "floating_ips": 1,
+        "networks": 2,
+    }
+    assert (body["used"]["storage_gb"], body["pending"]["storage_gb"]) == (10, 10)
+    assert body["available"]["storage_gb"] == 80
+    storage = next(r for r in body["resources"] if r["resource"] == "storage_gb")
+    assert storage == {
+        "resource": "storage_gb",
+        "quota": 100,
+        "used": 10,
+        "pending": 10,
+        "available": 80,
+        "observed": None,
+    }
+    assert no_auth(p, "GET", "/departments/alpha/quota").status_code == 401
+    assert p.get("req-b", "/departments/alpha/quota").status_code == 403
+    assert p.get("ops", "/departments/nosuch/quota").status_code == 404
+    assert p.get("ops", f"/departments/{'x' * 40}/quota").status_code == 422
+
+
+def test_usage_without_a_cloud_is_unknown(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    usage = p.get("head-a", "/departments/alpha/usage")
+    assert usage.status_code == 200
+    assert usage.json()["observed_at"] is None and usage.json()["flagged"] is False
+    assert {r["status"] for r in usage.json()["resources"]} == {"unknown"}
+    assert no_auth(p, "GET", "/departments/alpha/usage").status_code == 401
+    assert p.get("head-b", "/departments/alpha/usage").status_code == 403
+    assert p.get("ops", "/departments/nosuch/usage").status_code == 404
+
+
+def test_grants(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    make(p, "in_use")
+    make(p, "submitted")  # not granted
+    grants = p.get("req-a", "/departments/alpha/grants")
+    assert grants.status_code == 200
+    assert grants.json()["granted"]["storage_gb"] == 10 and grants.json()["volumes"] == [10]
+    assert no_auth(p, "GET", "/departments/alpha/grants").status_code == 401
+    assert p.get("req-b", "/departments/alpha/grants").status_code == 403
+    assert p.get("ops", "/departments/nosuch/grants").status_code == 404
+    every = p.get("ops", "/grants")
+    assert every.status_code == 200 and [g["department"] for g in every.json()] == ["alpha"]
+    assert no_auth(p, "GET", "/grants").status_code == 401
+    assert p.get("head-a", "/grants").status_code == 403
+
+
+# -- accounts ---------------------------------------------------------------------------------
+
+
+def test_me_and_my_token(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    me = p.get("head-b", "/me")
+    assert me.status_code == 200
+    assert {k: me.json()[k] for k in ("name", "role", "department", "has_token")} == {
+        "name": "head-b",
+        "role": "dept_approver",
+        "department": "beta",
+        "has_token": True,
+    }
+    assert no_auth(p, "GET", "/me").status_code == 401
+    old = p.tokens["head-b"]
+    issued = p.post("head-b", "/me/token")
+    assert issued.status_code == 201 and issued.json()["token"].startswith("gcp_")
+    p.tokens["head-b"] = issued.json()["token"]
+    assert p.get("head-b", "/me").status_code == 200
+    stale = {"Authorization": f"Bearer {old}"}
+    assert p.client.get("/api/v1/me", headers=stale).status_code == 401
+    assert no_auth(p, "POST", "/me/token").status_code == 401
+
+
+def test_session_cookies_work_for_the_api_with_a_csrf_header(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    client = p.client
+    page = client.get("/login")
+    assert page.status_code == 200
+    login_csrf = client.cookies.get("govcloud_login_csrf")
+    signed = client.post(
+        "/login",
+        data={"name": "req-a", "password": PASSWORD, "csrf_token": login_csrf},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+    assert client.get("/api/v1/me").json()["name"] == "req-a"
+    without = client.post("/api/v1/me/token")
+    assert without.status_code == 403 and "X-CSRF-Token" in without.json()["detail"]
+    csrf = client.get("/account").text.split('name="csrf_token" value="')[1].split('"')[0]
+    assert client.post("/api/v1/me/token", headers={"X-CSRF-Token": csrf}).status_code == 201
+
+
+def test_users(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    listed = p.get("admin", "/users")
+    assert listed.status_code == 200
+    assert [u["name"] for u in listed.json()] == sorted(
+        ["req-a", "head-a", "req-b", "head-b", "ops", "auditor", "admin"]
+    )
+    assert all("password" not in str(u) for u in listed.json())
+    assert no_auth(p, "GET", "/users").status_code == 401
+    assert p.get("ops", "/users").status_code == 403
+
+    new = {"name": "wang", "role": "requester", "department": "beta", "password": "a" * 12}
+    created = p.post("admin", "/users", new)
+    assert created.status_code == 201 and created.json()["department"] == "beta"
+    assert p.post("admin", "/users", new).status_code == 409
+    assert no_auth(p, "POST", "/users", new).status_code == 401
+    assert p.post("head-a", "/users", {**new, "name": "li"}).status_code == 403
+    for bad in (
+        {**new, "name": "x y"},
+        {**new, "password": "short"},
+        {**new, "role": "boss"},
+        {**new, "name": "li", "department": None},  # a requester needs a department
+        {**new, "name": "li", "role": "auditor"},  # an auditor has none
+        {**new, "name": "li", "department": "nosuch"},
+    ):
+        assert p.post("admin", "/users", bad).status_code == 422, bad
+
+    token = p.post("admin", "/users/wang/token")
+    assert token.status_code == 201
+    headers = {"Authorization": f"Bearer {token.json()['token']}"}
+    assert p.client.get("/api/v1/me", headers=headers).json()["name"] == "wang"
+    assert p.post("admin", "/users/nobody/token").status_code == 404
+    assert p.post("ops", "/users/wang/token").status_code == 403
+    assert no_auth(p, "POST", "/users/wang/token").status_code == 401
+
+
+# -- audit --------------------------------------------------------------------------------------
+
+
+def test_audit_log(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    rid = make(p, "dept_approved")
+    entries = p.get("auditor", "/audit", object=f"request/{rid}")
+    assert entries.status_code == 200
+    assert [e["action"] for e in entries.json()] == ["request.approve", "request.submit"]
+    assert p.get("auditor", "/audit", action="request.")
+    assert {e["action"] for e in p.get("admin", "/audit", action="portal.").json()} == {
+        "portal.user.add",
+        "portal.token.issue",
+    }
+    assert p.get("auditor", "/audit", actor="portal:head-a").json()[0]["action"] == (
+        "request.approve"
+    )
+    assert no_auth(p, "GET", "/audit").status_code == 401
+    assert p.get("ops", "/audit").status_code == 403
+    assert p.get("req-a", "/audit").status_code == 403
+    assert p.get("auditor", "/audit", limit=0).status_code == 422
+
+
+def read_csv(text: str) -> list[dict[str, str]]:
+    assert text.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
+def test_csv_exports(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    a = make(p, "submitted")
+    b = make(p, "rejected", "beta")
+    p.submit("req-a", kind="storage", storage_gb=1, title="=HYPERLINK(evil)")
+    exported = p.get("auditor", "/export/requests.csv")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = read_csv(exported.text)
+    assert [int(r["id"]) for r in rows] == [a + 2, b, a]
+    assert rows[0]["title"] == "'=HYPERLINK(evil)"  # no formulas reach a spreadsheet
+    assert [
+        r["id"] for r in read_csv(p.get("admin", "/export/requests.csv", state="rejected").text)
+    ] == [str(b)]
+    today = rows[0]["created_at"][:10]
+    assert len(read_csv(p.get("admin", "/export/requests.csv", since=today).text)) == 3
+    assert len(read_csv(p.get("admin", "/export/requests.csv", until="2000-01-01").text)) == 0
+    audit = read_csv(p.get("auditor", "/export/audit.csv", action="request.").text)
+    assert {r["action"] for r in audit} == {"request.submit", "request.reject"}
+    for path in ("/export/requests.csv", "/export/audit.csv"):
+        assert no_auth(p, "GET", path).status_code == 401
+        assert p.get("ops", path).status_code == 403
+    assert p.get("admin", "/export/requests.csv", since="yesterday").status_code == 422
+
+
+# -- meta ---------------------------------------------------------------------------------------
+
+
+def test_health_and_flavors(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    assert p.client.get("/api/v1/health").json() == {"status": "ok"}
+    flavors = p.get("req-a", "/flavors")
+    assert flavors.status_code == 200
+    assert [f["name"] for f in flavors.json()] == ["m1.small", "m1.medium", "m1.large", "m1.xlarge"]
+    assert no_auth(p, "GET", "/flavors").status_code == 401
+
+
+COVERED: dict[str, Callable[..., None]] = {
+    "POST /api/v1/requests": test_create_request,
+    "GET /api/v1/requests": test_list_requests,
+    "GET /api/v1/requests/{request_id}": test_get_request,
+    "GET /api/v1/requests/{request_id}/history": test_history,
+    **{f"POST /api/v1/requests/{{request_id}}/{a}": test_actions for a in ACTIONS},
+    "GET /api/v1/departments": test_departments,
+    "GET /api/v1/departments/{code}/quota": test_quota,
+    "GET /api/v1/departments/{code}/usage": test_usage_without_a_cloud_is_unknown,
+    "GET /api/v1/departments/{code}/grants": test_grants,
+    "GET /api/v1/grants": test_grants,
+    "GET /api/v1/me": test_me_and_my_token,
+    "POST /api/v1/me/token": test_me_and_my_token,
+    "GET /api/v1/users": test_users,
+    "POST /api/v1/users": test_users,
+    "POST /api/v1/users/{name}/token": test_users,
+    "GET /api/v1/audit": test_audit_log,
+    "GET /api/v1/export/requests.csv": test_csv_exports,
+    "GET /api/v1/export/audit.csv": test_csv_exports,
+    "GET /api/v1/health": test_health_and_flavors,
+    "GET /api/v1/flavors": test_health_and_flavors,
+}
+
+
+def test_every_api_route_has_its_test(sqlite_portal: Portal) -> None:
+    paths = sqlite_portal.client.get("/openapi.json").json()["paths"]
+    routes = {f"{method.upper()} {path}" for path, item in paths.items() for method in item}
+    assert routes == set(COVERED)
+
+
+def test_usage_compares_the_ledger_with_the_live_cloud(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    p.context.snapshot = lambda: SNAPSHOT
+    rid = p.submit("req-a", kind="storage", storage_gb=50).json()["id"]
+    p.approve_twice(rid)
+    usage = p.get("req-a", "/departments/alpha/usage").json()
+    assert usage["observed_at"] == 1.0 and usage["flagged"] is True
+    by_resource = {
+        r["resource"]: (r["ledger"], r["observed"], r["status"]) for r in usage["resources"]
+    }
+    assert by_resource == {
+        "vcpu": (0, 3, "over"),
+        "ram_gb": (0, 6, "over"),
+        "storage_gb": (50, 50, "ok"),
+        "floating_ips": (0, None, "unknown"),
+        "networks": (0, 1, "over"),
+    }

@@ -1,0 +1,175 @@
+"""The pages in a real headless Chromium (Debian's, driven by Playwright through its path).
+
+A department's staff member signs in and submits a request, the department head and cloud ops
+approve it from their queues, the staff member sees the quota bar move from pending to used,
+and switches the language. Screenshots of each step go to test-artifacts/portal/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from portal_kit import PASSWORD, Portal
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+
+
+@pytest.fixture
+def base_url(sqlite_portal: Portal) -> Iterator[str]:
+    """The portal served by uvicorn on loopback, in this process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        sqlite_portal.client.app, host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the portal did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `make test` (scripts/install-system-deps installs "
+            "Debian's chromium)"
+        )
+    # Chromium refuses to run as root inside its sandbox.
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
+
+
+def sign_in(browser: Browser, base_url: str, name: str) -> Page:
+    page = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(f"{base_url}/")
+    expect(page).to_have_url(f"{base_url}/login?next=/")
+    page.get_by_label("账号").fill(name)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_test_id("who")).to_contain_text(name)
+    return page
+
+
+def storage_bar(page: Page) -> tuple[str | None, str | None]:
+    bar = page.get_by_test_id("quota-storage_gb")
+    return bar.get_attribute("data-used"), bar.get_attribute("data-pending")
+
+
+def test_submit_approve_twice_and_switch_language(
+    browser: Browser, base_url: str, shots: Path
+) -> None:
+    staff = sign_in(browser, base_url, "req-a")
+    expect(staff.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(staff.get_by_role("heading", name="配额使用情况")).to_be_visible()
+    assert storage_bar(staff) == ("0", "0")
+    staff.screenshot(path=shots / "1-dashboard-before.png", full_page=True)
+
+    staff.get_by_role("link", name="新建申请").click()
+    staff.get_by_test_id("kind-storage").click()
+    staff.get_by_label("申请标题").fill("档案扫描存储")
+    staff.get_by_label("容量（GB）").fill("30")
+    staff.get_by_label("申请理由").fill("纸质档案数字化")
+    # Live feedback (plain JavaScript): 100 GB quota, 30 requested, 70 left.
+    expect(staff.locator('output[data-resource="storage_gb"]')).to_have_text("70")
+    staff.screenshot(path=shots / "2-request-form.png", full_page=True)
+    staff.get_by_test_id("submit-request").click()
+    expect(staff.get_by_test_id("state")).to_have_text("已提交")
+    request_url = staff.url.split("?")[0]
+    request_id = request_url.rsplit("/", 1)[1]
+    staff.screenshot(path=shots / "3-submitted.png", full_page=True)
+
+    staff.get_by_role("link", name="概览").click()
+    assert storage_bar(staff) == ("0", "30")
+    staff.screenshot(path=shots / "4-dashboard-pending.png", full_page=True)
+
+    head = sign_in(browser, base_url, "head-a")
+    head.get_by_role("link", name="待我审批").click()
+    expect(head.get_by_test_id(f"queue-{request_id}")).to_be_visible()
+    head.screenshot(path=shots / "5-head-queue.png", full_page=True)
+    head.get_by_test_id(f"action-approve-{request_id}").click()
+    expect(head.get_by_test_id("queue-empty")).to_be_visible()
+
+    ops = sign_in(browser, base_url, "ops")
+    ops.get_by_role("link", name="待我审批").click()
+    ops.screenshot(path=shots / "6-ops-queue.png", full_page=True)
+    ops.get_by_test_id(f"action-approve-{request_id}").click()
+    ops.goto(request_url)
+    expect(ops.get_by_test_id("state")).to_have_text("运维已审批")
+    ops.screenshot(path=shots / "7-ops-approved.png", full_page=True)
+
+    staff.reload()
+    assert storage_bar(staff) == ("30", "0")
+    bar = staff.get_by_role("meter", name="存储（GB）")
+    expect(bar).to_have_attribute("aria-valuenow", "30")
+    staff.screenshot(path=shots / "8-dashboard-used.png", full_page=True)
+
+    staff.get_by_test_id("lang-en").click()
+    expect(staff.locator("html")).to_have_attribute("lang", "en")
+    expect(staff.get_by_role("heading", name="Quota", exact=True)).to_be_visible()
+    expect(staff.get_by_role("link", name="New request")).to_be_visible()
+    assert storage_bar(staff) == ("30", "0")
+    staff.screenshot(path=shots / "9-dashboard-english.png", full_page=True)
+    staff.get_by_test_id("lang-zh-CN").click()
+    expect(staff.locator("html")).to_have_attribute("lang", "zh-CN")
+
+
+def test_over_quota_is_refused_on_the_form(browser: Browser, base_url: str, shots: Path) -> None:
+    staff = sign_in(browser, base_url, "req-a")
+    staff.goto(f"{base_url}/requests/new?kind=storage")
+    staff.get_by_label("容量（GB）").fill("500")
+    expect(staff.locator('output[data-resource="storage_gb"]')).to_have_text("-400")
+    staff.get_by_test_id("submit-request").click()
+    expect(staff.get_by_test_id("form-message")).to_contain_text("超出配额")
+    staff.screenshot(path=shots / "10-over-quota.png", full_page=True)
+
+
+def test_auditor_filters_and_exports(browser: Browser, base_url: str, shots: Path) -> None:
+    staff = sign_in(browser, base_url, "req-a")
+    staff.goto(f"{base_url}/requests/new?kind=floating_ip")
+    staff.get_by_test_id("submit-request").click()
+    expect(staff.get_by_test_id("state")).to_have_text("已提交")
+    auditor = sign_in(browser, base_url, "auditor")
+    auditor.get_by_role("link", name="审计").click()
+    expect(auditor.get_by_test_id("chain")).to_contain_text("✓")
+    auditor.get_by_label("类型").first.select_option("floating_ip")
+    auditor.get_by_role("button", name="筛选").first.click()
+    expect(auditor.locator("tr[data-testid^=request-row-]")).to_have_count(1)
+    with auditor.expect_download() as download:
+        auditor.get_by_test_id("export-requests").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert exported.splitlines()[0].startswith("id,department,kind,state")
+    assert ",floating_ip," in exported
+    auditor.screenshot(path=shots / "11-auditor.png", full_page=True)

@@ -1,0 +1,136 @@
+"""`govcloud portal user add | token | demo | serve --background | stop`, as typed."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from clirunner import govcloud
+from small_county import write_county
+
+
+def _env(url: str, tmp_path: Path) -> dict[str, str]:
+    write_county(tmp_path / "county")
+    environment = {
+        "GOVCLOUD_DATABASE_URL": url,
+        "GOVCLOUD_ACTOR": "ops:chen",
+        "GOVCLOUD_PORTAL_PASSWORD_PROFILE": "cheapest",
+    }
+    assert govcloud("db", "upgrade", cwd=tmp_path, env=environment).returncode == 0
+    return environment
+
+
+@pytest.fixture
+def env(registry_url: str, tmp_path: Path) -> dict[str, str]:
+    """A migrated registry on each backend."""
+    return _env(registry_url, tmp_path)
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    """A migrated SQLite registry (for what does not depend on the backend)."""
+    return _env(f"sqlite:///{tmp_path / 'registry.sqlite3'}", tmp_path)
+
+
+def test_user_add_and_token(env: dict[str, str], tmp_path: Path) -> None:
+    added = govcloud(
+        "portal", "user", "add", "--name", "wang", "--role", "requester", "--department",
+        "alpha", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "account wang: requester in alpha" in added.stdout
+    assert "password: " in added.stdout
+    token = govcloud("portal", "token", "--name", "wang", cwd=tmp_path, env=env)
+    assert token.returncode == 0 and token.stdout.strip().startswith("gcp_")
+    log = json.loads(govcloud("audit", "log", "--json", cwd=tmp_path, env=env).stdout)
+    assert [(e["actor"], e["action"], e["object"]) for e in log[:2]] == [
+        ("ops:chen", "portal.token.issue", "user/wang"),
+        ("ops:chen", "portal.user.add", "user/wang"),
+    ]
+    assert token.stdout.strip() not in json.dumps(log)  # only a hint of the token is kept
+
+
+def test_user_add_refuses_bad_input(sqlite_env: dict[str, str], tmp_path: Path) -> None:
+    for args, message in (
+        (["--name", "x1", "--role", "boss"], "no role 'boss'"),
+        (["--name", "x2", "--role", "requester"], "give --department"),
+        (["--name", "x3", "--role", "auditor", "--department", "alpha"], "give no department"),
+        (["--name", "x4", "--role", "requester", "--department", "nosuch"], "no department"),
+    ):
+        refused = govcloud("portal", "user", "add", *args, cwd=tmp_path, env=sqlite_env)
+        assert refused.returncode == 2 and message in refused.stderr, args
+
+
+def test_password_from_stdin_duplicates_and_unknown_accounts(
+    sqlite_env: dict[str, str], tmp_path: Path
+) -> None:
+    environment = {**os.environ, **sqlite_env}
+
+    def add(name: str, password: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "govcloud", "portal", "user", "add", "--name", name,
+             "--role", "ops_approver", "--password-stdin"],
+            input=f"{password}\n", capture_output=True, text=True, cwd=tmp_path,
+            env=environment, check=False,
+        )  # fmt: skip
+
+    added = add("ops1", "a long enough secret")
+    assert added.returncode == 0 and "password:" not in added.stdout
+    again = add("ops1", "a long enough secret")
+    assert again.returncode == 2 and "exists already" in again.stderr
+    short = add("ops2", "short")
+    assert short.returncode == 2 and "at least 12 characters" in short.stderr
+    missing = govcloud("portal", "token", "--name", "nobody", cwd=tmp_path, env=sqlite_env)
+    assert missing.returncode == 2 and "no account named 'nobody'" in missing.stderr
+
+
+def test_commands_need_a_migrated_registry(tmp_path: Path) -> None:
+    write_county(tmp_path / "county")
+    env = {"GOVCLOUD_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
+    answer = govcloud("portal", "token", "--name", "x", cwd=tmp_path, env=env)
+    assert answer.returncode == 2 and "govcloud db upgrade" in answer.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_demo_then_serve_in_the_background(tmp_path: Path) -> None:
+    env = {
+        "GOVCLOUD_DATABASE_URL": f"sqlite:///{tmp_path / 'registry.sqlite3'}",
+        "GOVCLOUD_COUNTY": str(Path(__file__).resolve().parents[2] / "county"),
+        "GOVCLOUD_STATE_DIR": str(tmp_path / "state"),
+        "GOVCLOUD_PORTAL_PASSWORD_PROFILE": "cheapest",
+    }
+    for step in (("db", "upgrade"), ("net", "plan")):
+        assert govcloud(*step, cwd=tmp_path, env=env).returncode == 0
+    demo = govcloud("portal", "demo", cwd=tmp_path, env=env)
+    assert demo.returncode == 0, demo.stderr
+    for line in ("zhang.jyj", "li.jyj", "wang.ops", "zhao.audit", "admin"):
+        assert line in demo.stdout
+    states = {"in_use", "ops_approved", "dept_approved", "submitted", "rejected", "draft"}
+    assert all(f": {state}" in demo.stdout for state in states), demo.stdout
+    again = govcloud("portal", "demo", cwd=tmp_path, env=env)
+    assert again.returncode == 0 and "request #" not in again.stdout  # made only once
+
+    port = str(_free_port())
+    started = govcloud("portal", "serve", "--background", "--port", port, cwd=tmp_path, env=env)
+    try:
+        assert started.returncode == 0, started.stderr + started.stdout
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login") as page:
+            assert "政务云资源申请门户" in page.read().decode()
+        twice = govcloud("portal", "serve", "--background", "--port", port, cwd=tmp_path, env=env)
+        assert "already running" in twice.stdout
+    finally:
+        stopped = govcloud("portal", "stop", cwd=tmp_path, env=env)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert "not running" in govcloud("portal", "stop", cwd=tmp_path, env=env).stdout
+    assert govcloud("audit", "verify-log", cwd=tmp_path, env=env).returncode == 0

@@ -1,0 +1,263 @@
+"""The pages without a browser: sign-in, sessions, CSRF, rate limits, and each page's content."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from fastapi.testclient import TestClient
+from portal_kit import PASSWORD, Portal
+from sqlalchemy import update
+
+from govcloud.registry.tables import PortalSession
+from portal import i18n
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def sign_in(portal: Portal, name: str, password: str = PASSWORD) -> TestClient:
+    client = TestClient(portal.client.app)
+    page = client.get("/login")
+    answer = client.post(
+        "/login",
+        data={"name": name, "password": password, "csrf_token": csrf_of(page.text), "next": "/"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def test_pages_need_a_session(sqlite_portal: Portal) -> None:
+    client = TestClient(sqlite_portal.client.app)
+    for path in ("/", "/requests", "/requests/new", "/queue", "/audit", "/account", "/requests/1"):
+        answer = client.get(path, follow_redirects=False)
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/login?next=")
+    # A bearer token is for scripts; pages want a session.
+    assert (
+        client.get("/", headers=sqlite_portal.auth("admin"), follow_redirects=False).status_code
+        == 303
+    )
+
+
+def test_sign_in_and_out(sqlite_portal: Portal) -> None:
+    client = TestClient(sqlite_portal.client.app)
+    form = client.get("/login?next=/queue")
+    assert form.status_code == 200 and 'lang="zh-CN"' in form.text and "登录" in form.text
+    token = csrf_of(form.text)
+    wrong = client.post("/login", data={"name": "head-a", "password": "nope", "csrf_token": token})
+    assert wrong.status_code == 401 and "账号或密码错误" in wrong.text
+    forged = client.post("/login", data={"name": "head-a", "password": PASSWORD, "csrf_token": "x"})
+    assert forged.status_code == 403
+    signed = client.post(
+        "/login",
+        data={"name": "head-a", "password": PASSWORD, "csrf_token": token, "next": "/queue"},
+        follow_redirects=False,
+    )
+    assert (signed.status_code, signed.headers["location"]) == (303, "/queue")
+    cookie = signed.headers["set-cookie"]
+    assert "govcloud_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    home = client.get("/")
+    assert home.status_code == 200 and "head-a" in home.text
+    # Signing out needs the form's CSRF token, then the session is gone.
+    assert (
+        client.post("/logout", data={"csrf_token": "wrong"}, follow_redirects=False).status_code
+        == 303
+    )
+    assert client.get("/", follow_redirects=False).status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_of(home.text)}, follow_redirects=False)
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_open_redirects_are_refused(sqlite_portal: Portal) -> None:
+    client = TestClient(sqlite_portal.client.app)
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        token = csrf_of(client.get("/login").text)
+        answer = client.post(
+            "/login",
+            data={"name": "req-a", "password": PASSWORD, "csrf_token": token, "next": target},
+            follow_redirects=False,
+        )
+        assert answer.headers["location"] == "/"
+    assert (
+        client.get("/lang/en?next=//evil.example", follow_redirects=False).headers["location"]
+        == "/"
+    )
+
+
+def test_sign_in_is_rate_limited(sqlite_portal: Portal) -> None:
+    client = TestClient(sqlite_portal.client.app)
+    token = csrf_of(client.get("/login").text)
+    for _ in range(5):
+        bad = client.post("/login", data={"name": "ops", "password": "guess", "csrf_token": token})
+        assert bad.status_code == 401
+    limited = client.post("/login", data={"name": "ops", "password": PASSWORD, "csrf_token": token})
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+    # Other accounts from the same address still get in (the per-address limit is higher).
+    assert sign_in(sqlite_portal, "auditor").get("/").status_code == 200
+    audit = sqlite_portal.get("auditor", "/audit", action="portal.login.failed")
+    assert len(audit.json()) == 5
+
+
+def test_sessions_expire_when_idle(sqlite_portal: Portal) -> None:
+    client = sign_in(sqlite_portal, "req-a")
+    assert client.get("/", follow_redirects=False).status_code == 200
+    with sqlite_portal.context.sessions() as session:
+        long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        session.execute(update(PortalSession).values(last_seen_at=long_ago))
+        session.commit()
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_language_switch(sqlite_portal: Portal) -> None:
+    client = sign_in(sqlite_portal, "req-a")
+    chinese = client.get("/")
+    assert 'lang="zh-CN"' in chinese.text and "配额使用情况" in chinese.text
+    switched = client.get("/lang/en?next=/requests", follow_redirects=False)
+    assert switched.headers["location"] == "/requests"
+    english = client.get("/")
+    assert (
+        'lang="en"' in english.text
+        and "Quota" in english.text
+        and "配额使用情况" not in english.text
+    )
+    client.get("/lang/zh-CN")
+    assert "配额使用情况" in client.get("/").text
+    browser = TestClient(sqlite_portal.client.app)
+    assert 'lang="en"' in browser.get("/login", headers={"Accept-Language": "en-GB,en"}).text
+
+
+def test_every_message_exists_in_every_language() -> None:
+    keys = {language: set(i18n.messages(language)) for language in i18n.LANGUAGES}
+    assert keys["zh-CN"] == keys["en"]
+
+
+def test_dashboard_shows_quota_bars_and_counts(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    p.submit("req-a", kind="storage", storage_gb=30)
+    html = sign_in(p, "req-a").get("/").text
+    bar = re.search(
+        r'data-testid="quota-storage_gb"[^>]*'
+        r'data-quota="(\d+)" data-used="(\d+)" data-pending="(\d+)"',
+        html,
+    )
+    assert bar and bar.groups() == ("100", "0", "30")
+    assert 'role="meter"' in html and 'aria-valuenow="30"' in html
+    assert re.search(r'data-testid="count-submitted">.*?<td>1</td>', html, re.S)
+    # Department roles see their own department only; county roles choose.
+    assert '<select id="department"' not in html
+    assert '<select id="department"' in sign_in(p, "ops").get("/?department=beta").text
+
+
+def test_request_form_checks_saves_and_submits(sqlite_portal: Portal) -> None:
+    client = sign_in(sqlite_portal, "req-a")
+    form = client.get("/requests/new?kind=storage")
+    assert form.status_code == 200 and 'name="storage_gb"' in form.text and "<label" in form.text
+    token = csrf_of(form.text)
+    base = {"csrf_token": token, "kind": "storage", "department": "alpha"}
+    check = client.post("/requests/new", data={**base, "storage_gb": "120", "intent": "check"})
+    assert check.status_code == 200 and 'data-testid="feedback"' in check.text
+    over = client.post("/requests/new", data={**base, "storage_gb": "120", "intent": "submit"})
+    assert over.status_code == 409 and "超出配额" in over.text
+    bad = client.post("/requests/new", data={**base, "storage_gb": "many", "intent": "submit"})
+    assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
+    forged = client.post("/requests/new", data={**base, "csrf_token": "x", "storage_gb": "1"})
+    assert forged.status_code == 403
+    made = client.post(
+        "/requests/new",
+        data={**base, "storage_gb": "20", "intent": "submit"},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303 and made.headers["location"].endswith("?done=created")
+    detail = client.get(made.headers["location"])
+    assert 'data-testid="state">已提交' in detail.text
+    draft = client.post(
+        "/requests/new", data={**base, "storage_gb": "5", "intent": "draft"}, follow_redirects=False
+    )
+    assert "草稿" in client.get(draft.headers["location"]).text
+    # Someone from another department cannot request for this one: the form uses their own.
+    other = sign_in(sqlite_portal, "req-b")
+    token_b = csrf_of(other.get("/requests/new").text)
+    answer = other.post(
+        "/requests/new",
+        data={**base, "csrf_token": token_b, "storage_gb": "1"},
+        follow_redirects=False,
+    )
+    assert (
+        sqlite_portal.get("admin", "/requests", department="beta").json()[0]["department"] == "beta"
+    )
+    assert answer.status_code == 303
+    # Auditors and ops do not request resources.
+    assert sign_in(sqlite_portal, "auditor").get("/requests/new").status_code == 403
+
+
+def test_actions_on_the_detail_page_and_the_queue(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    rid = p.submit("req-a", kind="storage", storage_gb=10).json()["id"]
+    head = sign_in(p, "head-a")
+    queue = head.get("/queue")
+    assert f'data-testid="queue-{rid}"' in queue.text
+    token = csrf_of(queue.text)
+    assert head.post(f"/requests/{rid}/approve", data={"csrf_token": "x"}).status_code == 403
+    approved = head.post(
+        f"/requests/{rid}/approve",
+        data={"csrf_token": token, "next": "/queue"},
+        follow_redirects=False,
+    )
+    assert approved.headers["location"] == "/queue"
+    assert f'data-testid="queue-{rid}"' not in head.get("/queue").text
+    again = head.post(f"/requests/{rid}/approve", data={"csrf_token": token})
+    assert again.status_code == 403 and 'data-testid="action-error"' in again.text
+    ops = sign_in(p, "ops")
+    detail = ops.get(f"/requests/{rid}")
+    assert f'data-testid="action-approve-{rid}"' in detail.text
+    no_reason = ops.post(f"/requests/{rid}/reject", data={"csrf_token": csrf_of(detail.text)})
+    assert no_reason.status_code == 422
+    done = ops.post(f"/requests/{rid}/approve", data={"csrf_token": csrf_of(detail.text)})
+    assert done.status_code == 200 and "运维已审批" in done.text
+    assert sign_in(p, "req-b").get(f"/requests/{rid}").status_code == 403
+    assert ops.get("/requests/99999").status_code == 404
+
+
+def test_audit_page_is_for_auditors(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    p.submit("req-a", kind="storage", storage_gb=10)
+    auditor = sign_in(p, "auditor")
+    page = auditor.get("/audit?state=submitted&action=request.")
+    assert page.status_code == 200 and 'data-testid="chain">' in page.text and "✓" in page.text
+    assert "/api/v1/export/requests.csv?state=submitted" in page.text
+    assert "/api/v1/export/audit.csv?action=request." in page.text
+    exported = auditor.get("/api/v1/export/requests.csv?state=submitted")
+    assert exported.status_code == 200 and "storage" in exported.text
+    assert sign_in(p, "ops").get("/audit").status_code == 403
+    assert sign_in(p, "req-a").get("/audit").status_code == 403
+
+
+def test_account_page_issues_a_token(sqlite_portal: Portal) -> None:
+    client = sign_in(sqlite_portal, "head-b")
+    page = client.get("/account")
+    issued = client.post("/account/token", data={"csrf_token": csrf_of(page.text)})
+    token = re.search(r'data-testid="token">([^<]+)<', issued.text)
+    assert token
+    headers = {"Authorization": f"Bearer {token.group(1)}"}
+    assert client.get("/api/v1/me", headers=headers).json()["name"] == "head-b"
+    assert client.post("/account/token", data={"csrf_token": "x"}).status_code == 403
+
+
+def test_requests_page_filters(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    a = p.submit("req-a", kind="storage", storage_gb=1).json()["id"]
+    b = p.submit("req-b", kind="floating_ip", floating_ips=1)
+    assert b.status_code == 409  # beta has no floating IPs
+    c = p.submit("req-b", kind="storage", storage_gb=1).json()["id"]
+    ops = sign_in(p, "ops")
+    both = ops.get("/requests").text
+    assert f"request-row-{a}" in both and f"request-row-{c}" in both
+    only_beta = ops.get("/requests?department=beta&state=submitted&kind=storage").text
+    assert f"request-row-{a}" not in only_beta and f"request-row-{c}" in only_beta
+    assert f"request-row-{c}" not in sign_in(p, "req-a").get("/requests").text
+    assert sign_in(p, "req-a").get("/requests?department=beta").status_code == 403

@@ -1,0 +1,106 @@
+"""A Snapshot built by hand: what the live-state reader would return, for tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from govcloud.inventory import Network, Project, Server, Snapshot, Volume
+
+PRIMARY, DR = "RegionOne", "RegionTwo"
+
+
+def project(pid: str, name: str, tags: tuple[str, ...] = ()) -> Project:
+    return Project(id=pid, name=name, domain_id="default", description="", enabled=True, tags=tags)
+
+
+def server(sid: str, pid: str, flavor: str | None, region: str = PRIMARY, **more: Any) -> Server:
+    fields: dict[str, Any] = {
+        "status": "ACTIVE",
+        "image_id": None,
+        "addresses": (),
+        "security_groups": (),
+        "metadata": {},
+    }
+    fields.update(more)
+    return Server(id=sid, region=region, project_id=pid, name=sid, flavor=flavor, **fields)
+
+
+def volume(vid: str, pid: str, size: int, region: str = PRIMARY) -> Volume:
+    return Volume(
+        id=vid,
+        region=region,
+        project_id=pid,
+        name=vid,
+        size_gb=size,
+        status="available",
+        volume_type=None,
+        attached_to=(),
+    )
+
+
+def network(nid: str, pid: str, *, external: bool = False, region: str = PRIMARY) -> Network:
+    return Network(
+        id=nid,
+        region=region,
+        project_id=pid,
+        name=nid,
+        external=external,
+        shared=False,
+        provider_network_type=None,
+        provider_physical_network=None,
+        provider_segmentation_id=None,
+        tags=(),
+    )
+
+
+def snapshot(**records: Any) -> Snapshot:
+    empty: dict[str, Any] = dict.fromkeys(
+        (
+            "projects",
+            "role_assignments",
+            "limits",
+            "quotas",
+            "address_scopes",
+            "subnet_pools",
+            "networks",
+            "subnets",
+            "routers",
+            "security_groups",
+            "servers",
+            "volumes",
+        ),
+        (),
+    )
+    empty.update({k: tuple(v) for k, v in records.items()})
+    return Snapshot(
+        cloud="test", regions=(PRIMARY, DR), taken_at=1.0, seconds=0.1, api_calls=0, **empty
+    )
+
+
+SNAPSHOT = snapshot(
+    projects=[
+        project("p-alpha", "甲局租户", ("dept:alpha", "department")),
+        project("p-beta", "beta"),  # no tag: the name is the department code
+        project("p-other", "admin"),
+    ],
+    servers=[
+        server("s1", "p-alpha", "m1.medium"),
+        server("s2", "p-alpha", "m1.small"),
+        server("s3", "p-alpha", "m1.large", region=DR),  # a DR replica: not counted
+        server("s4", "p-alpha", "m1.tiny", status="DELETED"),  # on its way out: not counted
+        server("s5", "p-beta", "custom.gpu"),  # a flavor the portal does not know
+        server("s6", "p-other", "m1.xlarge"),  # not a department
+    ],
+    volumes=[
+        volume("v1", "p-alpha", 30),
+        volume("v2", "p-alpha", 20),
+        volume("v3", "p-alpha", 500, region=DR),
+        volume("v4", "p-beta", 10),
+    ],
+    networks=[
+        network("n1", "p-alpha"),
+        network("n2", "p-alpha", external=True),
+        network("n3", "p-beta"),
+        network("n4", "p-beta", region=DR),
+    ],
+)

@@ -1,0 +1,254 @@
+"""The portal's pure rules: quota arithmetic, the lifecycle, who may do what, the flavors."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lab.localcloud.bootstrap import FLAVORS
+from portal import flavors, lifecycle
+from portal.lifecycle import (
+    GRANTED_STATES,
+    PENDING_STATES,
+    STEPS,
+    Action,
+    Actor,
+    DeniedError,
+    DenyReason,
+    Effect,
+    Kind,
+    Role,
+    State,
+)
+from portal.quota import RESOURCES, ZERO, Amounts, Ledger, percent, total
+
+amounts = st.builds(Amounts, *(st.integers(0, 1000) for _ in RESOURCES))
+
+
+# -- quota arithmetic ---------------------------------------------------------------------------
+
+
+def test_amounts_arithmetic_and_mapping() -> None:
+    a = Amounts(vcpu=4, ram_gb=8)
+    b = Amounts.of({"vcpu": 1, "storage_gb": 100})
+    assert (a + b).as_dict() == {
+        "vcpu": 5,
+        "ram_gb": 8,
+        "storage_gb": 100,
+        "floating_ips": 0,
+        "networks": 0,
+    }
+    assert a - a == ZERO and (a - a).is_zero()
+    assert (-a).positive() == ZERO
+    assert total([a, b, a]) == Amounts(9, 16, 100, 0, 0)
+    with pytest.raises(KeyError, match="unknown resources"):
+        Amounts.of({"gpus": 1})
+
+
+def test_ledger_check_names_every_shortfall() -> None:
+    ledger = Ledger(quota=Amounts(8, 16, 100, 1, 2), used=Amounts(4, 8, 50, 0, 0), pending=ZERO)
+    assert ledger.available == Amounts(4, 8, 50, 1, 2)
+    assert ledger.fits(Amounts(4, 8, 50, 1, 2))
+    short = ledger.shortfalls(Amounts(vcpu=5, storage_gb=51))
+    assert [(s.resource, s.requested, s.available) for s in short] == [
+        ("vcpu", 5, 4),
+        ("storage_gb", 51, 50),
+    ]
+    assert "storage_gb: requested 51, only 50 left" in short[1].message()
+
+
+def test_ledger_moves_reservations_through_the_lifecycle() -> None:
+    ledger = Ledger(Amounts(10, 10, 10, 10, 10), ZERO, ZERO)
+    request = Amounts(vcpu=3, networks=1)
+    reserved = ledger.reserve(request)
+    assert reserved.pending == request and reserved.available == Amounts(7, 10, 10, 10, 9)
+    assert reserved.release(request) == ledger
+    granted = reserved.commit(request)
+    assert (granted.used, granted.pending) == (request, ZERO)
+    assert granted.free(request) == ledger
+
+
+def test_quota_cuts_stop_at_what_is_committed() -> None:
+    ledger = Ledger(Amounts(8, 16, 100, 1, 2), used=Amounts(vcpu=4), pending=Amounts(vcpu=2))
+    assert ledger.quota_change_shortfalls(Amounts(vcpu=-2)) == []
+    assert [s.resource for s in ledger.quota_change_shortfalls(Amounts(vcpu=-3))] == ["vcpu"]
+    assert ledger.quota_change_shortfalls(Amounts(vcpu=+50)) == []  # increases always fit
+    assert ledger.change_quota(Amounts(vcpu=-2)).available.vcpu == 0
+
+
+@given(quota=amounts, used=amounts, pending=amounts, request=amounts)
+def test_fits_exactly_when_every_resource_stays_within_quota(
+    quota: Amounts, used: Amounts, pending: Amounts, request: Amounts
+) -> None:
+    ledger = Ledger(quota, used, pending)
+    after = ledger.reserve(request)
+    within = all(
+        getattr(after.used + after.pending, r) <= getattr(quota, r) or getattr(request, r) == 0
+        for r in RESOURCES
+    )
+    assert ledger.fits(request) == within
+    assert after.release(request) == ledger
+
+
+@given(st.lists(amounts, max_size=30), amounts)
+def test_accepting_in_any_order_never_exceeds_the_quota(
+    requests: list[Amounts], quota: Amounts
+) -> None:
+    ledger = Ledger(quota, ZERO, ZERO)
+    for request in requests:
+        if ledger.fits(request):
+            ledger = ledger.reserve(request)
+    assert (quota - ledger.pending).is_non_negative()
+
+
+def test_percent_for_quota_bars() -> None:
+    assert [percent(0, 10), percent(5, 10), percent(11, 10), percent(0, 0), percent(1, 0)] == [
+        0,
+        50,
+        100,
+        0,
+        100,
+    ]
+
+
+# -- lifecycle ----------------------------------------------------------------------------------
+
+
+def actor(role: Role, department: str | None = "alpha", user_id: int = 1) -> Actor:
+    return Actor(user_id, f"{role.value}-{department}", role, department)
+
+
+def decide(who: Actor, action: Action, state: State, *, kind: Kind = Kind.STORAGE) -> State:
+    return lifecycle.decide(
+        who, action, department="alpha", state=state, kind=kind, owner_id=99
+    ).target
+
+
+def test_the_happy_path_takes_every_role_in_turn() -> None:
+    requester = actor(Role.REQUESTER)
+    head = actor(Role.DEPT_APPROVER, user_id=2)
+    ops = actor(Role.OPS_APPROVER, None, user_id=3)
+    path = [
+        (requester, Action.SUBMIT, State.DRAFT),
+        (head, Action.APPROVE, State.SUBMITTED),
+        (ops, Action.APPROVE, State.DEPT_APPROVED),
+        (ops, Action.DEPLOY, State.OPS_APPROVED),
+        (requester, Action.ACCEPT, State.DEPLOYED),
+        (requester, Action.DECOMMISSION, State.IN_USE),
+        (ops, Action.APPROVE, State.DECOMMISSION_REQUESTED),
+    ]
+    states = [decide(who, action, state) for who, action, state in path]
+    assert states == [
+        State.SUBMITTED,
+        State.DEPT_APPROVED,
+        State.OPS_APPROVED,
+        State.DEPLOYED,
+        State.IN_USE,
+        State.DECOMMISSION_REQUESTED,
+        State.DECOMMISSIONED,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("who", "action", "state", "reason"),
+    [
+        (actor(Role.REQUESTER), Action.APPROVE, State.SUBMITTED, DenyReason.FORBIDDEN),
+        (actor(Role.OPS_APPROVER, None), Action.APPROVE, State.SUBMITTED, DenyReason.FORBIDDEN),
+        (actor(Role.DEPT_APPROVER), Action.APPROVE, State.DEPT_APPROVED, DenyReason.FORBIDDEN),
+        (actor(Role.DEPT_APPROVER, "beta"), Action.APPROVE, State.SUBMITTED, DenyReason.FORBIDDEN),
+        (actor(Role.AUDITOR, None), Action.WITHDRAW, State.SUBMITTED, DenyReason.FORBIDDEN),
+        (actor(Role.ADMIN, None), Action.APPROVE, State.REJECTED, DenyReason.WRONG_STATE),
+        (actor(Role.REQUESTER), Action.SUBMIT, State.SUBMITTED, DenyReason.WRONG_STATE),
+        (actor(Role.REQUESTER), Action.WITHDRAW, State.OPS_APPROVED, DenyReason.WRONG_STATE),
+        (actor(Role.DEPT_APPROVER, user_id=99), Action.APPROVE, State.SUBMITTED, "own"),
+    ],
+)
+def test_refusals_say_why(who: Actor, action: Action, state: State, reason: str) -> None:
+    with pytest.raises(DeniedError) as refused:
+        decide(who, action, state)
+    expected = DenyReason.OWN_REQUEST if reason == "own" else reason
+    assert refused.value.reason == expected
+
+
+def test_a_quota_change_is_not_decommissioned() -> None:
+    with pytest.raises(DeniedError) as refused:
+        decide(actor(Role.REQUESTER), Action.DECOMMISSION, State.IN_USE, kind=Kind.QUOTA_CHANGE)
+    assert refused.value.reason is DenyReason.NOT_FOR_KIND
+
+
+def test_admins_may_take_every_step_but_approve_their_own() -> None:
+    admin = actor(Role.ADMIN, None, user_id=7)
+    for step in STEPS:
+        assert (
+            lifecycle.decide(
+                admin,
+                step.action,
+                department="alpha",
+                state=step.source,
+                kind=Kind.COMPUTE,
+                owner_id=1,
+            )
+            == step
+        )
+    with pytest.raises(DeniedError):
+        lifecycle.decide(
+            admin,
+            Action.APPROVE,
+            department="alpha",
+            state=State.SUBMITTED,
+            kind=Kind.COMPUTE,
+            owner_id=7,
+        )
+
+
+def test_effects_keep_the_ledger_states_consistent() -> None:
+    # Every edge's effect matches how its source and target states count in the ledger.
+    def bucket(state: State) -> str:
+        if state in PENDING_STATES:
+            return "pending"
+        return "used" if state in GRANTED_STATES else "none"
+
+    expected = {
+        ("none", "pending"): Effect.RESERVE,
+        ("pending", "none"): Effect.RELEASE,
+        ("pending", "used"): Effect.COMMIT,
+        ("used", "none"): Effect.FREE,
+    }
+    for step in STEPS:
+        move = (bucket(step.source), bucket(step.target))
+        assert step.effect == expected.get(move, Effect.NONE), step
+
+
+def test_available_actions_are_what_decide_allows() -> None:
+    requester = actor(Role.REQUESTER, user_id=5)
+    assert lifecycle.available_actions(
+        requester, department="alpha", state=State.SUBMITTED, kind=Kind.STORAGE, owner_id=5
+    ) == [Action.WITHDRAW]
+    assert (
+        lifecycle.available_actions(
+            actor(Role.AUDITOR, None),
+            department="alpha",
+            state=State.SUBMITTED,
+            kind=Kind.STORAGE,
+            owner_id=5,
+        )
+        == []
+    )
+
+
+def test_visibility_by_role() -> None:
+    assert lifecycle.can_see(actor(Role.REQUESTER), "alpha")
+    assert not lifecycle.can_see(actor(Role.REQUESTER), "beta")
+    for role in (Role.OPS_APPROVER, Role.AUDITOR, Role.ADMIN):
+        assert lifecycle.can_see(actor(role, None), "beta")
+    assert not lifecycle.can_create(actor(Role.OPS_APPROVER, None), "alpha")
+    assert lifecycle.can_create(actor(Role.ADMIN, None), "alpha")
+    assert lifecycle.can_read_audit(actor(Role.AUDITOR, None))
+    assert not lifecycle.can_read_audit(actor(Role.OPS_APPROVER, None))
+
+
+def test_flavors_are_the_local_clouds() -> None:
+    assert {(f.name, f.vcpu, f.ram_mib, f.disk_gb) for f in flavors.ALL.values()} == set(FLAVORS)
+    assert "m1.tiny" not in flavors.REQUESTABLE
+    assert flavors.REQUESTABLE["m1.medium"].ram_gb == 4
