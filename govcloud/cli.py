@@ -18,6 +18,7 @@ from rich.text import Text
 
 from govcloud import audit_log, constants
 from govcloud.cli_cloud import cloud_app
+from govcloud.cli_lab import lab_app
 from govcloud.cli_localcloud import localcloud_app
 from govcloud.cli_net import net_app
 from govcloud.clikit import (
@@ -50,6 +51,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(net_app, name="net")
 app.add_typer(localcloud_app, name="localcloud")
 app.add_typer(cloud_app, name="cloud")
+app.add_typer(lab_app, name="lab")
 
 
 @app.command()

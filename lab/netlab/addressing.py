@@ -137,3 +137,12 @@ def _place(free: FreeSpace, block: Prefix, what: str) -> Prefix:
             f"{block}: choose fewer departments (--departments) or ones with smaller legacy "
             "networks"
         ) from None
+
+
+def identity_map(county: County, legacy_prefixes: list[str]) -> AddressMap:
+    """No mapping: the plan's and the data's own addresses (inventories for real sites)."""
+    translations = [Translation(parse(p), parse(p), "pool") for p in county.extranet.ipv4_pools]
+    translations += [Translation(b, b, "legacy") for b in legacy_blocks(legacy_prefixes)]
+    county6 = parse(county.extranet.ipv6_prefix)
+    translations.append(Translation(county6, county6, "ipv6"))
+    return AddressMap(tuple(translations))

@@ -511,7 +511,7 @@ class NetLab:
                 daemons["ospfd"] = _pid_alive(base / "run" / "frr" / "ospfd.pid")
             if role == ROLE_ROUTER and node["daemon"] == DAEMON_BIRD:
                 daemons["bird"] = _pid_alive(base / "run" / "bird" / "bird.pid")
-            phase = self.phase(name) if role == ROLE_ROUTER else None
+            phase = self.phase(name) if role in (ROLE_ROUTER, ROLE_HOST) else None
             rows.append(
                 NodeStatus(
                     name,
