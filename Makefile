@@ -16,10 +16,12 @@ test: setup system-deps  ## every test: unit, then registry on SQLite and a real
 test-unit: setup  ## the tests that need no service
 	$(BIN)/pytest tests/unit
 
-lint: setup  ## ruff (lint + format) and mypy
+lint: setup  ## ruff (lint + format), mypy, yamllint and ansible-lint (production profile)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/yamllint --strict .
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --strict
 
 format: setup
 	$(BIN)/ruff check --fix .

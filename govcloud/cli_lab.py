@@ -62,7 +62,7 @@ def _topology(
 
 
 @lab_app.command("up")
-def lab_up(
+def lab_up(  # noqa: PLR0917  (typer options)
     departments: Annotated[
         str | None,
         typer.Option(
@@ -109,7 +109,10 @@ def lab_up(
         f"(BIRD: {', '.join(topology.bird) or 'none'})"
     )
     out.print(f"inventory:      {lab.inventory_dir / 'hosts.yml'}")
-    out.print(f"run playbooks:  govcloud lab run --name {name} -- ansible-playbook playbooks/network-merge.yml")
+    out.print(
+        f"run playbooks:  govcloud lab run --name {name} -- "
+        "ansible-playbook playbooks/network-merge.yml"
+    )
     out.print(f"check it:       govcloud lab verify --name {name}")
     out.print(f"tear it down:   govcloud lab down --name {name}")
 
@@ -217,10 +220,7 @@ def _pair_table(results: list[CheckResult], pairs: list[tuple[str, str]]) -> Tab
     order = {"ping": 0, "tcp": 1, "name": 2}
     for result in sorted(results, key=lambda r: (order[r.check.probe], r.check.port or 0)):
         check = result.check
-        if not result.matches:
-            mark = f"[red]{WRONG}[/]"
-        else:
-            mark = REACHABLE if result.ok else BLOCKED
+        mark = (REACHABLE if result.ok else BLOCKED) if result.matches else f"[red]{WRONG}[/]"
         what = {"ping": "ping", "tcp": str(check.port), "name": "name"}[check.probe]
         cells[(check.source, check.target, check.family)].append(f"{what}{mark}")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
@@ -236,9 +236,7 @@ def _pair_table(results: list[CheckResult], pairs: list[tuple[str, str]]) -> Tab
     return table
 
 
-@lab_app.command(
-    "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
+@lab_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def lab_run(ctx: typer.Context, name: NameOption = "lab") -> None:
     """Run a command as the management controller: govcloud lab run -- ansible-playbook ...
 
@@ -246,7 +244,9 @@ def lab_run(ctx: typer.Context, name: NameOption = "lab") -> None:
     and SSH settings in its environment; its exit code is this command's.
     """
     if not ctx.args:
-        err.print("name a command: govcloud lab run -- ansible-playbook playbooks/network-merge.yml")
+        err.print(
+            "name a command: govcloud lab run -- ansible-playbook playbooks/network-merge.yml"
+        )
         raise typer.Exit(constants.EXIT_BAD_INPUT)
     _lab(name).state()
     result = _lab(name).run(list(ctx.args))
@@ -266,7 +266,7 @@ def lab_fault(
 
 
 @lab_app.command("inventory")
-def lab_inventory(
+def lab_inventory(  # noqa: PLR0917  (typer options)
     out_dir: Annotated[Path, typer.Option("--out", help="directory to write")] = Path(
         "inventories/lab"
     ),
@@ -297,7 +297,12 @@ def lab_inventory(
     if example:
         legacy = [n.prefix for c in chosen for n in county.department(c).legacy_networks]
         topology = build_topology(
-            county, plan, chosen, lab=name, bird=bird_codes, address_map=identity_map(county, legacy)
+            county,
+            plan,
+            chosen,
+            lab=name,
+            bird=bird_codes,
+            address_map=identity_map(county, legacy),
         )
         # A real site's management addresses are its own: documentation addresses to replace.
         for number, node in enumerate(topology.nodes.values(), start=10):

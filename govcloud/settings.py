@@ -29,9 +29,7 @@ class Settings(BaseSettings):
     localcloud_dir: Path | None = Field(
         default=None, description="the local cloud's state (GOVCLOUD_LOCALCLOUD_DIR)"
     )
-    lab_dir: Path | None = Field(
-        default=None, description="network labs' state (GOVCLOUD_LAB_DIR)"
-    )
+    lab_dir: Path | None = Field(default=None, description="network labs' state (GOVCLOUD_LAB_DIR)")
     actor: str | None = Field(
         default=None, description="who the audit log names for CLI changes (GOVCLOUD_ACTOR)"
     )

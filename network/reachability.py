@@ -20,6 +20,7 @@ Rows, for every department in the matrix:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -89,9 +90,7 @@ class _View:
         self.nodes = nodes
         self.phases = {code: Phase(p) for code, p in phases.items()}
         self.clouds = sorted(n for n, v in nodes.items() if v["role"] == ROLE_CLOUD)
-        self.routers = {
-            v["department"]: n for n, v in nodes.items() if v["role"] == ROLE_ROUTER
-        }
+        self.routers = {v["department"]: n for n, v in nodes.items() if v["role"] == ROLE_ROUTER}
         hosts: dict[str, list[str]] = {}
         for name, node in nodes.items():
             if node["role"] == ROLE_HOST:
@@ -229,7 +228,7 @@ def _department_rows(view: _View, rows: _Rows, code: str, ports: Ports) -> None:
     for host in hosts:
         firsts.setdefault(view.nodes[host]["lan_index"], host)
     ordered = [firsts[i] for i in sorted(firsts)]
-    for here, there in zip(ordered, ordered[1:], strict=False):
+    for here, there in itertools.pairwise(ordered):
         rows.add(here, there, PROBE_PING, None, "internal")
         rows.add(here, there, PROBE_TCP, ports.internal, "internal")
 
@@ -243,7 +242,9 @@ def _gateway_rows(view: _View, rows: _Rows, host: str, router: str, node: Node) 
         if gateway is None:
             continue
         expect = view.has(host, family)
-        check = Check(host, router, family, PROBE_PING, None, address_of(gateway), expect, "gateway")
+        check = Check(
+            host, router, family, PROBE_PING, None, address_of(gateway), expect, "gateway"
+        )
         rows.rows.setdefault(check.key, check)
 
 

@@ -117,9 +117,7 @@ def build_address_map(county: County, legacy_prefixes: list[str]) -> AddressMap:
     if LAB_IPV6.contains(county6):
         translations.append(Translation(county6, county6, "ipv6"))
     elif county6.length >= LAB_IPV6.length:
-        translations.append(
-            Translation(county6, Prefix(6, LAB_IPV6.first, county6.length), "ipv6")
-        )
+        translations.append(Translation(county6, Prefix(6, LAB_IPV6.first, county6.length), "ipv6"))
     else:
         raise BadInputError(
             f"the county's IPv6 prefix {county6} is shorter than the lab's {LAB_IPV6}: "

@@ -21,7 +21,9 @@ import yaml
 from lab.netlab.topology import Topology
 from network.phases import DAEMON_BIRD, ROLE_CLOUD, ROLE_CORE, ROLE_HOST, ROLE_ROUTER, address_of
 
-HEADER: Final = "---\n# Rendered by govcloud from the county model and the network plan; do not edit.\n"
+HEADER: Final = (
+    "---\n# Rendered by govcloud from the county model and the network plan; do not edit.\n"
+)
 
 # The lab's tuning: OSPF hello 1 s / dead 4 s and no SPF/LSA throttling converge in about 5 s
 # (the defaults, 10/40, take 40 s); router advertisements every 3-4 s; BGP hold 9 s.
@@ -70,8 +72,18 @@ def template_vars(flavour: str = "lab") -> dict[str, Any]:
     return merged
 
 
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
+    """Indents lists under their key, as yamllint's default style wants."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
 def _dump(value: Any) -> str:
-    return HEADER + yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=100)
+    text: str = yaml.dump(
+        value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
+    )
+    return HEADER + text
 
 
 def groups(topology: Topology) -> dict[str, Any]:
@@ -79,7 +91,7 @@ def groups(topology: Topology) -> dict[str, Any]:
     nodes = topology.nodes
 
     def hosts(names: list[str]) -> dict[str, Any]:
-        return {"hosts": {name: None for name in names}}
+        return {"hosts": dict.fromkeys(names)}
 
     routers = topology.by_role(ROLE_ROUTER)
     bird = [n for n in routers if nodes[n]["daemon"] == DAEMON_BIRD]

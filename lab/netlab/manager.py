@@ -31,7 +31,6 @@ from lab.netlab.topology import (
     CORE,
     MANAGEMENT_NODE,
     Topology,
-    Veth,
     check_lab_name,
     controller_addresses,
     namespace_prefix,
@@ -163,7 +162,9 @@ class NetLab:
     def state(self) -> dict[str, Any]:
         """The recorded state; BadInputError when the lab is not up."""
         if not self.state_path.exists():
-            raise BadInputError(f"lab {self.name!r} is not up (no {self.state_path}); run `govcloud lab up`")
+            raise BadInputError(
+                f"lab {self.name!r} is not up (no {self.state_path}); run `govcloud lab up`"
+            )
         result: dict[str, Any] = json.loads(self.state_path.read_text())
         return result
 
@@ -272,10 +273,10 @@ class NetLab:
             for v in topology.veths
         )
         lines: dict[str, list[str]] = {ns: ["link set lo up"] for ns in topology.namespaces}
-        for node, bridge in topology.bridges:
+        for owner, bridge in topology.bridges:
             # No multicast snooping: without an MLD querier it can swallow router
             # advertisements and neighbour solicitations.
-            lines[topology.namespace(node)] += [
+            lines[topology.namespace(owner)] += [
                 f"link add name {bridge} type bridge mcast_snooping 0",
                 f"link set {bridge} up",
             ]
@@ -352,7 +353,7 @@ class NetLab:
         for name in topology.nodes:
             base = self.node_dir(name)
             process = subprocess.Popen(  # noqa: S603
-                [
+                [  # noqa: S607  (iproute2 from PATH, like every lab command)
                     "ip",
                     "netns",
                     "exec",
@@ -387,12 +388,16 @@ class NetLab:
                     f"{log.read_text().strip()}"
                 )
             if time.monotonic() > deadline:
-                raise UnreachableError(f"lab: nodes not ready after {READY_TIMEOUT_S:.0f} s: {sorted(waiting)}")
+                raise UnreachableError(
+                    f"lab: nodes not ready after {READY_TIMEOUT_S:.0f} s: {sorted(waiting)}"
+                )
             if waiting:
                 time.sleep(0.02)
         return anchors
 
-    def _start_daemons(self, topology: Topology, anchors: dict[str, int], sshd_config: Path) -> None:
+    def _start_daemons(
+        self, topology: Topology, anchors: dict[str, int], sshd_config: Path
+    ) -> None:
         def start(name: str) -> None:
             node = topology.nodes[name]
             anchor = anchors[name]
@@ -433,7 +438,7 @@ class NetLab:
             for n, v in topology.nodes.items()
             if v["role"] in (ROLE_HOST, ROLE_CLOUD)
         ]
-        log = (self.root / "services.log").open("w")
+        log_file = (self.root / "services.log").open("w")
         process = subprocess.Popen(  # noqa: S603
             [
                 sys.executable,
@@ -444,16 +449,14 @@ class NetLab:
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=log,
+            stderr=log_file,
             start_new_session=True,
             cwd=REPO,
         )
-        assert process.stdout is not None
-        line = process.stdout.readline()
+        line = process.stdout.readline() if process.stdout else b""
         if line.strip() != b"ready":
-            raise UnreachableError(
-                f"lab: the service listeners did not start: {(self.root / 'services.log').read_text()}"
-            )
+            log = (self.root / "services.log").read_text()
+            raise UnreachableError(f"lab: the service listeners did not start: {log}")
         return process.pid
 
     def _wait_for_ssh(self, topology: Topology) -> None:
@@ -462,17 +465,16 @@ class NetLab:
         with inside(topology.namespace(MANAGEMENT_NODE)):
             while targets:
                 for name, address in list(targets.items()):
-                    with contextlib.suppress(OSError), socket.create_connection(
-                        (address, SSH_PORT), timeout=0.5
+                    with (
+                        contextlib.suppress(OSError),
+                        socket.create_connection((address, SSH_PORT), timeout=0.5),
                     ):
                         del targets[name]
                 if targets and time.monotonic() > deadline:
                     raise UnreachableError(f"lab: sshd not answering on {sorted(targets)}")
                 if targets:
                     time.sleep(0.05)
-        self.run([
-            "ssh", "-F", str(self.ssh_dir / "config"), CORE, "true"
-        ], capture=True)
+        self.run(["ssh", "-F", str(self.ssh_dir / "config"), CORE, "true"], capture=True)
 
     # -- down --------------------------------------------------------------------------------
     def down(self) -> list[str]:
@@ -559,7 +561,9 @@ class NetLab:
             time.sleep(0.5)
         return phases, [results[c.key] for c in checks]
 
-    def _probe(self, state: dict[str, Any], checks: list[Check], timeout: float) -> list[CheckResult]:
+    def _probe(
+        self, state: dict[str, Any], checks: list[Check], timeout: float
+    ) -> list[CheckResult]:
         by_source: dict[str, list[Check]] = {}
         for check in checks:
             by_source.setdefault(check.source, []).append(check)
@@ -604,8 +608,10 @@ class NetLab:
         if router not in state["nodes"]:
             raise BadInputError(f"{department} is not in lab {self.name!r}")
         namespace = self.namespace(router)
-        netns.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"],
-                  stdin=f"table inet {FAULT_TABLE}\ndelete table inet {FAULT_TABLE}\n")
+        netns.run(
+            ["ip", "netns", "exec", namespace, "nft", "-f", "-"],
+            stdin=f"table inet {FAULT_TABLE}\ndelete table inet {FAULT_TABLE}\n",
+        )
         if not clear:
             netns.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], stdin=FAULTS[kind])
 
@@ -729,5 +735,4 @@ def _processes_in(namespaces: list[str]) -> list[int]:
     return found
 
 
-__all__ = ["NetLab", "require_root", "address_map_from"]
-
+__all__ = ["NetLab", "address_map_from", "require_root"]

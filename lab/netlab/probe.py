@@ -20,7 +20,17 @@ WORKERS = 16
 
 def ping(address: str, family: int, timeout: float) -> tuple[bool, str]:
     """One echo request; True when a reply came back."""
-    command = ["ping", f"-{family}", "-n", "-q", "-c", "1", "-W", str(max(int(timeout), 1)), address]
+    command = [
+        "ping",
+        f"-{family}",
+        "-n",
+        "-q",
+        "-c",
+        "1",
+        "-W",
+        str(max(int(timeout), 1)),
+        address,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
     lines = (result.stdout + result.stderr).strip().splitlines()
     return result.returncode == 0, lines[-1] if lines else f"exit {result.returncode}"

@@ -66,7 +66,8 @@ def serve(ports: list[int], namespaces: list[str]) -> None:
     while True:
         for key, _ in selector.select():
             server = key.fileobj
-            assert isinstance(server, socket.socket)
+            if not isinstance(server, socket.socket):
+                continue
             with contextlib.suppress(BlockingIOError, ConnectionError):
                 connection, _ = server.accept()
                 connection.close()

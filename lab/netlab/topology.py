@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from govcloud.errors import BadInputError
-from govcloud.model import County, Department, Location
+from govcloud.model import County, Department, LegacyNetwork, Location
 from lab.netlab.addressing import (
     CLOUD_SEGMENT_IPV4,
     MANAGEMENT_IPV4,
@@ -201,14 +201,8 @@ def build_topology(
     address_map: AddressMap | None = None,
 ) -> Topology:
     """The lab for these departments of the county, on the plan's addresses mapped into the lab."""
-    check_lab_name(lab)
-    if not 1 <= hosts_per_lan <= MAX_HOSTS_PER_LAN:
-        raise BadInputError(f"--hosts-per-lan: choose 1 to {MAX_HOSTS_PER_LAN}")
+    bird = _checked(lab, departments, bird, hosts_per_lan)
     chosen = [county.department(code) for code in departments]
-    bird = default_bird(departments) if bird is None else bird
-    unknown = sorted(set(bird) - set(departments))
-    if unknown:
-        raise BadInputError(f"--bird {','.join(unknown)}: not among the lab's departments")
     legacy = [n.prefix for d in chosen for n in d.legacy_networks]
     amap = address_map or build_address_map(county, legacy)
     topology = Topology(lab, county.code, county.name, departments, tuple(bird), amap)
@@ -223,27 +217,7 @@ def build_topology(
         "ipv6": _offset(cloud6, CLOUD_HOST_OFFSET),
     }
     core = routers[COUNTY_WIDE]
-    core_node: dict[str, Any] = {
-        "role": ROLE_CORE,
-        "hostname": CORE,
-        "asn": CORE_ASN,
-        "router_id": amap.extranet(core.router_id),
-        "loopback": {
-            "interface": "lo",
-            "ipv4": _mapped(amap, core.loopback.ipv4),
-            "ipv6": _mapped(amap, core.loopback.ipv6),
-        },
-        "downlinks": [],
-        "cloud_interface": {
-            "interface": "cloud0",
-            "ipv4": f"{format_address(4, CLOUD_SEGMENT_IPV4.first + 1)}/24",
-            "ipv6": _offset(cloud6, 1),
-        },
-        "link_blocks": [
-            amap.extranet(index[(COUNTY_WIDE, "p2p-links", 4, Kind.BLOCK)].prefix),
-            amap.extranet(index[(COUNTY_WIDE, "p2p-links", 6, Kind.BLOCK)].prefix),
-        ],
-    }
+    core_node = _core_node(core, amap, plan, cloud6)
     topology.nodes[CORE] = core_node
     downlinks = {i.description.removeprefix("link to "): i for i in core.interfaces}
     cloud_systems: list[dict[str, Any]] = []
@@ -274,21 +248,7 @@ def build_topology(
         for number, (network, interface) in enumerate(
             zip(department.legacy_networks, router.interfaces[1:], strict=True)
         ):
-            legacy_gateway = amap.legacy(_offset(f"{network.prefix}", 1))
-            lan = {
-                "name": network.name,
-                "interface": interface.name,
-                "renumber": network.renumber,
-                "legacy": legacy_gateway,
-                "extranet": _mapped(amap, interface.ipv4) if network.renumber else None,
-                "nat_outside": (
-                    None
-                    if network.renumber
-                    else amap.extranet(index[(code, network.name, 4, Kind.NAT)].prefix)
-                ),
-                "ipv6": _mapped(amap, interface.ipv6),
-                "hosts": [],
-            }
+            lan = _lan(amap, index, code, network, interface)
             lans.append(lan)
             topology.bridges.append((name, interface.name))
             label = _lan_label(network.name, number)
@@ -297,26 +257,9 @@ def build_topology(
                 offset = HOST_OFFSET + host_number
                 lan["hosts"].append(host)
                 hosts.append(host)
-                nat = lan["nat_outside"]
-                topology.nodes[host] = {
-                    "role": ROLE_HOST,
-                    "hostname": host,
-                    "department": code,
-                    "lan": network.name,
-                    "lan_index": number,
-                    "host_index": host_number,
-                    "interface": "eth0",
-                    "renumber": network.renumber,
-                    "legacy": _offset(lan["legacy"], offset),
-                    "legacy_gateway": address_of(lan["legacy"]),
-                    "extranet": _offset(lan["extranet"], offset) if lan["extranet"] else None,
-                    "extranet_gateway": address_of(lan["extranet"]) if lan["extranet"] else None,
-                    "nat_outside": address_of(_offset(nat, offset)) if nat else None,
-                    "ipv6": _offset(lan["ipv6"], offset),
-                    "ipv6_ready": department.ipv6_ready,
-                    "cloud": cloud,
-                    "systems": [],
-                }
+                topology.nodes[host] = _host_node(
+                    host, department, lan, number, host_number, offset, cloud
+                )
                 topology.veths.append(
                     Veth(name, f"l{number}h{host_number + 1}", host, "eth0", interface.name)
                 )
@@ -327,30 +270,9 @@ def build_topology(
                 cloud_systems.append(entry)
             else:
                 first_host["systems"].append(entry)
-        topology.nodes[name] = {
-            "role": ROLE_ROUTER,
-            "hostname": name,
-            "department": code,
-            "daemon": daemon,
-            "asn": asn if daemon == DAEMON_BIRD else None,
-            "router_id": amap.extranet(router.router_id),
-            "ipv6_ready": department.ipv6_ready,
-            "loopback": {
-                "interface": "lo",
-                "ipv4": _mapped(amap, router.loopback.ipv4),
-                "ipv6": _mapped(amap, router.loopback.ipv6),
-            },
-            "uplink": {
-                "interface": "up0",
-                "ipv4": _mapped(amap, uplink.ipv4),
-                "ipv6": _mapped(amap, uplink.ipv6),
-                "peer_ipv4": address_of(_mapped(amap, downlink.ipv4)),
-                "peer_ipv6": address_of(_mapped(amap, downlink.ipv6)),
-                "peer_asn": CORE_ASN,
-            },
-            "lans": lans,
-            "cloud": cloud,
-        }
+        topology.nodes[name] = _router_node(
+            name, department, router, amap, daemon, asn, downlink, lans, cloud
+        )
     topology.nodes[CLOUD] = {
         "role": ROLE_CLOUD,
         "hostname": CLOUD,
@@ -366,6 +288,143 @@ def build_topology(
     _order_nodes(topology)
     _management(topology)
     return topology
+
+
+def _checked(
+    lab: str, departments: tuple[str, ...], bird: tuple[str, ...] | None, hosts_per_lan: int
+) -> tuple[str, ...]:
+    """Check the lab's options; returns the departments that run BIRD."""
+    check_lab_name(lab)
+    if not 1 <= hosts_per_lan <= MAX_HOSTS_PER_LAN:
+        raise BadInputError(f"--hosts-per-lan: choose 1 to {MAX_HOSTS_PER_LAN}")
+    bird = default_bird(departments) if bird is None else bird
+    unknown = sorted(set(bird) - set(departments))
+    if unknown:
+        raise BadInputError(f"--bird {','.join(unknown)}: not among the lab's departments")
+    return bird
+
+
+def _router_node(  # noqa: PLR0917  (a router's parts)
+    name: str,
+    department: Department,
+    router: render.Router,
+    amap: AddressMap,
+    daemon: str,
+    asn: int,
+    downlink: render.Interface,
+    lans: list[dict[str, Any]],
+    cloud: dict[str, str],
+) -> dict[str, Any]:
+    """A department router: identity, loopback, uplink to the core, LANs."""
+    uplink = router.interfaces[0]
+    return {
+        "role": ROLE_ROUTER,
+        "hostname": name,
+        "department": department.code,
+        "daemon": daemon,
+        "asn": asn if daemon == DAEMON_BIRD else None,
+        "router_id": amap.extranet(router.router_id),
+        "ipv6_ready": department.ipv6_ready,
+        "loopback": {
+            "interface": "lo",
+            "ipv4": _mapped(amap, router.loopback.ipv4),
+            "ipv6": _mapped(amap, router.loopback.ipv6),
+        },
+        "uplink": {
+            "interface": "up0",
+            "ipv4": _mapped(amap, uplink.ipv4),
+            "ipv6": _mapped(amap, uplink.ipv6),
+            "peer_ipv4": address_of(_mapped(amap, downlink.ipv4)),
+            "peer_ipv6": address_of(_mapped(amap, downlink.ipv6)),
+            "peer_asn": CORE_ASN,
+        },
+        "lans": lans,
+        "cloud": cloud,
+    }
+
+
+def _lan(
+    amap: AddressMap,
+    index: dict[tuple[str, str, int, Kind], Any],
+    code: str,
+    network: LegacyNetwork,
+    interface: render.Interface,
+) -> dict[str, Any]:
+    """A department LAN: the router's legacy, extranet (or NAT) and IPv6 addresses on it."""
+    return {
+        "name": network.name,
+        "interface": interface.name,
+        "renumber": network.renumber,
+        "legacy": amap.legacy(_offset(network.prefix, 1)),
+        "extranet": _mapped(amap, interface.ipv4) if network.renumber else None,
+        "nat_outside": (
+            None
+            if network.renumber
+            else amap.extranet(index[(code, network.name, 4, Kind.NAT)].prefix)
+        ),
+        "ipv6": _mapped(amap, interface.ipv6),
+        "hosts": [],
+    }
+
+
+def _core_node(
+    core: render.Router, amap: AddressMap, plan: NetworkPlan, cloud6: str
+) -> dict[str, Any]:
+    """The extranet core: loopback, the cloud segment, and (filled in later) its downlinks."""
+    index = {a.key: a for a in plan.allocations if a.department == COUNTY_WIDE}
+    return {
+        "role": ROLE_CORE,
+        "hostname": CORE,
+        "asn": CORE_ASN,
+        "router_id": amap.extranet(core.router_id),
+        "loopback": {
+            "interface": "lo",
+            "ipv4": _mapped(amap, core.loopback.ipv4),
+            "ipv6": _mapped(amap, core.loopback.ipv6),
+        },
+        "downlinks": [],
+        "cloud_interface": {
+            "interface": "cloud0",
+            "ipv4": f"{format_address(4, CLOUD_SEGMENT_IPV4.first + 1)}/24",
+            "ipv6": _offset(cloud6, 1),
+        },
+        "link_blocks": [
+            amap.extranet(index[(COUNTY_WIDE, "p2p-links", 4, Kind.BLOCK)].prefix),
+            amap.extranet(index[(COUNTY_WIDE, "p2p-links", 6, Kind.BLOCK)].prefix),
+        ],
+    }
+
+
+def _host_node(  # noqa: PLR0917  (one host's coordinates)
+    name: str,
+    department: Department,
+    lan: dict[str, Any],
+    lan_index: int,
+    host_index: int,
+    offset: int,
+    cloud: dict[str, str],
+) -> dict[str, Any]:
+    """A LAN host: its legacy, extranet (or NAT) and IPv6 addresses, and the cloud it uses."""
+    nat = lan["nat_outside"]
+    return {
+        "role": ROLE_HOST,
+        "hostname": name,
+        "department": department.code,
+        "lan": lan["name"],
+        "lan_index": lan_index,
+        "host_index": host_index,
+        "interface": "eth0",
+        "renumber": lan["renumber"],
+        "legacy": _offset(lan["legacy"], offset),
+        "legacy_gateway": address_of(lan["legacy"]),
+        "extranet": _offset(lan["extranet"], offset) if lan["extranet"] else None,
+        "extranet_gateway": address_of(lan["extranet"]) if lan["extranet"] else None,
+        "nat_outside": address_of(_offset(nat, offset)) if nat else None,
+        "ipv6": _offset(lan["ipv6"], offset),
+        "ipv6_ready": department.ipv6_ready,
+        "cloud": cloud,
+        "systems": [],
+    }
 
 
 def _order_nodes(topology: Topology) -> None:

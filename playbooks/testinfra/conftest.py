@@ -86,13 +86,23 @@ def phase(host: Any, request: pytest.FixtureRequest) -> Phase:
     return phase_of(marker.content_string.strip() if marker.exists else None)
 
 
+_LINKS: dict[str, dict[str, Any]] = {}
+
+
 def addresses(host: Any, device: str, *, dynamic: bool = False) -> set[str]:
-    """Global addresses on a device (static ones, or SLAAC ones with dynamic=True)."""
-    result = host.run(f"ip -json address show dev {device}")
-    assert result.rc == 0, f"{device}: {result.stderr}"
+    """Global addresses on a device (static ones, or SLAAC ones with dynamic=True).
+
+    One `ip -json address` per node and test run: the tests only read.
+    """
+    name = host.backend.get_hostname()
+    if name not in _LINKS:
+        result = host.run("ip -json address show")
+        assert result.rc == 0, f"{name}: {result.stderr}"
+        _LINKS[name] = {link["ifname"]: link for link in json.loads(result.stdout)}
+    link = _LINKS[name].get(device)
+    assert link is not None, f"{name}: no device {device}"
     found = set()
-    for link in json.loads(result.stdout):
-        for info in link.get("addr_info", []):
-            if info.get("scope") == "global" and bool(info.get("dynamic")) is dynamic:
-                found.add(f"{info['local']}/{info['prefixlen']}")
+    for info in link.get("addr_info", []):
+        if info.get("scope") == "global" and bool(info.get("dynamic")) is dynamic:
+            found.add(f"{info['local']}/{info['prefixlen']}")
     return found

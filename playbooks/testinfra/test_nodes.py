@@ -59,7 +59,9 @@ def test_services_listen(host: Any, node: dict[str, Any]) -> None:
 
 
 @pytest.mark.roles("lan_host")
-def test_host_reaches_its_gateway_and_the_cloud(host: Any, node: dict[str, Any], phase: Phase) -> None:
+def test_host_reaches_its_gateway_and_the_cloud(
+    host: Any, node: dict[str, Any], phase: Phase
+) -> None:
     state = host_state(node, phase)
     if state["gateway4"]:
         assert host.run(f"ping -4 -c1 -W2 {state['gateway4']}").rc == 0
@@ -97,7 +99,9 @@ def test_router_sessions(host: Any, node: dict[str, Any], phase: Phase) -> None:
     if node["daemon"] == DAEMON_FRR:
         ospf = json.loads(host.run("vtysh -c 'show ip ospf neighbor json'").stdout or "{}")
         full4 = [
-            n for ns in ospf.get("neighbors", {}).values() for n in ns
+            n
+            for ns in ospf.get("neighbors", {}).values()
+            for n in ns
             if str(n.get("state", "")).startswith("Full") and uplink in str(n.get("ifaceName", ""))
         ]
         assert bool(full4) is phase.at_least(Phase.MERGED), ospf
@@ -113,7 +117,9 @@ def test_router_sessions(host: Any, node: dict[str, Any], phase: Phase) -> None:
 
 
 @pytest.mark.roles("department_router")
-def test_router_firewall_mirrors_ipv4_in_ipv6(host: Any, node: dict[str, Any], phase: Phase) -> None:
+def test_router_firewall_mirrors_ipv4_in_ipv6(
+    host: Any, node: dict[str, Any], phase: Phase
+) -> None:
     state = router_state(node, phase)
     rules = host.run("nft list table inet govcloud_filter")
     assert (rules.rc == 0) is state["firewall"], rules.stderr
@@ -124,9 +130,11 @@ def test_router_firewall_mirrors_ipv4_in_ipv6(host: Any, node: dict[str, Any], p
     nat = host.run("nft list table ip govcloud_nat")
     assert (nat.rc == 0) is bool(state["nat"]), nat.stderr
     for mapping in state["nat"]:
-        rule = rf"ip daddr {re.escape(mapping['outside'])} dnat (ip )?prefix to {re.escape(mapping['inside'])}"
-        assert re.search(rule, nat.stdout), f"no 1:1 NETMAP {mapping['outside']} → {mapping['inside']}"
-
+        outside, inside = re.escape(mapping["outside"]), re.escape(mapping["inside"])
+        rule = rf"ip daddr {outside} dnat (ip )?prefix to {inside}"
+        assert re.search(rule, nat.stdout), (
+            f"no 1:1 NETMAP {mapping['outside']} → {mapping['inside']}"
+        )
 
 
 @pytest.mark.roles("department_router", "lan_host")
@@ -137,6 +145,6 @@ def test_phase_is_recorded(host: Any, phase: Phase) -> None:
 @pytest.mark.roles("core_router")
 def test_core_routes_every_department(host: Any, node: dict[str, Any]) -> None:
     for daemon in ("zebra", "ospfd", "ospf6d"):
-        assert host.run(f"vtysh -c 'show daemons'").stdout.count(daemon) >= 1, daemon
+        assert host.run("vtysh -c 'show daemons'").stdout.count(daemon) >= 1, daemon
     for link in node["downlinks"]:
         assert addresses(host, link["interface"]) == canonical([link["ipv4"], link["ipv6"]])

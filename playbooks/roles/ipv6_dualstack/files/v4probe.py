@@ -28,9 +28,22 @@ def start(args):
         stop_process(int(pid_file.read_text()))
     with log.open("w") as output:
         process = subprocess.Popen(
-            ["ping", "-4", "-n", "-q", "-i", str(args.interval), "-W", "1",
-             "-w", str(args.max_seconds), args.target],
-            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+            [
+                "ping",
+                "-4",
+                "-n",
+                "-q",
+                "-i",
+                str(args.interval),
+                "-W",
+                "1",
+                "-w",
+                str(args.max_seconds),
+                args.target,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     pid_file.write_text(str(process.pid))
@@ -65,12 +78,23 @@ def stop(args):
     lost = transmitted - received if found else 1
     summary = (
         f"{os.uname().nodename} → {args.name} ({target}): {received}/{transmitted} echo replies"
-        if found else f"{os.uname().nodename} → {args.name}: no probe summary"
+        if found
+        else f"{os.uname().nodename} → {args.name}: no probe summary"
     )
     for path in (pid_file, log, target_file):
         path.unlink(missing_ok=True)
-    print(json.dumps({"name": args.name, "target": target, "transmitted": transmitted,
-                      "received": received, "lost": lost, "summary": summary}))
+    print(
+        json.dumps(
+            {
+                "name": args.name,
+                "target": target,
+                "transmitted": transmitted,
+                "received": received,
+                "lost": lost,
+                "summary": summary,
+            }
+        )
+    )
 
 
 def main():

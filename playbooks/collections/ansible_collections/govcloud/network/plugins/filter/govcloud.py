@@ -36,7 +36,10 @@ def govcloud_checks(nodes, phases, department=None, service_port=443, internal_p
     ports = Ports(service=int(service_port), internal=int(internal_port))
     rows = []
     for check in expected_checks(
-        nodes, {code: phase_of(p) for code, p in _plain(phases).items()}, ports=ports, department=department
+        nodes,
+        {code: phase_of(p) for code, p in _plain(phases).items()},
+        ports=ports,
+        department=department,
     ):
         row = check.as_dict()
         row["label"] = check.label()
@@ -64,13 +67,24 @@ def govcloud_mismatches(results):
     return found
 
 
-def govcloud_pytest_failures(run):
-    """The failed tests of a pytest run (a registered command result), one line each."""
+def govcloud_pytest_failures(run, nodes=None):
+    """The failed tests of a pytest run (a registered command result), one line each.
+
+    With `nodes`, only failures of tests run against those nodes (testinfra names the host
+    in the test id: test_x[ansible://gaj-rtr]); failures that name no node count for all.
+    """
     if not run or run.get("skipped") or run.get("rc", 0) == 0:
         return []
     lines = (run.get("stdout") or "").splitlines()
     failed = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
     if failed:
+        if nodes is not None:
+            wanted = {f"[ansible://{n}]" for n in nodes}
+            failed = [
+                line
+                for line in failed
+                if any(w in line for w in wanted) or "[ansible://" not in line
+            ]
         return [f"testinfra {line}" for line in failed]
     tail = " ".join((run.get("stderr") or run.get("stdout") or "").splitlines()[-3:])
     return [f"testinfra exited {run.get('rc')}: {tail}"]

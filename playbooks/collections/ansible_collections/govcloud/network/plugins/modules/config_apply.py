@@ -135,10 +135,14 @@ def main():
             )
             os.unlink(candidate)
             if rc != 0:
-                module.fail_json(msg=f"{dest}: the new configuration does not validate: {(err or out).strip()}")
+                module.fail_json(
+                    msg=f"{dest}: the new configuration does not validate: {(err or out).strip()}"
+                )
         write(module, dest, content)
         module.set_fs_attributes_if_different(file_args, False)
-        rc, out, err = run(module, module.params["apply"], dest) if module.params["apply"] else (0, "", "")
+        rc, out, err = (
+            run(module, module.params["apply"], dest) if module.params["apply"] else (0, "", "")
+        )
         if rc != 0:
             # Put the previous file back and load it, so the daemon and the file agree again.
             if before is None:
@@ -147,7 +151,9 @@ def main():
                 write(module, dest, before)
                 module.set_fs_attributes_if_different(file_args, False)
                 run(module, module.params["apply"], dest)
-            module.fail_json(msg=f"{dest}: applying it failed (previous file restored): {(err or out).strip()}")
+            module.fail_json(
+                msg=f"{dest}: applying it failed (previous file restored): {(err or out).strip()}"
+            )
         result.update(applied=bool(module.params["apply"]), stdout=out)
     attributes_changed = module.set_fs_attributes_if_different(file_args, False)
     result["changed"] = content_changed or attributes_changed

@@ -122,7 +122,9 @@ class Interface:
         elif gateway == "ra":
             drop = [r for r in routes if r.get("protocol") not in LEARNED]
         else:
-            drop = [r for r in routes if r.get("gateway") != gateway or r.get("protocol") in LEARNED]
+            drop = [
+                r for r in routes if r.get("gateway") != gateway or r.get("protocol") in LEARNED
+            ]
         changes = [("route", "del", family, r) for r in drop]
         keep = [r for r in routes if r not in drop]
         if gateway not in ("none", "ra") and not keep:
@@ -181,11 +183,10 @@ def main():
     params = module.params
     interface = Interface(module)
     # Addresses first (removals before additions), then routes: a new gateway must be on-link.
-    changes = (
-        interface.address_changes(4, canonical(params["ipv4"], 4, module), False)
-        + interface.address_changes(
-            6, canonical(params["ipv6"], 6, module), params["ipv6_dynamic"] == "flush"
-        )
+    changes = interface.address_changes(
+        4, canonical(params["ipv4"], 4, module), False
+    ) + interface.address_changes(
+        6, canonical(params["ipv6"], 6, module), params["ipv6_dynamic"] == "flush"
     )
     changes.sort(key=lambda c: c[1] != "del")
     described = [interface.describe(c) for c in changes]
@@ -196,7 +197,9 @@ def main():
         result["actions"] += [
             interface.describe(c)
             for family in (4, 6)
-            for c in interface.route_changes(family, gateway_of(params[f"gateway{family}"], family, module))
+            for c in interface.route_changes(
+                family, gateway_of(params[f"gateway{family}"], family, module)
+            )
         ]
         result["changed"] = bool(result["actions"])
         module.exit_json(**result)
@@ -204,7 +207,9 @@ def main():
     for change in changes:
         interface.apply(change)
     for family in (4, 6):
-        for change in interface.route_changes(family, gateway_of(params[f"gateway{family}"], family, module)):
+        for change in interface.route_changes(
+            family, gateway_of(params[f"gateway{family}"], family, module)
+        ):
             interface.apply(change)
             result["actions"].append(interface.describe(change))
     result["changed"] = bool(result["actions"])

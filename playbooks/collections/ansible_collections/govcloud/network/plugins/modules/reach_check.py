@@ -72,7 +72,17 @@ RETRY_PAUSE_S = 0.5
 
 
 def ping(address, family, timeout):
-    command = ["ping", f"-{family}", "-n", "-q", "-c", "1", "-W", str(max(int(timeout), 1)), address]
+    command = [
+        "ping",
+        f"-{family}",
+        "-n",
+        "-q",
+        "-c",
+        "1",
+        "-W",
+        str(max(int(timeout), 1)),
+        address,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     lines = (result.stdout + result.stderr).strip().splitlines()
     return result.returncode == 0, lines[-1] if lines else f"exit {result.returncode}"
@@ -107,7 +117,12 @@ def by_name(name, port, family, timeout):
 
 
 def probe(check, timeout):
-    kind, family, address, port = check["probe"], int(check["family"]), check["address"], check.get("port")
+    kind, family, address, port = (
+        check["probe"],
+        int(check["family"]),
+        check["address"],
+        check.get("port"),
+    )
     if kind == "ping":
         ok, detail = ping(address, family, timeout)
     elif kind == "tcp":
@@ -136,7 +151,8 @@ def main():
     pending = list(range(len(checks)))
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         while pending:
-            for index, answer in zip(pending, pool.map(lambda i: probe(checks[i], timeout), pending)):
+            answers = list(pool.map(lambda i: probe(checks[i], timeout), pending))
+            for index, answer in zip(pending, answers, strict=True):
                 results[index] = answer
             pending = [i for i in pending if not results[i]["matches"]]
             if not pending or time.monotonic() >= deadline:
