@@ -421,6 +421,7 @@ def _host_node(  # noqa: PLR0917  (one host's coordinates)
         "extranet_gateway": address_of(lan["extranet"]) if lan["extranet"] else None,
         "nat_outside": address_of(_offset(nat, offset)) if nat else None,
         "ipv6": _offset(lan["ipv6"], offset),
+        "ipv6_gateway": address_of(lan["ipv6"]),
         "ipv6_ready": department.ipv6_ready,
         "cloud": cloud,
         "systems": [],

@@ -90,6 +90,31 @@ def govcloud_pytest_failures(run, nodes=None):
     return [f"testinfra exited {run.get('rc')}: {tail}"]
 
 
+def govcloud_probe_targets(checks, source):
+    """Continuous-probe targets for one source: {name, address} per check from it."""
+    return [
+        {"name": f"{c['target']}-v{c['family']}", "address": c["address"]}
+        for c in checks
+        if c["source"] == source
+    ]
+
+
+def govcloud_probe_summary(results):
+    """One line per continuous probe: 'src → dst (address): received/transmitted, lost n'."""
+    lines = []
+    for result in results or []:
+        source = result.get("item", "?")
+        for probe in result.get("probes", []):
+            lines.append(
+                f"{source} → {probe['name']} ({probe['address']}): "
+                f"{probe.get('received', 0)}/{probe.get('transmitted', 0)} echo replies, "
+                f"lost {probe.get('lost', 0)}"
+            )
+        if result.get("failed"):
+            lines.append(f"{source}: the probes could not be read, lost 1 ({result.get('msg')})")
+    return lines
+
+
 def govcloud_previous_phase(phase):
     """The phase a rollback returns to."""
     return phase_of(phase).previous.value
@@ -112,6 +137,8 @@ class FilterModule:
             "sources": govcloud_sources,
             "mismatches": govcloud_mismatches,
             "pytest_failures": govcloud_pytest_failures,
+            "probe_targets": govcloud_probe_targets,
+            "probe_summary": govcloud_probe_summary,
             "previous_phase": govcloud_previous_phase,
             "phase_at_least": govcloud_phase_at_least,
         }
