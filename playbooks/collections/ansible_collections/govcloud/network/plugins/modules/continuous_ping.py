@@ -7,10 +7,11 @@ DOCUMENTATION = r"""
 module: continuous_ping
 short_description: Ping targets continuously in the background during a change, then count losses
 description:
-  - With I(state=started), starts one detached C(ping) per target (replacing a probe of the same
-    name that is still running); each stops by itself after I(max_seconds).
-  - With I(state=stopped), interrupts them (C(ping) then prints its summary) and returns what
-    each sent and received.
+  - With I(state=started), starts one detached probe per target (replacing a probe of the same
+    name that is still running) that sends one echo request at a time and counts the replies;
+    each stops by itself after I(max_seconds).
+  - With I(state=stopped), asks them to stop after the request in flight and returns what
+    each sent and received, so a stop never counts an unanswered request as lost.
   - Check mode reports what would start or stop and starts or stops nothing.
 options:
   directory:
@@ -60,21 +61,38 @@ probes:
   elements: dict
 """
 
+import json
 import os
-import re
 import signal
 import subprocess
+import sys
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received")
 STOP_WAIT_S = 5.0
+# The probe itself: one echo request at a time (each waits up to a second for its reply), so
+# every request is answered or counted lost; a stop file ends it after the request in flight.
+PROBE = """
+import json, subprocess, sys, time
+family, address, interval, max_seconds, stop, result = sys.argv[1:7]
+interval, deadline = float(interval), time.monotonic() + int(max_seconds)
+sent = received = 0
+from pathlib import Path
+while time.monotonic() < deadline and not Path(stop).exists():
+    began = time.monotonic()
+    sent += 1
+    answer = subprocess.run(["ping", "-" + family, "-n", "-q", "-c", "1", "-W", "1", address],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    received += answer.returncode == 0
+    time.sleep(max(0.0, interval - (time.monotonic() - began)))
+Path(result).write_text(json.dumps({"transmitted": sent, "received": received}))
+"""
 
 
 def paths(directory, name):
     base = os.path.join(directory, name)
-    return base + ".pid", base + ".log"
+    return {key: f"{base}.{key}" for key in ("pid", "stop", "result")}
 
 
 def alive(pid):
@@ -96,69 +114,61 @@ def running(pid_file):
     return pid if alive(pid) else None
 
 
-def interrupt(pid):
-    try:
-        os.kill(pid, signal.SIGINT)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + STOP_WAIT_S
-    while time.monotonic() < deadline and alive(pid):
-        time.sleep(0.05)
+def remove(*files):
+    for path in files:
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 def start(module, target):
     params = module.params
-    pid_file, log = paths(params["directory"], target["name"])
-    old = running(pid_file)
+    files = paths(params["directory"], target["name"])
+    old = running(files["pid"])
     if old:
-        interrupt(old)
-    command = [
-        "ping",
-        f"-{params['family']}",
-        "-n",
-        "-q",
-        "-i",
-        str(params["interval"]),
-        "-W",
-        "1",
-        "-w",
-        str(params["max_seconds"]),
-        target["address"],
-    ]
-    with open(log, "w", encoding="utf-8") as output:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    with open(pid_file, "w", encoding="utf-8") as handle:
+        os.kill(old, signal.SIGTERM)
+    remove(files["stop"], files["result"])
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            PROBE,
+            str(params["family"]),
+            target["address"],
+            str(params["interval"]),
+            str(params["max_seconds"]),
+            files["stop"],
+            files["result"],
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    with open(files["pid"], "w", encoding="utf-8") as handle:
         handle.write(str(process.pid))
     return {"name": target["name"], "address": target["address"], "pid": process.pid}
 
 
 def stop(module, target):
-    pid_file, log = paths(module.params["directory"], target["name"])
-    pid = running(pid_file)
-    if pid:
-        interrupt(pid)
-    text = ""
-    if os.path.exists(log):
-        with open(log, encoding="utf-8") as handle:
-            text = handle.read()
-    found = SUMMARY.search(text)
-    transmitted, received = (int(found.group(1)), int(found.group(2))) if found else (0, 0)
-    for path in (pid_file, log):
-        if os.path.exists(path):
-            os.unlink(path)
+    files = paths(module.params["directory"], target["name"])
+    pid = running(files["pid"])
+    with open(files["stop"], "w", encoding="utf-8"):
+        pass
+    deadline = time.monotonic() + STOP_WAIT_S
+    while pid and alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    counts = {"transmitted": 0, "received": 0}
+    found = os.path.exists(files["result"])
+    if found:
+        with open(files["result"], encoding="utf-8") as handle:
+            counts = json.load(handle)
+    remove(*files.values())
     return {
         "name": target["name"],
         "address": target["address"],
-        "transmitted": transmitted,
-        "received": received,
-        # A probe that left no summary lost everything we know of.
-        "lost": transmitted - received if found else 1,
+        **counts,
+        # A probe that left no result lost everything we know of.
+        "lost": counts["transmitted"] - counts["received"] if found else 1,
     }
 
 
