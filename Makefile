@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit lint format bench setup system-deps lock clean
+.PHONY: demo test test-unit lint format bench bench-lab setup system-deps lock clean
 
 demo: setup  ## the main job on embedded defaults (SQLite registry, sample county)
 	$(BIN)/python -m govcloud.demo
@@ -27,9 +27,13 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup  ## benchmarks; record results in docs/benchmarks.md
+bench: setup  ## benchmarks; record results in docs/benchmarks.md (the lab's need root)
 	$(BIN)/python bench/bench_foundation.py
 	$(BIN)/python bench/bench_network.py
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) bench-lab; else echo "bench-lab needs root: run it as root"; fi
+
+bench-lab: setup system-deps  ## lab up/down for 5, 20, 50 departments; playbooks on 20 (root)
+	$(BIN)/python bench/bench_lab.py
 
 setup: $(STAMP)
 
