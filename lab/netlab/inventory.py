@@ -80,9 +80,7 @@ class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
 
 
 def _dump(value: Any) -> str:
-    text: str = yaml.dump(
-        value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
-    )
+    text: str = yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     return HEADER + text
 
 

@@ -115,6 +115,18 @@ def govcloud_probe_summary(results):
     return lines
 
 
+def govcloud_department_phases(hosts):
+    """{department: phase} from hosts' variables (netstate_node and reachability_phase)."""
+    phases = {}
+    for variables in hosts:
+        node = variables.get("netstate_node") or {}
+        department = node.get("department")
+        phase = variables.get("reachability_phase")
+        if department and phase:
+            phases[str(department)] = str(phase)
+    return phases
+
+
 def govcloud_previous_phase(phase):
     """The phase a rollback returns to."""
     return phase_of(phase).previous.value
@@ -140,5 +152,6 @@ class FilterModule:
             "probe_targets": govcloud_probe_targets,
             "probe_summary": govcloud_probe_summary,
             "previous_phase": govcloud_previous_phase,
+            "department_phases": govcloud_department_phases,
             "phase_at_least": govcloud_phase_at_least,
         }
