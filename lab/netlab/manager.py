@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,6 @@ from typing import Any, Final
 
 from govcloud.errors import BadInputError, UnreachableError
 from lab.netlab import configs, netns, ssh
-from lab.netlab.addressing import AddressMap, Translation
 from lab.netlab.inventory import render_inventory, template_vars, write_inventory
 from lab.netlab.services import inside
 from lab.netlab.topology import (
@@ -47,7 +46,6 @@ from network.phases import (
     host_state,
     phase_of,
 )
-from network.prefixes import parse
 from network.reachability import INTERNAL_PORT, SERVICE_PORT, Check, expected_checks
 
 REPO: Final = Path(__file__).resolve().parents[2]
@@ -649,13 +647,6 @@ class NetLab:
         return result
 
 
-def address_map_from(rows: Iterable[dict[str, str]]) -> AddressMap:
-    """The address map recorded in a state file."""
-    return AddressMap(
-        tuple(Translation(parse(r["source"]), parse(r["target"]), r["kind"]) for r in rows)
-    )
-
-
 def _data_plane(node: dict[str, Any]) -> list[str]:
     """`ip` commands for the addresses not managed by FRR: hosts, cloud, BIRD routers."""
     role = node["role"]
@@ -724,15 +715,17 @@ def _processes_in(namespaces: list[str]) -> list[int]:
     wanted = set()
     for name in namespaces:
         with contextlib.suppress(FileNotFoundError):
-            wanted.add((netns.NETNS_DIR / name).stat().st_ino)
+            info = (netns.NETNS_DIR / name).stat()
+            wanted.add((info.st_dev, info.st_ino))
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(FileNotFoundError, PermissionError, ProcessLookupError):
-            if (entry / "ns" / "net").stat().st_ino in wanted:
+            info = (entry / "ns" / "net").stat()
+            if (info.st_dev, info.st_ino) in wanted:
                 found.append(int(entry.name))
     return found
 
 
-__all__ = ["NetLab", "address_map_from", "require_root"]
+__all__ = ["NetLab", "require_root"]
