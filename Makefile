@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit lint format bench setup system-deps lock clean
+.PHONY: demo test test-unit lint format bench bench-lab setup system-deps lock clean
 
 demo: setup  ## the main job on embedded defaults (SQLite registry, sample county)
 	$(BIN)/python -m govcloud.demo
@@ -16,20 +16,26 @@ test: setup system-deps  ## every test: unit, then registry on SQLite and a real
 test-unit: setup  ## the tests that need no service
 	$(BIN)/pytest tests/unit
 
-lint: setup  ## ruff (lint + format) and mypy
+lint: setup  ## ruff (lint + format), mypy, yamllint and ansible-lint (production profile)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/yamllint --strict .
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --strict
 
 format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: setup  ## benchmarks; record results in docs/benchmarks.md
+bench: setup  ## benchmarks; record results in docs/benchmarks.md (the lab's need root)
 	$(BIN)/python bench/bench_foundation.py
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_stacks.py
 	$(BIN)/python bench/bench_portal.py
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) bench-lab; else echo "bench-lab needs root: run it as root"; fi
+
+bench-lab: setup system-deps  ## lab up/down for 5, 20, 50 departments; playbooks on 20 (root)
+	$(BIN)/python bench/bench_lab.py
 
 setup: $(STAMP)
 

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from govcloud import audit_log, constants
 from govcloud.cli_cloud import cloud_app
+from govcloud.cli_lab import lab_app
 from govcloud.cli_localcloud import localcloud_app
 from govcloud.cli_net import net_app
 from govcloud.cli_portal import portal_app
@@ -57,6 +58,7 @@ app.add_typer(cloud_app, name="cloud")
 app.command("plan")(stack_plan)
 app.command("apply")(stack_apply)
 app.add_typer(portal_app, name="portal")
+app.add_typer(lab_app, name="lab")
 
 
 @app.command()

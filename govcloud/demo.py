@@ -1,11 +1,13 @@
 """`make demo`: the main job on embedded defaults, as a list of steps.
 
 Each step runs one `govcloud` command in a subprocess, exactly as an operator would type it.
-Later parts of the project add their steps to STEPS.
+Later parts of the project add their steps to STEPS. As root, the demo then rehearses the
+network change in a small lab (LAB_STEPS) and always tears the lab down.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -59,10 +61,55 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+LAB = ("--name", "demo")
+LAB_STEPS: tuple[Step, ...] = (
+    Step(
+        "Build a small network lab: three departments on overlapping LANs, one behind NAT on "
+        "BIRD, one ready for IPv6 only",
+        ("lab", "up", *LAB, "--departments", "cl,sfj,zwfw", "--bird", "sfj"),
+    ),
+    Step("The reachability matrix before the change (legacy networks)", ("lab", "verify", *LAB)),
+    Step(
+        "网络割接: merge the departments into the extranet (precheck, apply, verify)",
+        ("lab", "run", *LAB, "--", "ansible-playbook", "playbooks/network-merge.yml"),
+    ),
+    Step(
+        "IPv6改造: dual-stack, with a continuous IPv4 probe between departments",
+        ("lab", "run", *LAB, "--", "ansible-playbook", "playbooks/ipv6-dualstack.yml"),
+    ),
+    Step(
+        "IPv6改造: cutover (IPv6 preferred; IPv4 withdrawn where a department is ready)",
+        ("lab", "run", *LAB, "--", "ansible-playbook", "playbooks/ipv6-cutover.yml"),
+    ),
+    Step("The reachability matrix after the change", ("lab", "verify", *LAB)),
+)
+LAB_DOWN = Step("Tear the lab down", ("lab", "down", *LAB))
+
+
 def run(steps: tuple[Step, ...] = STEPS) -> int:
     """Run the steps in order; stop at the first that fails and return its exit code."""
-    for number, step in enumerate(steps, start=1):
-        console.print(Rule(f"[bold]{number}/{len(steps)}  {step.title}", align="left"))
+    lab = os.geteuid() == 0
+    total = len(steps) + (len(LAB_STEPS) + 1 if lab else 0)
+    code = _steps(steps, 1, total)
+    if code == 0 and lab:
+        try:
+            code = _steps(LAB_STEPS, len(steps) + 1, total)
+        finally:
+            down = _steps((LAB_DOWN,), total, total)
+        code = code or down
+    elif code == 0:
+        console.print(
+            "(the network lab needs root: run `make demo` as root to rehearse the change)"
+        )
+    if code == 0:
+        console.print(Rule("[green]demo complete"))
+    return code
+
+
+def _steps(steps: tuple[Step, ...], first: int, total: int) -> int:
+    """Run steps in order; stop at the first that fails and return its exit code."""
+    for number, step in enumerate(steps, start=first):
+        console.print(Rule(f"[bold]{number}/{total}  {step.title}", align="left"))
         console.print(f"$ govcloud {' '.join(step.args)}", style="dim")
         # The arguments are this module's own constants, never user input.
         command = [sys.executable, "-m", "govcloud", *step.args]
@@ -70,7 +117,6 @@ def run(steps: tuple[Step, ...] = STEPS) -> int:
         if result.returncode not in step.ok_codes:
             console.print(f"[red]step {number} failed with exit code {result.returncode}[/]")
             return result.returncode
-    console.print(Rule("[green]demo complete"))
     return 0
 
 

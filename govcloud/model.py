@@ -157,6 +157,9 @@ class Department(Frozen):
     quota: Quota
     legacy_networks: list[LegacyNetwork] = []
     systems: list[System] = []
+    # Every host and service of the department works over IPv6 alone: the IPv6 cutover may
+    # withdraw IPv4 from its LANs (the others stay dual-stack).
+    ipv6_ready: bool = False
 
 
 class CountyFile(Frozen):

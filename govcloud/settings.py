@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     localcloud_dir: Path | None = Field(
         default=None, description="the local cloud's state (GOVCLOUD_LOCALCLOUD_DIR)"
     )
+    lab_dir: Path | None = Field(default=None, description="network labs' state (GOVCLOUD_LAB_DIR)")
     actor: str | None = Field(
         default=None, description="who the audit log names for CLI changes (GOVCLOUD_ACTOR)"
     )
@@ -36,6 +37,10 @@ class Settings(BaseSettings):
     def localcloud_root(self) -> Path:
         """Where the local cloud keeps its venv, configuration, data and logs."""
         return self.localcloud_dir or self.state_dir / "localcloud"
+
+    def lab_root(self) -> Path:
+        """Where network labs keep their state, one directory per lab name."""
+        return self.lab_dir or self.state_dir / "lab"
 
     def registry_url(self) -> str:
         """The registry URL: GOVCLOUD_DATABASE_URL, else a SQLite file in the state directory."""

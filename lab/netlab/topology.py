@@ -1,0 +1,492 @@
+"""The lab's nodes and wires, computed from the county model and the network plan (pure).
+
+Nodes: the extranet core router (FRR), one router per chosen department (FRR, or BIRD for the
+departments chosen for it), `hosts_per_lan` hosts on each legacy LAN, and the cloud gateway.
+Every node also has a management interface on a separate bridge, where Ansible and testinfra
+run. Each node's description is the `netstate_node` dictionary that the inventory carries
+(see `network.phases`); addresses are the plan's, mapped by `lab.netlab.addressing`.
+
+Names: nodes are `core-rtr`, `<code>-rtr`, `<code>-<lan>-h<n>` and `cloud-gw`; namespaces are
+the node names behind the lab's prefix `gcl-<lab>-`, so `down` can find exactly what `up`
+made.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from govcloud.errors import BadInputError
+from govcloud.model import County, Department, LegacyNetwork, Location
+from lab.netlab.addressing import (
+    CLOUD_SEGMENT_IPV4,
+    MANAGEMENT_IPV4,
+    MANAGEMENT_IPV6,
+    AddressMap,
+    build_address_map,
+)
+from network import render
+from network.phases import (
+    DAEMON_BIRD,
+    DAEMON_FRR,
+    ROLE_CLOUD,
+    ROLE_CORE,
+    ROLE_HOST,
+    ROLE_ROUTER,
+    address_of,
+)
+from network.plan import COUNTY_WIDE, Kind, NetworkPlan
+from network.prefixes import Prefix, format_address, parse
+
+# Private AS numbers (RFC 6996): the core, then one per department by its place in the county.
+CORE_ASN: Final = 64512
+DEPARTMENT_ASN_BASE: Final = 64513
+# A host's address is this far into its LAN (.1 is the router); hosts count up from it.
+HOST_OFFSET: Final = 10
+MAX_HOSTS_PER_LAN: Final = 4  # the smallest extranet LAN is a /28 (network.plan)
+CLOUD_HOST_OFFSET: Final = 10
+CLOUD_SERVICE_NAME: Final = "cloud.extranet.example"  # RFC 2606 reserved name
+# The lab a plain `govcloud lab up` builds: two overlapping pairs (cgj and gaj share
+# 192.168.0.0/24, sfj and zwfw 192.168.1.0/24), NAT'd LANs (gaj, sfj), a department that runs
+# BIRD (gaj, the second) and one marked ipv6_ready (zwfw).
+DEFAULT_DEPARTMENTS: Final = ("cgj", "gaj", "sfj", "zwfw")
+NAME_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+LAB_NAME_PATTERN: Final = re.compile(r"^[a-z][a-z0-9]{0,7}$")
+NAMESPACE_PREFIX: Final = "gcl-"
+MANAGEMENT_NODE: Final = "mgmt"
+CORE: Final = "core-rtr"
+CLOUD: Final = "cloud-gw"
+
+
+@dataclass(frozen=True)
+class Veth:
+    """A veth pair: `a_if` in node `a`, `b_if` in node `b`; `bridge` is a bridge in `a`."""
+
+    a: str
+    a_if: str
+    b: str
+    b_if: str
+    bridge: str | None = None
+
+
+@dataclass
+class Topology:
+    """Everything the builder needs: nodes (with their inventory data) and wires."""
+
+    lab: str
+    county_code: str
+    county_name: str
+    departments: tuple[str, ...]
+    bird: tuple[str, ...]
+    address_map: AddressMap
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    veths: list[Veth] = field(default_factory=list)
+    bridges: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> str:
+        """The namespace prefix of this lab."""
+        return namespace_prefix(self.lab)
+
+    def namespace(self, node: str) -> str:
+        """The network namespace of a node (or of the management controller)."""
+        return f"{self.prefix}{node}"
+
+    @property
+    def namespaces(self) -> list[str]:
+        """Every namespace of the lab: the controller first."""
+        return [self.namespace(MANAGEMENT_NODE), *(self.namespace(n) for n in self.nodes)]
+
+    def by_role(self, role: str) -> list[str]:
+        """Node names with this role, in build order."""
+        return [name for name, node in self.nodes.items() if node["role"] == role]
+
+
+def namespace_prefix(lab: str) -> str:
+    """`gcl-<lab>-`: every namespace of one lab starts with it."""
+    return f"{NAMESPACE_PREFIX}{lab}-"
+
+
+def check_lab_name(lab: str) -> str:
+    """Lab names are short: they end up in namespace names."""
+    if not LAB_NAME_PATTERN.match(lab):
+        raise BadInputError(
+            f"lab name {lab!r}: use 1-8 lowercase letters or digits, starting with a letter"
+        )
+    return lab
+
+
+def _lan_label(name: str, index: int) -> str:
+    label = name.lower()
+    return label if NAME_PATTERN.match(label) and len(label) <= 12 else f"lan{index}"
+
+
+def overlapping_lans(department: Department) -> list[tuple[str, str]]:
+    """Pairs of a department's own legacy LANs that overlap (they need VRFs)."""
+    pairs = []
+    networks = department.legacy_networks
+    for i, first in enumerate(networks):
+        for second in networks[i + 1 :]:
+            if parse(first.prefix).overlaps(parse(second.prefix)):
+                pairs.append((first.name, second.name))
+    return pairs
+
+
+def eligible(department: Department) -> bool:
+    """The lab models a department router with one routing table and at least one LAN."""
+    return bool(department.legacy_networks) and not overlapping_lans(department)
+
+
+def choose_departments(county: County, wanted: str | None) -> tuple[str, ...]:
+    """Department codes from `--departments`: a count, a comma-separated list, or the default."""
+    by_code = {d.code: d for d in county.departments}
+    usable = sorted(code for code, d in by_code.items() if eligible(d))
+    if wanted is None or wanted == "":
+        chosen = [c for c in DEFAULT_DEPARTMENTS if c in usable]
+        return tuple(chosen or usable[:4])
+    if wanted.isdigit():
+        count = int(wanted)
+        if not 1 <= count <= len(usable):
+            raise BadInputError(
+                f"--departments {count}: this county has {len(usable)} departments the lab "
+                "can model (one routing table per department router); choose 1 to "
+                f"{len(usable)}"
+            )
+        return tuple(usable[:count])
+    codes = [c.strip() for c in wanted.split(",") if c.strip()]
+    problems = []
+    for code in codes:
+        if code not in by_code:
+            problems.append(f"{code}: no such department in {county.name}")
+        elif not by_code[code].legacy_networks:
+            problems.append(f"{code}: has no legacy network to put in the lab")
+        elif overlapping_lans(by_code[code]):
+            pairs = ", ".join(f"{a}/{b}" for a, b in overlapping_lans(by_code[code]))
+            problems.append(
+                f"{code}: its own LANs overlap ({pairs}); the lab gives each department router "
+                "one routing table (this kernel has no VRF support), so leave it out"
+            )
+    if len(set(codes)) != len(codes):
+        problems.append("a department is named twice")
+    if problems or not codes:
+        raise BadInputError("--departments: " + ("; ".join(problems) or "name at least one"))
+    return tuple(sorted(codes))
+
+
+def default_bird(departments: tuple[str, ...]) -> tuple[str, ...]:
+    """Every fourth department, starting with the second, runs BIRD instead of FRR."""
+    return tuple(code for i, code in enumerate(departments) if i % 4 == 1)
+
+
+def _offset(interface_address: str, offset: int) -> str:
+    """The address `offset` into the prefix of an interface address, with its length."""
+    address, _, length = interface_address.partition("/")
+    family = 6 if ":" in address else 4
+    bits = 128 if family == 6 else 32
+    first = parse(f"{address}/{bits}").first
+    network = first & ~((1 << (bits - int(length))) - 1)
+    return f"{format_address(family, network + offset)}/{length}"
+
+
+def build_topology(
+    county: County,
+    plan: NetworkPlan,
+    departments: tuple[str, ...],
+    *,
+    lab: str = "lab",
+    bird: tuple[str, ...] | None = None,
+    hosts_per_lan: int = 1,
+    address_map: AddressMap | None = None,
+) -> Topology:
+    """The lab for these departments of the county, on the plan's addresses mapped into the lab."""
+    bird = _checked(lab, departments, bird, hosts_per_lan)
+    chosen = [county.department(code) for code in departments]
+    legacy = [n.prefix for d in chosen for n in d.legacy_networks]
+    amap = address_map or build_address_map(county, legacy)
+    topology = Topology(lab, county.code, county.name, departments, tuple(bird), amap)
+    routers = {r.department: r for r in render.routers(county, plan, "frr")}
+    index = {a.key: a for a in plan.allocations}
+    order = {d.code: i for i, d in enumerate(sorted(county.departments, key=lambda d: d.code))}
+
+    cloud6 = _cloud_ipv6(plan, amap, county)
+    cloud = {
+        "name": CLOUD_SERVICE_NAME,
+        "ipv4": f"{format_address(4, CLOUD_SEGMENT_IPV4.first + CLOUD_HOST_OFFSET)}/24",
+        "ipv6": _offset(cloud6, CLOUD_HOST_OFFSET),
+    }
+    core = routers[COUNTY_WIDE]
+    core_node = _core_node(core, amap, plan, cloud6)
+    topology.nodes[CORE] = core_node
+    downlinks = {i.description.removeprefix("link to "): i for i in core.interfaces}
+    cloud_systems: list[dict[str, Any]] = []
+
+    for code in departments:
+        department = county.department(code)
+        router = routers[code]
+        name = f"{code}-rtr"
+        daemon = DAEMON_BIRD if code in bird else DAEMON_FRR
+        asn = DEPARTMENT_ASN_BASE + order[code]
+        uplink = router.interfaces[0]
+        downlink = downlinks[code]
+        core_node["downlinks"].append(
+            {
+                "interface": downlink.name,
+                "department": code,
+                "ipv4": _mapped(amap, downlink.ipv4),
+                "ipv6": _mapped(amap, downlink.ipv6),
+                "peer_ipv4": address_of(_mapped(amap, uplink.ipv4)),
+                "peer_ipv6": address_of(_mapped(amap, uplink.ipv6)),
+                "protocol": "bgp" if daemon == DAEMON_BIRD else "ospf",
+                "peer_asn": asn if daemon == DAEMON_BIRD else None,
+            }
+        )
+        topology.veths.append(Veth(CORE, downlink.name, name, "up0"))
+        lans = []
+        hosts: list[str] = []
+        for number, (network, interface) in enumerate(
+            zip(department.legacy_networks, router.interfaces[1:], strict=True)
+        ):
+            lan = _lan(amap, index, code, network, interface)
+            lans.append(lan)
+            topology.bridges.append((name, interface.name))
+            label = _lan_label(network.name, number)
+            for host_number in range(hosts_per_lan):
+                host = f"{code}-{label}-h{host_number + 1}"
+                offset = HOST_OFFSET + host_number
+                lan["hosts"].append(host)
+                hosts.append(host)
+                topology.nodes[host] = _host_node(
+                    host, department, lan, number, host_number, offset, cloud
+                )
+                topology.veths.append(
+                    Veth(name, f"l{number}h{host_number + 1}", host, "eth0", interface.name)
+                )
+        first_host = topology.nodes[hosts[0]]
+        for system in department.systems:
+            entry = {"ref": f"{code}/{system.code}", "depends_on": list(system.depends_on)}
+            if system.location is Location.CLOUD:
+                cloud_systems.append(entry)
+            else:
+                first_host["systems"].append(entry)
+        topology.nodes[name] = _router_node(
+            name, department, router, amap, daemon, asn, downlink, lans, cloud
+        )
+    topology.nodes[CLOUD] = {
+        "role": ROLE_CLOUD,
+        "hostname": CLOUD,
+        "interface": "eth0",
+        "ipv4": cloud["ipv4"],
+        "gateway4": address_of(core_node["cloud_interface"]["ipv4"]),
+        "ipv6": cloud["ipv6"],
+        "gateway6": address_of(core_node["cloud_interface"]["ipv6"]),
+        "name": CLOUD_SERVICE_NAME,
+        "systems": cloud_systems,
+    }
+    topology.veths.append(Veth(CORE, "cloud0", CLOUD, "eth0"))
+    _order_nodes(topology)
+    _management(topology)
+    return topology
+
+
+def _checked(
+    lab: str, departments: tuple[str, ...], bird: tuple[str, ...] | None, hosts_per_lan: int
+) -> tuple[str, ...]:
+    """Check the lab's options; returns the departments that run BIRD."""
+    check_lab_name(lab)
+    if not 1 <= hosts_per_lan <= MAX_HOSTS_PER_LAN:
+        raise BadInputError(f"--hosts-per-lan: choose 1 to {MAX_HOSTS_PER_LAN}")
+    bird = default_bird(departments) if bird is None else bird
+    unknown = sorted(set(bird) - set(departments))
+    if unknown:
+        raise BadInputError(f"--bird {','.join(unknown)}: not among the lab's departments")
+    return bird
+
+
+def _router_node(  # noqa: PLR0917  (a router's parts)
+    name: str,
+    department: Department,
+    router: render.Router,
+    amap: AddressMap,
+    daemon: str,
+    asn: int,
+    downlink: render.Interface,
+    lans: list[dict[str, Any]],
+    cloud: dict[str, str],
+) -> dict[str, Any]:
+    """A department router: identity, loopback, uplink to the core, LANs."""
+    uplink = router.interfaces[0]
+    return {
+        "role": ROLE_ROUTER,
+        "hostname": name,
+        "department": department.code,
+        "daemon": daemon,
+        "asn": asn if daemon == DAEMON_BIRD else None,
+        "router_id": amap.extranet(router.router_id),
+        "ipv6_ready": department.ipv6_ready,
+        "loopback": {
+            "interface": "lo",
+            "ipv4": _mapped(amap, router.loopback.ipv4),
+            "ipv6": _mapped(amap, router.loopback.ipv6),
+        },
+        "uplink": {
+            "interface": "up0",
+            "ipv4": _mapped(amap, uplink.ipv4),
+            "ipv6": _mapped(amap, uplink.ipv6),
+            "peer_ipv4": address_of(_mapped(amap, downlink.ipv4)),
+            "peer_ipv6": address_of(_mapped(amap, downlink.ipv6)),
+            "peer_asn": CORE_ASN,
+        },
+        "lans": lans,
+        "cloud": cloud,
+    }
+
+
+def _lan(
+    amap: AddressMap,
+    index: dict[tuple[str, str, int, Kind], Any],
+    code: str,
+    network: LegacyNetwork,
+    interface: render.Interface,
+) -> dict[str, Any]:
+    """A department LAN: the router's legacy, extranet (or NAT) and IPv6 addresses on it."""
+    return {
+        "name": network.name,
+        "interface": interface.name,
+        "renumber": network.renumber,
+        "legacy": amap.legacy(_offset(network.prefix, 1)),
+        "extranet": _mapped(amap, interface.ipv4) if network.renumber else None,
+        "nat_outside": (
+            None
+            if network.renumber
+            else amap.extranet(index[(code, network.name, 4, Kind.NAT)].prefix)
+        ),
+        "ipv6": _mapped(amap, interface.ipv6),
+        "hosts": [],
+    }
+
+
+def _core_node(
+    core: render.Router, amap: AddressMap, plan: NetworkPlan, cloud6: str
+) -> dict[str, Any]:
+    """The extranet core: loopback, the cloud segment, and (filled in later) its downlinks."""
+    index = {a.key: a for a in plan.allocations if a.department == COUNTY_WIDE}
+    return {
+        "role": ROLE_CORE,
+        "hostname": CORE,
+        "asn": CORE_ASN,
+        "router_id": amap.extranet(core.router_id),
+        "loopback": {
+            "interface": "lo",
+            "ipv4": _mapped(amap, core.loopback.ipv4),
+            "ipv6": _mapped(amap, core.loopback.ipv6),
+        },
+        "downlinks": [],
+        "cloud_interface": {
+            "interface": "cloud0",
+            "ipv4": f"{format_address(4, CLOUD_SEGMENT_IPV4.first + 1)}/24",
+            "ipv6": _offset(cloud6, 1),
+        },
+        "link_blocks": [
+            amap.extranet(index[(COUNTY_WIDE, "p2p-links", 4, Kind.BLOCK)].prefix),
+            amap.extranet(index[(COUNTY_WIDE, "p2p-links", 6, Kind.BLOCK)].prefix),
+        ],
+    }
+
+
+def _host_node(  # noqa: PLR0917  (one host's coordinates)
+    name: str,
+    department: Department,
+    lan: dict[str, Any],
+    lan_index: int,
+    host_index: int,
+    offset: int,
+    cloud: dict[str, str],
+) -> dict[str, Any]:
+    """A LAN host: its legacy, extranet (or NAT) and IPv6 addresses, and the cloud it uses."""
+    nat = lan["nat_outside"]
+    return {
+        "role": ROLE_HOST,
+        "hostname": name,
+        "department": department.code,
+        "lan": lan["name"],
+        "lan_index": lan_index,
+        "host_index": host_index,
+        "interface": "eth0",
+        "renumber": lan["renumber"],
+        "legacy": _offset(lan["legacy"], offset),
+        "legacy_gateway": address_of(lan["legacy"]),
+        "extranet": _offset(lan["extranet"], offset) if lan["extranet"] else None,
+        "extranet_gateway": address_of(lan["extranet"]) if lan["extranet"] else None,
+        "nat_outside": address_of(_offset(nat, offset)) if nat else None,
+        "ipv6": _offset(lan["ipv6"], offset),
+        "ipv6_gateway": address_of(lan["ipv6"]),
+        "ipv6_ready": department.ipv6_ready,
+        "cloud": cloud,
+        "systems": [],
+    }
+
+
+def _order_nodes(topology: Topology) -> None:
+    """Core, department routers, hosts, cloud: the order nodes are built and listed in."""
+    rank = {ROLE_CORE: 0, ROLE_ROUTER: 1, ROLE_HOST: 2, ROLE_CLOUD: 3}
+    ordered = sorted(topology.nodes.items(), key=lambda item: rank[item[1]["role"]])
+    topology.nodes = dict(ordered)
+
+
+def management_ipv6(lab: str) -> Prefix:
+    """The lab's management /64: fd00:ff:<16 bits of the lab name's CRC-32>::/64.
+
+    Each lab gets its own IPv6 management prefix, so SSH control sockets (named after the
+    address) of two labs on one machine never collide.
+    """
+    tag = zlib.crc32(lab.encode()) & 0xFFFF
+    return Prefix(6, MANAGEMENT_IPV6.first + (tag << 64), 64)
+
+
+def _management(topology: Topology) -> None:
+    """One management address per node; the controller takes the first."""
+    ipv6 = management_ipv6(topology.lab)
+    capacity = MANAGEMENT_IPV4.size - 3  # network, broadcast, controller
+    if len(topology.nodes) > capacity:
+        raise BadInputError(
+            f"the lab has {len(topology.nodes)} nodes; the management network "
+            f"{MANAGEMENT_IPV4} holds {capacity}: choose fewer departments or hosts per LAN"
+        )
+    topology.bridges.insert(0, (MANAGEMENT_NODE, "br-mgmt"))
+    for number, (name, node) in enumerate(topology.nodes.items(), start=2):
+        node["management"] = {
+            "interface": "mgmt0",
+            "ipv4": f"{format_address(4, MANAGEMENT_IPV4.first + number)}/{MANAGEMENT_IPV4.length}",
+            "ipv6": f"{format_address(6, ipv6.first + number)}/{ipv6.length}",
+        }
+        topology.veths.append(Veth(MANAGEMENT_NODE, f"m{number}", name, "mgmt0", "br-mgmt"))
+
+
+def controller_addresses(lab: str) -> dict[str, str]:
+    """The management controller's own addresses."""
+    ipv6 = management_ipv6(lab)
+    return {
+        "ipv4": f"{format_address(4, MANAGEMENT_IPV4.first + 1)}/{MANAGEMENT_IPV4.length}",
+        "ipv6": f"{format_address(6, ipv6.first + 1)}/{ipv6.length}",
+    }
+
+
+def _mapped(amap: AddressMap, address: render.Address | None) -> str:
+    if address is None:
+        raise ValueError("the router model lacks an address the lab needs")
+    return amap.extranet(str(address))
+
+
+def _cloud_ipv6(plan: NetworkPlan, amap: AddressMap, county: County) -> str:
+    """The cloud segment: the first /64 of the primary site's block, as the gateway's address."""
+    primary = county.sites[0].name
+    for site in county.sites:
+        if site.role.value == "primary":
+            primary = site.name
+            break
+    blocks = {a.network: a for a in plan.allocations if a.family == 6 and a.kind is Kind.BLOCK}
+    block = parse(amap.extranet(blocks[f"site:{primary}"].prefix))
+    first64 = Prefix(6, block.first, 64)
+    return f"{format_address(6, first64.first)}/64"
