@@ -6,6 +6,11 @@
 2. The three playbooks on 20 departments with forks 10 and serial 5: merge, dual-stack (with
    its continuous IPv4 probe) and cutover, each followed by a second run (changed=0 expected).
 
+Baselines in the same run, so the ratios mean something on a loaded machine: for `up`/`down`,
+the floor every namespace lab pays (as many bare namespaces as the lab has nodes, each with a
+veth pair and its loopback up, made and removed with one `ip -batch` each); for the playbooks,
+`ansible all -m ping` over the same inventory and forks (one SSH round trip per node).
+
 Run: sudo .venv/bin/python bench/bench_lab.py [--sizes 5 20 50] [--playbook-departments 20]
 Results go to docs/benchmarks.md with the command and the machine's load at the time.
 """
@@ -22,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from govcloud.loader import load_county
+from lab.netlab import netns
 from lab.netlab.manager import NetLab
 from lab.netlab.topology import build_topology, choose_departments
 from network.plan import plan_network
@@ -49,6 +55,24 @@ def lab_for(count: int, root: Path) -> tuple[NetLab, Any]:
     return lab, topology
 
 
+BASELINE_PREFIX = "gcbase"
+
+
+def bare_namespaces(nodes: int) -> tuple[float, float]:
+    """Seconds to make and to remove `nodes` namespaces with a veth pair each (the floor)."""
+    names = [f"{BASELINE_PREFIX}{i}" for i in range(nodes)]
+    started = time.monotonic()
+    netns.batch(f"netns add {name}" for name in names)
+    netns.batch(f"link add {name}a netns {name} type veth peer name {name}b" for name in names)
+    for name in names:
+        netns.batch(["link set lo up", f"link set {name}a up"], namespace=name)
+    made = time.monotonic() - started
+    started = time.monotonic()
+    netns.batch(f"link del {name}b" for name in names)
+    netns.batch(f"netns del {name}" for name in names)
+    return made, time.monotonic() - started
+
+
 def up_down(count: int, root: Path) -> dict[str, Any]:
     lab, topology = lab_for(count, root)
     load = load_average()
@@ -61,6 +85,7 @@ def up_down(count: int, root: Path) -> dict[str, Any]:
     started = time.monotonic()
     lab.down()
     down = time.monotonic() - started
+    base_up, base_down = bare_namespaces(len(topology.nodes))
     return {
         "departments": count,
         "nodes": len(topology.nodes),
@@ -69,6 +94,8 @@ def up_down(count: int, root: Path) -> dict[str, Any]:
         "verify_s": round(verify, 2),
         "checks": len(results),
         "down_s": round(down, 2),
+        "bare_up_s": round(base_up, 2),
+        "bare_down_s": round(base_down, 2),
         "load": round(load, 1),
     }
 
@@ -78,6 +105,20 @@ def playbooks(count: int, root: Path) -> list[dict[str, Any]]:
     lab.up(topology)
     rows = []
     try:
+        load = load_average()
+        started = time.monotonic()
+        ping = lab.run(["ansible", "all", "-m", "ping", "--forks", "10"], capture=True)
+        rows.append(
+            {
+                "playbook": "baseline: ansible all -m ping",
+                "run": "first",
+                "seconds": round(time.monotonic() - started, 1),
+                "rc": ping.returncode,
+                "changed": 0,
+                "failed": ping.stdout.count("UNREACHABLE") + ping.stdout.count("FAILED"),
+                "load": round(load, 1),
+            }
+        )
         for name, prefix in PLAYBOOKS:
             for attempt in ("first", "second"):
                 load = load_average()
@@ -128,12 +169,18 @@ def main() -> None:
     sizes = [up_down(n, args.root) for n in args.sizes]
     for row in sizes:
         print(json.dumps(row), file=sys.stderr)
-    print("| departments | nodes | up | verify (checks) | down | load |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| departments | nodes | up | bare namespaces | ratio | verify (checks) | down "
+        "| bare | ratio | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in sizes:
         print(
             f"| {row['departments']} | {row['nodes']} | {row['up_s']:.1f} s | "
-            f"{row['verify_s']:.1f} s ({row['checks']}) | {row['down_s']:.1f} s | {row['load']} |"
+            f"{row['bare_up_s']:.2f} s | {row['up_s'] / row['bare_up_s']:.0f}x | "
+            f"{row['verify_s']:.1f} s ({row['checks']}) | {row['down_s']:.1f} s | "
+            f"{row['bare_down_s']:.2f} s | {row['down_s'] / row['bare_down_s']:.0f}x | "
+            f"{row['load']} |"
         )
     if len(sizes) > 1:
         first, last = sizes[0], sizes[-1]
@@ -145,12 +192,13 @@ def main() -> None:
     if args.skip_playbooks:
         return
     rows = playbooks(args.playbook_departments, args.root)
-    print("\n| playbook | run | time | changed | failed | load |")
-    print("|---|---|---|---|---|---|")
+    ping_s = rows[0]["seconds"]
+    print("\n| playbook | run | time | x ansible ping | changed | failed | load |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         print(
-            f"| {row['playbook']} | {row['run']} | {row['seconds']:.0f} s | {row['changed']} | "
-            f"{row['failed']} | {row['load']} |"
+            f"| {row['playbook']} | {row['run']} | {row['seconds']:.0f} s | "
+            f"{row['seconds'] / ping_s:.1f} | {row['changed']} | {row['failed']} | {row['load']} |"
         )
 
 
