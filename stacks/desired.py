@@ -1,5 +1,8 @@
 """The desired state one stack deploys: the county model plus the registry (pure data).
 
+Everything from the registry is read in one session: the IPAM allocations, the networks granted
+through the portal and the portal's other grants (`govcloud.grants.read_grants`).
+
 Subnets come from the network plan: the registry's IPAM allocations when the registry has
 them (`govcloud net plan` and network approvals record them), with `plan_network` filling in
 whatever is missing exactly as `govcloud net plan` would, so the stacks and the extranet never
@@ -9,12 +12,12 @@ disagree. Granted networks are planned with their department's legacy networks.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from govcloud.grants import ServerGrant, read_grants
+from govcloud.grants import Grants, read_grants
 from govcloud.loader import load_county
 from govcloud.model import County, Site
 from govcloud.registry import db, ipam
@@ -31,7 +34,7 @@ class DesiredState:
     settings: StackSettings
     site: Site
     networks: dict[str, tuple[PlannedNetwork, ...]]
-    grants: tuple[ServerGrant, ...]
+    grants: Grants
     warnings: tuple[str, ...]
 
     @property
@@ -70,31 +73,45 @@ def planned_networks(
     return result
 
 
-def registry_allocations(
-    url: str | None,
-) -> tuple[list[Allocation], list[RequestedNetwork], str | None]:
-    """The registry's allocations and granted networks, or none (and why) when there is no
-    migrated registry."""
+@dataclass(frozen=True)
+class RegistryRead:
+    """What the stacks read from the registry: nothing but the county's grants without one."""
+
+    grants: Grants
+    allocations: list[Allocation] = field(default_factory=list)
+    requested: list[RequestedNetwork] = field(default_factory=list)
+    note: str | None = None  # why there is nothing from the registry
+
+
+def read_registry(url: str | None, county: County) -> RegistryRead:
+    """Allocations, granted networks and grants, in one session of a migrated registry."""
     if url is None:
-        return [], [], "no registry given: the network plan is computed from the county alone"
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and (
-        not parsed.database or not Path(parsed.database).exists()
-    ):
-        return (
-            [],
-            [],
-            f"no registry at {db.redact(url)}: the plan is computed from the county alone",
-        )
-    engine = db.make_engine(url)
-    try:
-        if db.current_revision(engine) is None:
-            return [], [], f"the registry at {db.redact(url)} has no schema: plan from the county"
-        db.require_current(engine)
-        with db.session_factory(engine)() as session:
-            return ipam.load(session), ipam.load_requested(session), None
-    finally:
-        engine.dispose()
+        why = "no registry given"
+    elif make_url(url).get_backend_name() == "sqlite" and not _sqlite_file_exists(url):
+        why = f"no registry at {db.redact(url)}"
+    else:
+        engine = db.make_engine(url)
+        try:
+            if db.current_revision(engine) is None:
+                why = f"the registry at {db.redact(url)} has no schema"
+            else:
+                db.require_current(engine)
+                with db.session_factory(engine)() as session:
+                    return RegistryRead(
+                        grants=read_grants(county, session),
+                        allocations=ipam.load(session),
+                        requested=ipam.load_requested(session),
+                    )
+        finally:
+            engine.dispose()
+    return RegistryRead(
+        grants=read_grants(county), note=f"{why}: the desired state is the county's alone"
+    )
+
+
+def _sqlite_file_exists(url: str) -> bool:
+    database = make_url(url).database
+    return bool(database) and Path(str(database)).exists()
 
 
 def build_desired(
@@ -102,19 +119,21 @@ def build_desired(
 ) -> DesiredState:
     """Load the county (unless given), read the registry, plan, and collect the grants."""
     county = county if county is not None else load_county(settings.county_dir)
-    existing, requested, note = registry_allocations(registry_url)
-    plan = plan_network(county, existing, requested=requested)
-    warnings = [note] if note else []
+    registry = read_registry(registry_url, county)
+    existing = registry.allocations
+    plan = plan_network(county, existing, requested=registry.requested)
+    warnings = [registry.note] if registry.note else []
     if existing and plan.added:
         warnings.append(
             f"{len(plan.added)} allocations are planned but not in the registry yet; "
             "run `govcloud net plan` to record them"
         )
+    warnings += registry.grants.warnings
     return DesiredState(
         county=county,
         settings=settings,
         site=county.site(settings.site_role),
-        networks=planned_networks(county, plan.allocations, requested),
-        grants=read_grants(county),
+        networks=planned_networks(county, plan.allocations, registry.requested),
+        grants=registry.grants,
         warnings=tuple(warnings),
     )
