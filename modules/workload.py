@@ -1,4 +1,9 @@
-"""Workload: the servers and data volumes granted to a department, in its tenant."""
+"""Workload: the servers and volumes granted to a department, in its tenant.
+
+Migrated systems get a server with an attached data volume each; servers and volumes granted
+through the portal are created as requested (a compute request's servers have no data volume,
+a storage request's volumes stand alone until the department attaches them).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
-from govcloud.grants import ServerGrant
+from govcloud.grants import RequestServer, RequestVolume, ServerGrant
 from modules.constants import TOKEN_PREFIX
 
 # Metadata keys on servers and volumes: which system and tier a resource serves (the policy
@@ -17,6 +22,7 @@ META_SYSTEM = "govcloud:system"
 META_TIER = "govcloud:tier"
 META_ROLE = "govcloud:role"
 META_REPLICATION = "govcloud:replication"
+META_REQUEST = "govcloud:request"  # the portal request that granted the resource
 
 
 def system_ref(grant: ServerGrant) -> str:
@@ -37,10 +43,12 @@ class WorkloadArgs:
     provider: pulumi.ProviderResource
     role: str = "primary"
     replication: str | None = None
+    servers: tuple[RequestServer, ...] = ()
+    volumes: tuple[RequestVolume, ...] = ()
 
 
 class Workload(pulumi.ComponentResource):
-    """One server and its attached data volume per granted system, on the tenant's network."""
+    """Per granted system a server and its data volume; the portal's servers and volumes."""
 
     server_ids: dict[str, pulumi.Output[str]]
 
@@ -61,17 +69,12 @@ class Workload(pulumi.ComponentResource):
             if args.replication is not None:
                 metadata[META_REPLICATION] = args.replication
             physical = f"{grant.department}-{grant.system}"
-            networks = (
-                [openstack.compute.InstanceNetworkArgs(uuid=args.network_ids[grant.network])]
-                if grant.network is not None
-                else []
-            )
             server = openstack.compute.Instance(
                 f"{name}-{grant.system}",
                 name=physical,
                 flavor_name=grant.flavor,
                 image_name=grant.image,
-                networks=networks,
+                networks=_networks(args, grant.network),
                 security_groups=list(args.security_groups),
                 metadata=metadata,
                 region=args.region,
@@ -93,4 +96,39 @@ class Workload(pulumi.ComponentResource):
                 opts=child,
             )
             self.server_ids[grant.system] = server.id
+        for requested in args.servers:
+            server = openstack.compute.Instance(
+                f"{name}-{requested.name}",
+                name=f"{requested.department}-{requested.name}",
+                flavor_name=requested.flavor,
+                image_name=requested.image,
+                networks=_networks(args, requested.network),
+                security_groups=list(args.security_groups),
+                metadata={
+                    META_REQUEST: str(requested.request_id),
+                    META_TIER: requested.tier.value,
+                    META_ROLE: args.role,
+                },
+                region=args.region,
+                opts=child,
+            )
+            self.server_ids[requested.name] = server.id
+        for standalone in args.volumes:
+            openstack.blockstorage.Volume(
+                f"{name}-{standalone.name}",
+                name=f"{standalone.department}-{standalone.name}",
+                size=standalone.size_gb,
+                metadata={META_REQUEST: str(standalone.request_id), META_ROLE: args.role},
+                region=args.region,
+                opts=child,
+            )
         self.register_outputs({"server_ids": self.server_ids})
+
+
+def _networks(
+    args: WorkloadArgs, network: str | None
+) -> list[openstack.compute.InstanceNetworkArgs]:
+    """The server's one network port, on a planned network of the tenant (or none)."""
+    if network is None:
+        return []
+    return [openstack.compute.InstanceNetworkArgs(uuid=args.network_ids[network])]

@@ -1,7 +1,8 @@
 """Approved grants: what the portal adds to the desired state the stacks provision.
 
 The portal never calls the cloud to create anything. Once cloud ops approves a request, it is a
-grant; the Pulumi stacks read the grants here and make the cloud match:
+grant; the Pulumi stacks read the grants here (through `govcloud.grants.read_grants`) and make
+the cloud match:
 
     from portal.grants import approved_grants, desired_quota
     with session_factory(engine)() as session:
@@ -37,6 +38,23 @@ class NetworkGrant:
     ipv4: str | None
 
 
+@dataclass(frozen=True)
+class ServerBatch:
+    """The servers one approved compute request grants: `count` servers of one flavor."""
+
+    request_id: int
+    flavor: str
+    count: int
+
+
+@dataclass(frozen=True)
+class VolumeBatch:
+    """The volumes one approved storage request grants, sizes in GB."""
+
+    request_id: int
+    sizes: tuple[int, ...]
+
+
 @dataclass
 class DepartmentGrants:
     """Everything one department has been granted, summed over its approved requests."""
@@ -44,11 +62,24 @@ class DepartmentGrants:
     department: str
     quota_extra: Amounts = ZERO  # approved quota changes, added to the county model's quota
     granted: Amounts = ZERO  # resources held by approved requests (servers, volumes, ...)
-    servers: Counter[str] = field(default_factory=Counter)  # flavor -> count
-    volumes: list[int] = field(default_factory=list)  # sizes in GB
+    compute: list[ServerBatch] = field(default_factory=list)  # per request, by request id
+    storage: list[VolumeBatch] = field(default_factory=list)  # per request, by request id
     floating_ips: int = 0
     networks: list[NetworkGrant] = field(default_factory=list)
     request_ids: list[int] = field(default_factory=list)
+
+    @property
+    def servers(self) -> Counter[str]:
+        """Granted servers, flavor -> count."""
+        counts: Counter[str] = Counter()
+        for batch in self.compute:
+            counts[batch.flavor] += batch.count
+        return counts
+
+    @property
+    def volumes(self) -> list[int]:
+        """Granted volume sizes in GB, request by request."""
+        return [size for batch in self.storage for size in batch.sizes]
 
 
 def _volume_sizes(total_gb: int, volumes: int) -> list[int]:
@@ -75,9 +106,10 @@ def approved_grants(session: Session) -> dict[str, DepartmentGrants]:
             continue
         grants.granted = grants.granted + amounts
         if kind is Kind.COMPUTE:
-            grants.servers[row.spec["flavor"]] += int(row.spec["count"])
+            grants.compute.append(ServerBatch(row.id, row.spec["flavor"], int(row.spec["count"])))
         elif kind is Kind.STORAGE:
-            grants.volumes += _volume_sizes(row.storage_gb, int(row.spec.get("volumes", 1)))
+            sizes = _volume_sizes(row.storage_gb, int(row.spec.get("volumes", 1)))
+            grants.storage.append(VolumeBatch(row.id, tuple(sizes)))
         elif kind is Kind.FLOATING_IP:
             grants.floating_ips += row.floating_ips
         elif kind is Kind.NETWORK:

@@ -14,7 +14,6 @@ from typing import Any
 import pulumi
 import pulumi_openstack as openstack
 
-from govcloud.grants import ServerGrant
 from govcloud.model import SiteRole, Tier
 from modules.constants import ROLE_APPROVER, ROLE_REQUESTER
 from modules.dr import DrReplica, DrReplicaArgs, needs_dr_site, replication_settings
@@ -52,13 +51,6 @@ def _fabric(desired: DesiredState) -> ExtranetFabric:
     )
 
 
-def _grants_by_department(desired: DesiredState) -> dict[str, tuple[ServerGrant, ...]]:
-    grouped: dict[str, list[ServerGrant]] = {}
-    for grant in desired.grants:
-        grouped.setdefault(grant.department, []).append(grant)
-    return {code: tuple(grants) for code, grants in grouped.items()}
-
-
 def _tenant_provider(name: str, project_id: pulumi.Input[str], region: str) -> openstack.Provider:
     """A provider scoped to a tenant (credentials from OS_CLOUD / clouds.yaml as usual)."""
     return openstack.Provider(name, tenant_id=project_id, region=region)
@@ -74,11 +66,10 @@ def build_primary(desired: DesiredState) -> dict[str, Any]:
     }
     compute = openstack.identity.get_service_output(type=COMPUTE_SERVICE_TYPE).id
     operator = openstack.identity.get_auth_scope_output(name=AUTH_SCOPE).user_id
-    grants = _grants_by_department(desired)
     tenants: dict[str, pulumi.Output[str]] = {}
     for department in sorted(county.departments, key=lambda d: d.code):
         code = department.code
-        granted = grants.get(code, ())
+        granted = desired.grants.tenants[code]
         tenant = DepartmentTenant(
             code,
             DepartmentTenantArgs(
@@ -87,10 +78,10 @@ def build_primary(desired: DesiredState) -> dict[str, Any]:
                 description=department.name,
                 kind=department.kind.value,
                 region=region,
-                quotas=tenant_quotas(department.quota),
+                quotas=tenant_quotas(granted.quota),
                 role_ids=roles,
                 compute_service_id=compute,
-                operator_user_id=operator if granted else None,
+                operator_user_id=operator if granted.has_workload else None,
             ),
         )
         network = TenantNetwork(
@@ -116,16 +107,18 @@ def build_primary(desired: DesiredState) -> dict[str, Any]:
                 management_prefixes=desired.settings.ops_management_prefixes,
             ),
         )
-        if granted:
+        if granted.has_workload:
             Workload(
                 f"{code}-work",
                 WorkloadArgs(
                     department=code,
                     region=region,
-                    grants=granted,
+                    grants=granted.systems,
                     network_ids=network.network_ids,
                     security_groups=tuple(security.group_names),
                     provider=_tenant_provider(f"{code}-tenant", tenant.project_id, region),
+                    servers=granted.servers,
+                    volumes=granted.volumes,
                 ),
                 opts=pulumi.ResourceOptions(depends_on=[security]),
             )
@@ -138,8 +131,10 @@ def build_primary(desired: DesiredState) -> dict[str, Any]:
             "ipv4_pool_id": fabric.ipv4_pool_id,
             "ipv6_pool_id": fabric.ipv6_pool_id,
         },
-        "systems": {system_ref(g): g.tier.value for g in desired.grants},
-        "core_systems": sorted(system_ref(g) for g in desired.grants if g.tier is Tier.CORE),
+        "systems": {system_ref(g): g.tier.value for g in desired.grants.systems},
+        "core_systems": sorted(
+            system_ref(g) for g in desired.grants.systems if g.tier is Tier.CORE
+        ),
     }
 
 
@@ -160,12 +155,12 @@ def build_dr(desired: DesiredState) -> dict[str, Any]:
     tenants = primary.get_output("tenants")
     fabric = _fabric(desired)
     compute = openstack.identity.get_service_output(type=COMPUTE_SERVICE_TYPE).id
-    grants = _grants_by_department(desired)
     replicated: list[str] = []
     for department in sorted(county.departments, key=lambda d: d.code):
         code = department.code
-        granted = grants.get(code, ())
-        if not needs_dr_site(granted):
+        granted = desired.grants.tenants[code]
+        # Portal-granted servers are general tier, their volumes untiered: nothing at the DR site.
+        if not needs_dr_site(granted.systems):
             continue
         project_id: pulumi.Output[str] = tenants.apply(
             functools.partial(_project_of, code=code, reference=reference)
@@ -177,20 +172,20 @@ def build_dr(desired: DesiredState) -> dict[str, Any]:
                 department=code,
                 region=region,
                 project_id=project_id,
-                quotas=tenant_quotas(department.quota),
+                quotas=tenant_quotas(granted.quota),
                 compute_service_id=compute,
                 networks=desired.networks[code],
                 management_prefixes=desired.settings.ops_management_prefixes,
                 external_network_id=fabric.network_id,
                 ipv4_pool_id=fabric.ipv4_pool_id,
                 ipv6_pool_id=fabric.ipv6_pool_id,
-                grants=granted,
+                grants=granted.systems,
                 provider=_tenant_provider(f"{code}-dr-tenant", project_id, region),
             ),
         )
         replicated += replica.replicated
     primary_region = desired.county.site(SiteRole.PRIMARY).region
-    settings = replication_settings(county, desired.grants, primary_region, region)
+    settings = replication_settings(county, desired.grants.systems, primary_region, region)
     return {
         "region": region,
         "primary_stack": reference,

@@ -102,12 +102,14 @@ def apply(
 
 
 def load_requested(session: Session) -> list[RequestedNetwork]:
-    """The networks granted through the portal that still hold their prefixes."""
+    """The networks granted through the portal that still hold their prefixes, oldest first."""
     rows = session.execute(
-        select(PortalRequest.id, PortalRequest.department, PortalRequest.spec).where(
+        select(PortalRequest.id, PortalRequest.department, PortalRequest.spec)
+        .where(
             PortalRequest.kind == RequestKind.NETWORK.value,
             PortalRequest.state.in_([s.value for s in GRANTED_STATES]),
         )
+        .order_by(PortalRequest.id)
     )
     return [
         RequestedNetwork(department, requested_network_name(rid, spec["name"]), spec["hosts"])
