@@ -46,6 +46,11 @@ IPV4_GROWTH_FACTOR = 1.5
 IPV4_MIN_LAN_PREFIXLEN = 28
 IPV4_LOOPBACK_BLOCK_PREFIXLEN = 24  # 256 router loopbacks
 IPV4_P2P_BLOCK_PREFIXLEN = 23  # 256 router links of /31
+# A block's network address is never a router ID, so a loopback block holds one fewer.
+IPV4_LOOPBACKS_PER_BLOCK = (1 << (32 - IPV4_LOOPBACK_BLOCK_PREFIXLEN)) - 1
+IPV4_LINKS_PER_BLOCK = 1 << (constants.IPV4_P2P_PREFIXLEN - IPV4_P2P_BLOCK_PREFIXLEN)
+LOOPBACK_BLOCK = "loopbacks"
+LINK_BLOCK = "p2p-links"
 
 BLOCK_INFRASTRUCTURE = 0
 BLOCK_DEPARTMENTS = 1
@@ -355,9 +360,18 @@ class _Planner:
         pools = sorted(parse(p) for p in self.county.extranet.ipv4_pools)
         for pool in pools:
             self.space(pool)
+        routers = len(self.county.departments) + 1  # and the core
         requests: list[_Request] = [
-            _Request(COUNTY_WIDE, "loopbacks", 4, Kind.BLOCK, IPV4_LOOPBACK_BLOCK_PREFIXLEN),
-            _Request(COUNTY_WIDE, "p2p-links", 4, Kind.BLOCK, IPV4_P2P_BLOCK_PREFIXLEN),
+            *(
+                _Request(COUNTY_WIDE, name, 4, Kind.BLOCK, IPV4_LOOPBACK_BLOCK_PREFIXLEN)
+                for name in infrastructure_blocks(LOOPBACK_BLOCK, routers, IPV4_LOOPBACKS_PER_BLOCK)
+            ),
+            *(
+                _Request(COUNTY_WIDE, name, 4, Kind.BLOCK, IPV4_P2P_BLOCK_PREFIXLEN)
+                for name in infrastructure_blocks(
+                    LINK_BLOCK, len(self.county.departments), IPV4_LINKS_PER_BLOCK
+                )
+            ),
         ]
         for department in sorted(self.county.departments, key=lambda d: d.code):
             for network in department.legacy_networks:
@@ -441,23 +455,56 @@ class _Planner:
         return False
 
     def infrastructure_ipv4(self) -> None:
-        loopbacks = parse(self.result[(COUNTY_WIDE, "loopbacks", 4, Kind.BLOCK)].prefix)
-        links = parse(self.result[(COUNTY_WIDE, "p2p-links", 4, Kind.BLOCK)].prefix)
+        departments = sorted(self.county.departments, key=lambda d: d.code)
+        loopbacks = self.blocks(LOOPBACK_BLOCK, len(departments) + 1, IPV4_LOOPBACKS_PER_BLOCK)
+        links = self.blocks(LINK_BLOCK, len(departments), IPV4_LINKS_PER_BLOCK)
         # The block's network address is never a router ID (as ::0 is never a loopback).
-        self.space(loopbacks).take(Prefix(4, loopbacks.first, 32))
-        self.single(COUNTY_WIDE, CORE_ROUTER, Kind.LOOPBACK, family=4, parent=loopbacks, length=32)
-        for department in sorted(self.county.departments, key=lambda d: d.code):
-            self.single(
-                department.code, "loopback", Kind.LOOPBACK, family=4, parent=loopbacks, length=32
+        for block in loopbacks:
+            self.space(block).take(Prefix(4, block.first, 32))
+        self.first_with_room(_Request(COUNTY_WIDE, CORE_ROUTER, 4, Kind.LOOPBACK, 32), loopbacks)
+        for department in departments:
+            self.first_with_room(
+                _Request(department.code, "loopback", 4, Kind.LOOPBACK, 32), loopbacks
             )
-            self.single(
-                department.code,
-                "p2p",
-                Kind.P2P,
-                family=4,
-                parent=links,
-                length=constants.IPV4_P2P_PREFIXLEN,
+            self.first_with_room(
+                _Request(department.code, "p2p", 4, Kind.P2P, constants.IPV4_P2P_PREFIXLEN),
+                links,
             )
+
+    def blocks(self, base: str, needed: int, per_block: int) -> list[Prefix]:
+        """The county-wide infrastructure blocks named after `base`, in order."""
+        return [
+            parse(self.result[(COUNTY_WIDE, name, 4, Kind.BLOCK)].prefix)
+            for name in infrastructure_blocks(base, needed, per_block)
+        ]
+
+    def first_with_room(self, request: _Request, parents: Sequence[Prefix]) -> Prefix | None:
+        """The existing prefix for the request, or the first fit in the first parent with room."""
+        found = self.keep((request.department, request.network, request.family, request.kind))
+        if found is not None:
+            return parse(found.prefix)
+        for parent in parents:
+            try:
+                prefix = self.space(parent).first_fit(request.length)
+            except SpaceExhaustedError:
+                continue
+            self.add(request, prefix, parent)
+            return prefix
+        self.problems.append(
+            f"{', '.join(map(str, parents))} have no free /{request.length} left for "
+            f"{request.department or 'the county'} {request.network}"
+        )
+        return None
+
+
+def infrastructure_blocks(base: str, needed: int, per_block: int) -> list[str]:
+    """Names of the blocks holding `needed` items: `base`, then `base-2`, `base-3`, ...
+
+    The first block keeps its historical name, so a county that grows past one block keeps
+    every existing allocation and only gains blocks.
+    """
+    count = max(1, math.ceil(needed / per_block))
+    return [base, *(f"{base}-{number}" for number in range(2, count + 1))]
 
 
 def _exhaustion_message(

@@ -17,10 +17,11 @@ from network.plan import (
     Kind,
     PlanError,
     gateway,
+    infrastructure_blocks,
     lan_prefixlen,
     plan_network,
 )
-from network.prefixes import parse
+from network.prefixes import format_address, parse
 
 
 @pytest.fixture
@@ -301,3 +302,47 @@ def test_plans_never_overlap_and_stay_stable_under_additions(
     assert set(first.allocations) <= set(second.allocations)
     added_departments = {a.department for a in second.added}
     assert added_departments <= {d["code"] for d in declared[split:]}
+
+
+def _numbered_departments(count: int) -> list[dict[str, object]]:
+    return [
+        {
+            "code": f"d{number:04d}",
+            "name": f"d{number:04d}",
+            "kind": "department",
+            "quota": {"vcpu": 1, "ram_gb": 1, "storage_gb": 1, "floating_ips": 0, "networks": 1},
+            "legacy_networks": [{"name": "office", "prefix": "192.168.1.0/24", "hosts": 50}],
+        }
+        for number in range(count)
+    ]
+
+
+def test_infrastructure_blocks_grow_past_one_block_without_moving_anything() -> None:
+    # 600 departments: 601 router loopbacks need three /24s (255 each, never the network
+    # address) and 600 links three /23s; a county growing from 200 keeps its first blocks.
+    declared = _numbered_departments(600)
+    smaller, province = _county(declared[:200]), _county(declared)
+    first = plan_network(smaller)
+    blocks = {a.network for a in first.allocations if a.kind is Kind.BLOCK and a.family == 4}
+    assert blocks == {"loopbacks", "p2p-links"}
+    grown = plan_network(province, first.allocations)
+    assert set(first.allocations) <= set(grown.allocations)
+    assert_well_formed(grown.allocations, province)
+    v4 = [a for a in grown.allocations if a.family == 4]
+    loopback_blocks = {a.prefix for a in v4 if a.kind is Kind.BLOCK and "loopbacks" in a.network}
+    link_blocks = {a.prefix for a in v4 if a.kind is Kind.BLOCK and "p2p-links" in a.network}
+    assert len(loopback_blocks) == 3 and len(link_blocks) == 3
+    loopbacks = [a for a in v4 if a.kind is Kind.LOOPBACK]
+    links = [a for a in v4 if a.kind is Kind.P2P]
+    assert len(loopbacks) == 601 and len({a.prefix for a in loopbacks}) == 601
+    assert len(links) == 600 and len({a.prefix for a in links}) == 600
+    assert {a.parent for a in loopbacks} == loopback_blocks
+    assert {a.parent for a in links} == link_blocks
+    network_addresses = {f"{format_address(4, parse(b).first)}/32" for b in loopback_blocks}
+    assert not network_addresses & {a.prefix for a in loopbacks}
+
+
+def test_infrastructure_block_names_keep_the_first_name() -> None:
+    assert infrastructure_blocks("loopbacks", 255, 255) == ["loopbacks"]
+    assert infrastructure_blocks("loopbacks", 256, 255) == ["loopbacks", "loopbacks-2"]
+    assert infrastructure_blocks("p2p-links", 0, 256) == ["p2p-links"]
