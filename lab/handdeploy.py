@@ -162,8 +162,15 @@ class HandDeployment:
         ids = dict(self.ids)
         roles = {r.name: r.id for r in identity.roles()}
         for item in kinds.get("group", []):
-            ids[item.key[0]] = identity.create_group(
-                name=item.key[0], description=item.attrs["description"], domain_id=DEFAULT_DOMAIN
+            # Groups outlive a half-built project (they are not in it): reuse them on a resume.
+            group = identity.find_group(item.key[0], domain_id=DEFAULT_DOMAIN)
+            ids[item.key[0]] = (
+                group
+                or identity.create_group(
+                    name=item.key[0],
+                    description=item.attrs["description"],
+                    domain_id=DEFAULT_DOMAIN,
+                )
             ).id
         for item in kinds.get("role_assignment", []):
             _, group, role = item.key
