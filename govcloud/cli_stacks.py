@@ -141,7 +141,7 @@ def print_plan(plan: StackPlan) -> None:
     out.print(summary)
     if report.not_compared:
         skipped = ", ".join(f"{n} {t.rsplit(':', 1)[-1]}" for t, n in report.not_compared.items())
-        out.print(f"not compared (the live reader does not list them): {skipped}")
+        out.print(f"not compared (docs/stacks.md says why): {skipped}")
     if report.duplicates:
         out.print(f"[yellow]ambiguous names, first one compared:[/] {', '.join(report.duplicates)}")
     if report.in_sync:

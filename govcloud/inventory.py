@@ -77,6 +77,15 @@ class Project(Record):
     tags: tuple[str, ...]
 
 
+class Group(Record):
+    """A Keystone group (groups carry no tags: the stacks name theirs `<county>-…`)."""
+
+    id: str
+    name: str
+    domain_id: str
+    description: str
+
+
 class RoleAssignment(Record):
     """A role given to a user or group on a project."""
 
@@ -215,6 +224,7 @@ class Snapshot(Record):
     seconds: float
     api_calls: int
     projects: tuple[Project, ...]
+    groups: tuple[Group, ...]
     role_assignments: tuple[RoleAssignment, ...]
     limits: tuple[Limit, ...]
     quotas: tuple[Quota, ...]
@@ -232,6 +242,7 @@ class Snapshot(Record):
         result: dict[str, dict[str, int]] = {
             "all": {
                 "projects": len(self.projects),
+                "groups": len(self.groups),
                 "role_assignments": len(self.role_assignments),
                 "limits": len(self.limits),
             }
@@ -303,6 +314,15 @@ def _read(cloud: str, regions: Iterable[str] | None, started: float) -> Snapshot
         )
         for p in identity.projects()
     ]
+    groups = [
+        Group(
+            id=g.id,
+            name=g.name,
+            domain_id=g.domain_id or "",
+            description=g.description or "",
+        )
+        for g in identity.groups()
+    ]
     role_names = {r.id: r.name for r in identity.roles()}
     assignments = [
         RoleAssignment(
@@ -339,6 +359,7 @@ def _read(cloud: str, regions: Iterable[str] | None, started: float) -> Snapshot
         seconds=time.monotonic() - started,
         api_calls=_calls(connections),
         projects=_sorted(projects),
+        groups=_sorted(groups),
         role_assignments=tuple(
             sorted(
                 assignments, key=lambda a: (a.project_id, a.role, a.user_id or "", a.group_id or "")

@@ -31,6 +31,7 @@ from stacks.settings import PROJECT
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 PROVIDER_PREFIX = "pulumi:providers:"
 MOCK_USER_ID = "deployer-user"
+MOCK_ROLE_PREFIX = "role-"  # a mocked role's ID is the prefix and its name
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ class StackRun:
         return {r.id: r for r in self.resources}
 
 
+def mock_role_name(role_id: object) -> str:
+    """The role name behind a mocked role ID (the `getRole` data source's answer)."""
+    return str(role_id).removeprefix(MOCK_ROLE_PREFIX)
+
+
 def mock_id(type_: str, name: str) -> str:
     """The mocked ID of a resource: its logical name and type, so references are readable."""
     return f"{name}@{type_.rsplit(':', 1)[-1]}"
@@ -107,7 +113,7 @@ class RecordingMocks(Mocks):
         """Data sources: roles and services by name, the deployer's own auth scope."""
         token, given = args.token, args.args
         if token.endswith("getRole"):
-            return {"id": f"role-{given['name']}", "name": given["name"]}
+            return {"id": f"{MOCK_ROLE_PREFIX}{given['name']}", "name": given["name"]}
         if token.endswith("getService"):
             kind = given.get("type") or given.get("name")
             return {"id": f"service-{kind}", "type": kind, "name": kind}

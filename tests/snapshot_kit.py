@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from govcloud.inventory import Network, Project, Server, Snapshot, Volume
+from govcloud.inventory import (
+    Group,
+    Network,
+    Project,
+    RoleAssignment,
+    Server,
+    Snapshot,
+    Volume,
+)
 
 PRIMARY, DR = "RegionOne", "RegionTwo"
 
 
 def project(pid: str, name: str, tags: tuple[str, ...] = ()) -> Project:
     return Project(id=pid, name=name, domain_id="default", description="", enabled=True, tags=tags)
+
+
+def group(gid: str, name: str, description: str = "") -> Group:
+    return Group(id=gid, name=name, domain_id="default", description=description)
+
+
+def group_role(pid: str, gid: str, role: str) -> RoleAssignment:
+    return RoleAssignment(project_id=pid, role=role, user_id=None, group_id=gid)
 
 
 def server(sid: str, pid: str, flavor: str | None, region: str = PRIMARY, **more: Any) -> Server:
@@ -57,6 +73,7 @@ def snapshot(**records: Any) -> Snapshot:
     empty: dict[str, Any] = dict.fromkeys(
         (
             "projects",
+            "groups",
             "role_assignments",
             "limits",
             "quotas",

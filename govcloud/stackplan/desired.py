@@ -14,9 +14,13 @@ from govcloud.stackplan.items import (
     rule_ports,
     rule_remote,
 )
-from stacks.mockrun import DesiredResource, StackRun
+from stacks.mockrun import DesiredResource, StackRun, mock_role_name
 
 PROJECT = "openstack:identity/project:Project"
+GROUP = "openstack:identity/groupV3:GroupV3"
+ROLE_ASSIGNMENT = "openstack:identity/roleAssignment:RoleAssignment"
+# The deployer's own role in a tenant: its user ID is known only when the stack runs for real.
+USER_ROLE_ASSIGNMENT = f"{ROLE_ASSIGNMENT} (user)"
 LIMIT = "openstack:identity/limitV3:LimitV3"
 NET_QUOTA = "openstack:networking/quotaV2:QuotaV2"
 VOL_QUOTA = "openstack:blockstorage/quoteSetV3:QuoteSetV3"
@@ -68,6 +72,10 @@ class _Reducer:
     ) -> None:
         self.items.append(Item(kind, key, attrs, r.urn))
 
+    def skip(self, what: str) -> None:
+        """Count a resource the plan cannot compare (listed as such in the report)."""
+        self.not_compared[what] = self.not_compared.get(what, 0) + 1
+
 
 def desired_items(
     run: StackRun, references: Iterable[StackRun] = ()
@@ -115,6 +123,27 @@ def _project(reducer: _Reducer, r: DesiredResource, ctx: _Context) -> None:
             "enabled": bool(inputs.get("enabled", True)),
             "tags": _sorted(inputs.get("tags")),
         },
+        r,
+    )
+
+
+def _group(reducer: _Reducer, r: DesiredResource, ctx: _Context) -> None:
+    inputs = r.inputs
+    attrs: dict[str, Any] = {"description": inputs.get("description", "")}
+    if inputs.get("domainId"):  # unset: the deployer's domain, whatever its ID
+        attrs["domain"] = str(inputs["domainId"])
+    reducer.add("group", (ctx.name,), attrs, r)
+
+
+def _role_assignment(reducer: _Reducer, r: DesiredResource, ctx: _Context) -> None:
+    inputs = r.inputs
+    if not inputs.get("groupId"):
+        reducer.skip(USER_ROLE_ASSIGNMENT)
+        return
+    reducer.add(
+        "role_assignment",
+        (ctx.project, reducer.name_of(inputs["groupId"]), mock_role_name(inputs["roleId"])),
+        {},
         r,
     )
 
@@ -269,6 +298,8 @@ def _volume(reducer: _Reducer, r: DesiredResource, ctx: _Context) -> None:
 
 _REDUCERS: dict[str, Callable[[_Reducer, DesiredResource, _Context], None]] = {
     PROJECT: _project,
+    GROUP: _group,
+    ROLE_ASSIGNMENT: _role_assignment,
     LIMIT: _limit,
     NET_QUOTA: _quota,
     VOL_QUOTA: _quota,
@@ -289,7 +320,7 @@ def _reduce(reducer: _Reducer, r: DesiredResource, joins: Mapping[str, list[str]
         return  # compared as the router's interfaces and the volume's attachments
     reduce = _REDUCERS.get(r.type)
     if reduce is None:
-        reducer.not_compared[r.type] = reducer.not_compared.get(r.type, 0) + 1
+        reducer.skip(r.type)
         return
     context = _Context(
         region=str(r.inputs.get("region", "")),

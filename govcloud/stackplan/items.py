@@ -14,6 +14,8 @@ from typing import Any, Final
 # Kinds in the order a deployment creates them (and the report lists them).
 KINDS: Final = (
     "project",
+    "group",
+    "role_assignment",
     "limit",
     "network_quota",
     "volume_quota",
@@ -32,6 +34,8 @@ ALWAYS_PRESENT: Final = frozenset({"network_quota", "volume_quota"})
 # What a key's parts are, per kind (for people and JSON).
 KEY_FIELDS: Final = {
     "project": ("name",),
+    "group": ("name",),
+    "role_assignment": ("project", "group", "role"),
     "limit": ("project", "region", "resource"),
     "network_quota": ("project", "region"),
     "volume_quota": ("project", "region"),

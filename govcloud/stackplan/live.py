@@ -1,8 +1,9 @@
 """Reduce a live inventory snapshot to items (see `items`), limited to what we manage.
 
 Ours: projects tagged `county:<code>` and everything in them (but Neutron's automatic
-`default` security group), and county-wide resources named `<code>-extranet…`. Everything
-else in the cloud belongs to someone else and is never reported.
+`default` security group), county-wide resources named `<code>-extranet…`, Keystone groups
+named `<code>-…` (groups take no tags) and the roles those groups hold on our projects.
+Everything else in the cloud belongs to someone else and is never reported.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ class Scope:
     def county_prefix(self) -> str:
         """Physical names of county-wide resources start with this."""
         return f"{self.county_code}-extranet"
+
+    @property
+    def group_prefix(self) -> str:
+        """Names of the county's Keystone groups start with this (`<county>-<dept>-…`)."""
+        return f"{self.county_code}-"
 
 
 @dataclass
@@ -102,6 +108,7 @@ def _keystone(reader: _Reader) -> Iterator[Item]:
                     },
                     project.id,
                 )
+        yield from _groups(reader)
     for limit in snapshot.limits:
         if limit.project_id in managed and limit.region in scope.regions:
             yield Item(
@@ -117,6 +124,30 @@ def _keystone(reader: _Reader) -> Iterator[Item]:
                 (managed[quota.project_id], quota.region),
                 dict(quota.values),
                 quota.project_id,
+            )
+
+
+def _groups(reader: _Reader) -> Iterator[Item]:
+    """Our groups, and the roles they hold on our projects (a role of someone else's group
+    on our project, or of our group on someone else's project, is not ours to report)."""
+    snapshot, managed = reader.snapshot, reader.managed
+    ours = {g.id: g.name for g in snapshot.groups if g.name.startswith(reader.scope.group_prefix)}
+    for record in snapshot.groups:
+        if record.id in ours:
+            yield Item(
+                "group",
+                (record.name,),
+                {"description": record.description, "domain": record.domain_id},
+                record.id,
+            )
+    for assignment in snapshot.role_assignments:
+        group = ours.get(assignment.group_id or "")
+        if group is not None and assignment.project_id in managed:
+            yield Item(
+                "role_assignment",
+                (managed[assignment.project_id], group, assignment.role),
+                {},
+                f"{assignment.project_id}/{assignment.group_id}/{assignment.role}",
             )
 
 

@@ -61,6 +61,26 @@ def snapshot_from_items(items: Iterable[Item], cloud: str = "simulated") -> inv.
                 tags=tuple(sorted(a["tags"])),
             )
         )
+    groups = {i.key[0]: _id("group", i.key) for i in by_kind.get("group", [])}
+    for item in by_kind.get("group", []):
+        records.setdefault("groups", []).append(
+            inv.Group(
+                id=groups[item.key[0]],
+                name=item.key[0],
+                domain_id=item.attrs.get("domain", DEFAULT_DOMAIN),
+                description=item.attrs["description"],
+            )
+        )
+    for item in by_kind.get("role_assignment", []):
+        project, group, role = item.key
+        records.setdefault("role_assignments", []).append(
+            inv.RoleAssignment(
+                project_id=project_id(project),
+                role=role,
+                user_id=None,
+                group_id=groups.get(group, f"group:{group}"),
+            )
+        )
     for item in by_kind.get("limit", []):
         name, region, resource = item.key
         records.setdefault("limits", []).append(
@@ -119,10 +139,9 @@ def snapshot_from_items(items: Iterable[Item], cloud: str = "simulated") -> inv.
         taken_at=time.time(),
         seconds=0.0,
         api_calls=0,
-        role_assignments=(),
         **{
             kind: tuple(records.get(kind, []))
-            for kind in ("projects", "limits", *inv.REGIONAL_KINDS)
+            for kind in ("projects", "groups", "role_assignments", "limits", *inv.REGIONAL_KINDS)
         },
     )
 
