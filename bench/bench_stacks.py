@@ -6,7 +6,7 @@ For a synthetic county of N departments (2 networks and 3 cloud systems each, on
   inputs as plain values, flat, under the same mocks (the SDK's own cost, no components,
   no Outputs between resources);
 - the DR stack (which runs the primary first, for its StackReference);
-- the plan against a live snapshot of the same size (a faithful deployment with one changed
+- the plan against a simulated snapshot of the same size (a faithful deployment with one changed
   quota per ten departments), against a baseline of indexing both sides and comparing whole
   attribute dicts (which finds changed resources, not attributes).
 Each measurement runs in its own child process, so every peak RSS belongs to it alone.
@@ -97,8 +97,8 @@ def stack_county(
 
 def synthetic_side(county: Any, stack: str) -> Any:
     """The stack's desired side with addresses laid out directly (one /24 and one /48 per
-    department): the network planner's router loopback and link blocks hold 256 departments,
-    so a 600-department county cannot be planned (the planner has its own benchmark)."""
+    department), so the stack program is measured without the network planner (which has its
+    own benchmark)."""
     from govcloud.grants import read_grants  # noqa: PLC0415
     from govcloud.stackplan.desired import desired_items  # noqa: PLC0415
     from govcloud.stackplan.run import DesiredSide  # noqa: PLC0415
