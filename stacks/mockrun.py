@@ -12,6 +12,7 @@ StackReference answers with the outputs given for that stack (the primary's, for
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 from collections.abc import Iterator, Mapping
@@ -149,8 +150,21 @@ def _without_source_positions() -> Iterator[None]:
 
 
 def _run(desired: DesiredState, references: Mapping[str, Mapping[str, Any]]) -> StackRun:
+    _ensure_event_loop()
     with _without_source_positions():
         return _run_mocked(desired, references)
+
+
+def _ensure_event_loop() -> None:
+    """Give the thread an open event loop when it has none: the SDK makes its futures on the
+    current loop, and after any `asyncio.run` in this thread (an async client, a test
+    harness) there is none."""
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def _run_mocked(desired: DesiredState, references: Mapping[str, Mapping[str, Any]]) -> StackRun:

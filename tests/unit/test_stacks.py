@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
 
@@ -380,6 +381,15 @@ def test_dr_stack_without_the_primary_tenants_fails_naming_the_fix(
 ) -> None:
     with pytest.raises(Exception, match="deploy the primary stack first"):
         run_stack(stacks.dr_desired, {})
+
+
+def test_a_run_after_asyncio_run_in_the_same_thread_still_works(stacks: SampleStacks) -> None:
+    # asyncio.run leaves its thread without an event loop, and the SDK needs one: in the
+    # whole suite the portal's async tests run before these.
+    asyncio.run(asyncio.sleep(0))
+    references = {stacks.dr_desired.settings.primary_stack: stacks.primary.outputs}
+    again = run_stack(stacks.dr_desired, references)
+    assert sorted(r.urn for r in again.resources) == sorted(r.urn for r in stacks.dr.resources)
 
 
 # -- settings ------------------------------------------------------------------------------------
