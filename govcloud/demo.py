@@ -86,23 +86,28 @@ LAB_STEPS: tuple[Step, ...] = (
 LAB_DOWN = Step("Tear the lab down", ("lab", "down", *LAB))
 
 
-def run(steps: tuple[Step, ...] = STEPS) -> int:
-    """Run the steps in order; stop at the first that fails and return its exit code."""
-    lab = os.geteuid() == 0
-    total = len(steps) + (len(LAB_STEPS) + 1 if lab else 0)
+def run(steps: tuple[Step, ...] = STEPS, lab_steps: tuple[Step, ...] = ()) -> int:
+    """Run the steps, then the lab steps (the lab always torn down after them); stop at the
+    first step that fails and return its exit code."""
+    total = len(steps) + (len(lab_steps) + 1 if lab_steps else 0)
     code = _steps(steps, 1, total)
-    if code == 0 and lab:
+    if code == 0 and lab_steps:
         try:
-            code = _steps(LAB_STEPS, len(steps) + 1, total)
+            code = _steps(lab_steps, len(steps) + 1, total)
         finally:
             down = _steps((LAB_DOWN,), total, total)
         code = code or down
-    elif code == 0:
-        console.print(
-            "(the network lab needs root: run `make demo` as root to rehearse the change)"
-        )
     if code == 0:
         console.print(Rule("[green]demo complete"))
+    return code
+
+
+def main() -> int:
+    """`make demo`: every step, and the lab rehearsal when run as root (namespaces need it)."""
+    if os.geteuid() == 0:
+        return run(STEPS, LAB_STEPS)
+    code = run(STEPS)
+    console.print("(the network lab needs root: run `make demo` as root to rehearse the change)")
     return code
 
 
@@ -121,4 +126,4 @@ def _steps(steps: tuple[Step, ...], first: int, total: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(main())
