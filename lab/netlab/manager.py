@@ -3,12 +3,15 @@
 State lives under `<state dir>/lab/<name>/`: `state.json` (what was made: namespaces, anchor
 and service PIDs, the topology), one directory per node (`upper/` is the node's own layer of
 /etc, `run/` and `log/` its /run and /var/log), `ssh/` (this lab's keys, known_hosts and
-ssh_config), `inventory/` (what the playbooks use) and `cp/` (SSH control sockets).
+ssh_config) and `inventory/` (what the playbooks use). SSH control sockets live under
+/run/govcloud-lab/<hash of the state dir>/: a socket path must fit in 108 bytes, which a
+deep state directory (a test's tmp_path) would not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -52,6 +55,7 @@ REPO: Final = Path(__file__).resolve().parents[2]
 PROBE_SCRIPT: Final = Path(__file__).resolve().parent / "probe.py"
 ANSIBLE_CONFIG: Final = REPO / "ansible.cfg"
 STATE_FILE: Final = "state.json"
+CONTROL_SOCKETS: Final = Path("/run/govcloud-lab")  # short: a socket path must fit 108 bytes
 READY_TIMEOUT_S: Final = 60.0
 WORKERS: Final = 8
 SSH_PORT: Final = 22
@@ -153,6 +157,12 @@ class NetLab:
         """The inventory the playbooks use for this lab."""
         return self.root / "inventory"
 
+    @property
+    def control_dir(self) -> Path:
+        """SSH control sockets, on a short path of their own (see the module docstring)."""
+        digest = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:16]
+        return CONTROL_SOCKETS / digest
+
     def node_dir(self, node: str) -> Path:
         """A node's own files (upper layer of /etc, /run, /var/log)."""
         return self.root / "nodes" / node
@@ -228,7 +238,9 @@ class NetLab:
         host_keys = ssh.make_keys(self.ssh_dir, list(topology.nodes))
         sshd_config = self.root / "sshd_config"
         ssh.write_sshd_config(sshd_config, self.ssh_dir / "authorized_keys")
-        config = ssh.write_client_files(self.ssh_dir, topology.nodes, host_keys)
+        config = ssh.write_client_files(
+            self.ssh_dir, topology.nodes, host_keys, control_dir=self.control_dir
+        )
         self._start_daemons(topology, state["anchors"], sshd_config)
         lap("sshd, FRR and BIRD")
         state["services_pid"] = self._start_services(topology)
@@ -240,10 +252,10 @@ class NetLab:
                 topology,
                 flavour="lab",
                 ssh_config=str(config),
-                control_path_dir=str(self.root / "cp"),
+                control_path_dir=str(self.control_dir),
             ),
         )
-        (self.root / "cp").mkdir(exist_ok=True)
+        self.control_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._wait_for_ssh(topology)
         lap("management network ready")
         state["status"] = "up"
@@ -494,6 +506,7 @@ class NetLab:
         netns.batch(f"netns del {ns}" for ns in mine)
         if self.root.exists():
             shutil.rmtree(self.root)
+        shutil.rmtree(self.control_dir, ignore_errors=True)
         return mine
 
     # -- status ------------------------------------------------------------------------------
@@ -621,7 +634,7 @@ class NetLab:
             {
                 "ANSIBLE_CONFIG": str(ANSIBLE_CONFIG),
                 "ANSIBLE_INVENTORY": str(self.inventory_dir / "hosts.yml"),
-                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.root / "cp"),
+                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.control_dir),
                 "GOVCLOUD_LAB_SSH_CONFIG": str(self.ssh_dir / "config"),
                 "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}",
             }

@@ -44,7 +44,11 @@ def make_keys(directory: Path, nodes: list[str]) -> dict[str, str]:
 
 
 def write_client_files(
-    directory: Path, nodes: dict[str, dict[str, Any]], host_keys: dict[str, str]
+    directory: Path,
+    nodes: dict[str, dict[str, Any]],
+    host_keys: dict[str, str],
+    *,
+    control_dir: Path,
 ) -> Path:
     """known_hosts and ssh_config for Ansible, testinfra and people; returns the config path."""
     known = directory / "known_hosts"
@@ -67,7 +71,7 @@ def write_client_files(
         "  ConnectTimeout 5",
         "  ControlMaster auto",
         "  ControlPersist 60s",
-        f"  ControlPath {directory.parent / 'cp' / 'ssh-%C'}",
+        f"  ControlPath {control_dir / 'ssh-%C'}",
         "",
     ]
     for name, node in nodes.items():
