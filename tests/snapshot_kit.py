@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from govcloud.inventory import (
+    REGIONAL_KINDS,
     Group,
     Network,
     Project,
@@ -70,24 +71,8 @@ def network(nid: str, pid: str, *, external: bool = False, region: str = PRIMARY
 
 
 def snapshot(**records: Any) -> Snapshot:
-    empty: dict[str, Any] = dict.fromkeys(
-        (
-            "projects",
-            "groups",
-            "role_assignments",
-            "limits",
-            "quotas",
-            "address_scopes",
-            "subnet_pools",
-            "networks",
-            "subnets",
-            "routers",
-            "security_groups",
-            "servers",
-            "volumes",
-        ),
-        (),
-    )
+    kinds = ("projects", "groups", "role_assignments", "limits", *REGIONAL_KINDS)
+    empty: dict[str, Any] = dict.fromkeys(kinds, ())
     empty.update({k: tuple(v) for k, v in records.items()})
     return Snapshot(
         cloud="test", regions=(PRIMARY, DR), taken_at=1.0, seconds=0.1, api_calls=0, **empty
