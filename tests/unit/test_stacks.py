@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from modules.quotas import tenant_quotas
 from network.plan import Kind, plan_network
 from stacks.desired import build_desired
 from stacks.mockrun import run_stack
+from stacks.program import MissingTenantError
 from stacks.settings import load_settings
 
 PROJECT = "openstack:identity/project:Project"
@@ -376,10 +378,20 @@ def test_dr_tenants_are_the_primary_projects_via_the_stack_reference(
         assert quota.inputs["region"] == "RegionTwo", quota.urn
 
 
+class _DropMissingTenantReports(logging.Filter):
+    """The SDK leaves the failed outputs of the test below unretrieved, and asyncio logs each
+    when it is collected, whenever that is: thousands of lines of the error the test expects."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, MissingTenantError)
+
+
 def test_dr_stack_without_the_primary_tenants_fails_naming_the_fix(
     stacks: SampleStacks,
 ) -> None:
-    with pytest.raises(Exception, match="deploy the primary stack first"):
+    logging.getLogger("asyncio").addFilter(_DropMissingTenantReports())
+    with pytest.raises(MissingTenantError, match="deploy the primary stack first"):
         run_stack(stacks.dr_desired, {})
 
 
