@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test test-unit lint format bench bench-lab setup system-deps lock clean
 
 demo: setup  ## the main job on embedded defaults (SQLite registry, sample county)
-	$(BIN)/python -m govcloud.demo
+	$(BIN)/python -m cli.demo
 
 test: setup system-deps  ## every test: unit, then registry on SQLite and a real PostgreSQL
 	$(BIN)/pytest
@@ -16,10 +16,11 @@ test: setup system-deps  ## every test: unit, then registry on SQLite and a real
 test-unit: setup  ## the tests that need no service
 	$(BIN)/pytest tests/unit
 
-lint: setup  ## ruff (lint + format), mypy, yamllint and ansible-lint (production profile)
+lint: setup  ## ruff (lint + format), mypy, the layer contracts, yamllint and ansible-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/yamllint --strict .
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --strict
 

@@ -21,9 +21,8 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from sqlalchemy.orm import Session
 
-from govcloud import audit_log
 from govcloud.loader import load_county
-from govcloud.registry import db
+from govcloud.registry import audit_log, db
 
 COUNTY_YAML = """\
 ---

@@ -2,7 +2,7 @@
 
 Seeds the local cloud (RegionOne) through openstacksdk with N projects, each with 2 networks,
 4 subnets (2 IPv4, 2 IPv6 SLAAC), 1 router with 4 interfaces, 3 security groups of 10 rules
-and 5 servers; then reads the whole cloud with `govcloud.inventory.read` and, in the same run,
+and 5 servers; then reads the whole cloud with `cloud.inventory.read` and, in the same run,
 fetches every seeded resource with its own GET. Both sides count their HTTP requests.
 
 Run (root, local cloud up or startable): .venv/bin/python bench/bench_inventory.py
@@ -23,7 +23,8 @@ from typing import Any
 import openstack
 from openstack.connection import Connection
 
-from govcloud import inventory
+from cloud import inventory
+from govcloud.conventions import DEFAULT_IMAGE, TAG_DEPARTMENT
 from lab.localcloud.layout import CLOUD_NAME
 from lab.localcloud.manager import LocalCloud
 
@@ -53,7 +54,9 @@ def seed_project(number: int, servers: int) -> dict[str, list[str]]:
     c = admin()
     identity: Any = c.identity
     project = identity.create_project(
-        name=f"bench-{number:03d}", domain_id="default", tags=[TAG, f"dept:bench{number}"]
+        name=f"bench-{number:03d}",
+        domain_id="default",
+        tags=[TAG, f"{TAG_DEPARTMENT}bench{number}"],
     )
     identity.assign_project_role_to_user(
         project, identity.find_user("admin"), identity.find_role("member")
@@ -97,7 +100,7 @@ def seed_project(number: int, servers: int) -> dict[str, list[str]]:
                 remote_ip_prefix="198.51.100.0/24" if rule % 2 == 0 else "2001:db8:ff::/64",
             )
     flavor = compute.find_flavor("m1.tiny")
-    image = p.image.find_image("govcloud-tiny")
+    image = p.image.find_image(DEFAULT_IMAGE)
     builds = [
         compute.create_server(
             name=f"vm{index}",

@@ -44,9 +44,8 @@ import httpx2
 from ruamel.yaml import YAML
 from sqlalchemy import func, select
 
-from govcloud import audit_log
 from govcloud.loader import load_county
-from govcloud.registry import db
+from govcloud.registry import audit_log, db
 from govcloud.registry.tables import PortalRequest
 from portal import accounts
 from portal.lifecycle import Role
@@ -203,7 +202,7 @@ def portal_server(url: str, county_dir: Path, workers: int, pool: int) -> Iterat
         "GOVCLOUD_PORTAL_POOL_SIZE": str(pool),
     }
     process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "govcloud", "portal", "serve", "--port", str(port),
+        [sys.executable, "-m", "cli", "portal", "serve", "--port", str(port),
          "--workers", str(workers)],
         env=env, cwd=county_dir.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         start_new_session=True,

@@ -12,7 +12,7 @@ For a synthetic county of N departments (2 networks and 3 cloud systems each, on
 Each measurement runs in its own child process, so every peak RSS belongs to it alone.
 
 With --live (default 60 departments) it plans against a real cloud instead: it seeds the local
-cloud with the county's whole desired primary stack through openstacksdk (`lab.handdeploy`,
+cloud with the county's whole desired primary stack through openstacksdk (`handdeploy`,
 four departments at a time, under a random county code of its own), changes the same quotas
 by hand, times `govcloud plan`'s reader and diff against it, and compares with the plan of the
 same county against the simulated snapshot in the same run; then removes the county (unless
@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+# The simulated cloud and the hand deployer are test support that the benchmarks share.
+sys.path.insert(0, str(REPO / "tests"))
 COUNTY_CODE = "519901"
 COUNTY_YAML = """\
 ---
@@ -99,13 +101,14 @@ def synthetic_side(county: Any, stack: str) -> Any:
     """The stack's desired side with addresses laid out directly (one /24 and one /48 per
     department), so the stack program is measured without the network planner (which has its
     own benchmark)."""
-    from govcloud.grants import read_grants  # noqa: PLC0415
-    from govcloud.stackplan.desired import desired_items  # noqa: PLC0415
-    from govcloud.stackplan.run import DesiredSide  # noqa: PLC0415
-    from modules.tenant_network import PlannedNetwork  # noqa: PLC0415
-    from stacks.desired import DesiredState  # noqa: PLC0415
+    from cloud.plan.run import DesiredSide  # noqa: PLC0415
+    from cloud.plan.stack_items import desired_items  # noqa: PLC0415
+    from desired.grants import read_grants  # noqa: PLC0415
+    from desired.network_plan import PlannedNetwork  # noqa: PLC0415
+    from desired.stack_settings import load_settings  # noqa: PLC0415
+    from desired.state import DesiredState  # noqa: PLC0415
+    from govcloud.conventions import STACK_SITE  # noqa: PLC0415
     from stacks.mockrun import run_stack  # noqa: PLC0415
-    from stacks.settings import STACK_SITE, load_settings  # noqa: PLC0415
 
     networks = {}
     for number, department in enumerate(sorted(county.departments, key=lambda d: d.code)):
@@ -159,11 +162,12 @@ def _peak_mib() -> float:
 def child_program(departments: int, stack: str, dump: str = "") -> dict[str, Any]:
     """Run one stack under mocks (time, peak RSS); for primary also plan it against a live
     snapshot of the same size, and dump the cloud resources' inputs for the baseline."""
+    from simulated_cloud import snapshot_from_items  # noqa: PLC0415
+
+    from cloud.plan.diff import diff  # noqa: PLC0415
+    from cloud.plan.live_items import live_items  # noqa: PLC0415
+    from cloud.plan.run import plan_against  # noqa: PLC0415
     from govcloud.loader import load_county  # noqa: PLC0415
-    from govcloud.stackplan.diff import diff  # noqa: PLC0415
-    from govcloud.stackplan.live import live_items  # noqa: PLC0415
-    from govcloud.stackplan.run import plan_against  # noqa: PLC0415
-    from govcloud.stackplan.simulate import snapshot_from_items  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as scratch:
         county = load_county(stack_county(Path(scratch) / "county", departments))
@@ -255,18 +259,20 @@ def _live_cloud() -> tuple[str, tuple[str, ...]]:
 
 
 def _department_of(kind: str, key: tuple[str, ...], group_projects: dict[str, str]) -> str:
-    from govcloud.stackplan.items import Item  # noqa: PLC0415
-    from lab.handdeploy import project_of  # noqa: PLC0415
+    from handdeploy import project_of  # noqa: PLC0415
+
+    from cloud.plan.items import Item  # noqa: PLC0415
 
     return project_of(Item(kind, key), group_projects)
 
 
 def seed_live(side: Any, cloud: str, regions: tuple[str, ...]) -> dict[str, Any]:
     """Deploy the county by hand, keeping the departments a previous run completed."""
-    from govcloud import inventory  # noqa: PLC0415
-    from govcloud.stackplan.items import ALWAYS_PRESENT  # noqa: PLC0415
-    from govcloud.stackplan.run import plan_against  # noqa: PLC0415
-    from lab import handdeploy  # noqa: PLC0415
+    import handdeploy  # noqa: PLC0415
+
+    from cloud import inventory  # noqa: PLC0415
+    from cloud.plan.items import ALWAYS_PRESENT  # noqa: PLC0415
+    from cloud.plan.run import plan_against  # noqa: PLC0415
 
     region = side.state.site.region
     report = plan_against(side, inventory.read(cloud, regions=[region])).report
@@ -312,7 +318,7 @@ def seed_live(side: Any, cloud: str, regions: tuple[str, ...]) -> dict[str, Any]
 
 def change_live_by_hand(side: Any, cloud: str) -> None:
     """The same hand changes as the simulated snapshot's: every tenth network quota."""
-    from lab import handdeploy  # noqa: PLC0415
+    import handdeploy  # noqa: PLC0415
 
     c = handdeploy.connect(cloud, side.state.site.region)
     identity: Any = c.identity
@@ -324,9 +330,10 @@ def change_live_by_hand(side: Any, cloud: str) -> None:
 
 def measure_live(side: Any, cloud: str) -> dict[str, Any]:
     """Plan against the live cloud (read + diff, LIVE_READS times) and the simulated snapshot."""
-    from govcloud import inventory  # noqa: PLC0415
-    from govcloud.stackplan.run import plan_against  # noqa: PLC0415
-    from govcloud.stackplan.simulate import snapshot_from_items  # noqa: PLC0415
+    from simulated_cloud import snapshot_from_items  # noqa: PLC0415
+
+    from cloud import inventory  # noqa: PLC0415
+    from cloud.plan.run import plan_against  # noqa: PLC0415
 
     region = side.state.site.region
     reads = []
@@ -373,8 +380,9 @@ def _load() -> str:
 
 def live(departments: int, *, code: str | None, keep: bool, cleanup_only: bool) -> None:
     """--live: seed, plan, compare with the simulated plan, clean up; print the rows."""
+    import handdeploy  # noqa: PLC0415
+
     from govcloud.loader import load_county  # noqa: PLC0415
-    from lab import handdeploy  # noqa: PLC0415
 
     cloud, regions = _live_cloud()
     if cleanup_only:

@@ -17,8 +17,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GOVCLOUD_", extra="ignore")
 
-    county: Path = Field(
-        default=DEFAULT_COUNTY_DIR, description="county directory (GOVCLOUD_COUNTY)"
+    county: Path | None = Field(
+        default=None, description="county directory (GOVCLOUD_COUNTY; unset: ./county)"
     )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the registry (GOVCLOUD_DATABASE_URL)"
@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     actor: str | None = Field(
         default=None, description="who the audit log names for CLI changes (GOVCLOUD_ACTOR)"
     )
+
+    def county_dir(self) -> Path:
+        """The county directory: GOVCLOUD_COUNTY, else ./county."""
+        return self.county or DEFAULT_COUNTY_DIR
 
     def localcloud_root(self) -> Path:
         """Where the local cloud keeps its venv, configuration, data and logs."""

@@ -15,25 +15,26 @@ from typing import Any
 import pulumi
 import pulumi_openstack as openstack
 
-from govcloud.grants import ServerGrant
-from govcloud.model import County, Tier
-from modules.constants import DR_SITE_TIERS, REPLICATION, TOKEN_PREFIX, Replication
-from modules.quotas import TenantQuotas
-from modules.security import SecurityBaseline, SecurityBaselineArgs
-from modules.tenant import declare_quotas
-from modules.tenant_network import PlannedNetwork, TenantNetwork, TenantNetworkArgs
-from modules.workload import (
+from desired.grants import ServerGrant
+from desired.network_plan import PlannedNetwork
+from govcloud.conventions import (
+    DR_SITE_TIERS,
     META_REPLICATION,
     META_ROLE,
     META_SYSTEM,
     META_TIER,
-    Workload,
-    WorkloadArgs,
-    system_ref,
+    REPLICATION,
+    TOKEN_PREFIX,
+    WORKLOAD_DR_REPLICA,
+    WORKLOAD_DR_STANDBY,
+    Replication,
 )
-
-ROLE_STANDBY = "dr-standby"
-ROLE_REPLICA = "dr-replica"
+from govcloud.model import County, Tier
+from modules.quotas import TenantQuotas
+from modules.security import SecurityBaseline, SecurityBaselineArgs
+from modules.tenant import declare_quotas
+from modules.tenant_network import TenantNetwork, TenantNetworkArgs
+from modules.workload import Workload, WorkloadArgs, system_ref
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class DrReplica(pulumi.ComponentResource):
                     network_ids=network.network_ids,
                     security_groups=tuple(security.group_names),
                     provider=args.provider,
-                    role=ROLE_STANDBY,
+                    role=WORKLOAD_DR_STANDBY,
                     replication=Replication.ACTIVE_ACTIVE.value,
                 ),
                 opts=pulumi.ResourceOptions.merge(
@@ -186,7 +187,7 @@ class DrReplica(pulumi.ComponentResource):
                 metadata={
                     META_SYSTEM: system_ref(grant),
                     META_TIER: grant.tier.value,
-                    META_ROLE: ROLE_REPLICA,
+                    META_ROLE: WORKLOAD_DR_REPLICA,
                     META_REPLICATION: Replication.ASYNCHRONOUS.value,
                 },
                 region=args.region,

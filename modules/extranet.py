@@ -8,8 +8,7 @@ import netaddr
 import pulumi
 import pulumi_openstack as openstack
 
-from modules.constants import TOKEN_PREFIX
-from modules.naming import county_tags, slug
+from govcloud.conventions import TOKEN_PREFIX, county_tags, slug
 
 # A flat provider network: the extranet is a routed underlay outside OpenStack.
 EXTRANET_NETWORK_TYPE = "flat"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from govcloud.conventions import MIB_PER_GB
 from govcloud.model import Quota
 
-MIB_PER_GIB: Final = 1024
 # A server needs at least one vCPU, so a tenant never runs more servers than vCPUs.
 SERVERS_PER_VCPU: Final = 1
 # Dual-stack: every network has one IPv4 and one IPv6 subnet.
@@ -98,7 +98,7 @@ def tenant_quotas(quota: Quota) -> TenantQuotas:
         compute=ComputeLimits(
             servers=servers,
             vcpu=quota.vcpu,
-            memory_mb=quota.ram_gb * MIB_PER_GIB,
+            memory_mb=quota.ram_gb * MIB_PER_GB,
             disk_gb=quota.storage_gb,
         ),
         network=NetworkQuota(

@@ -15,15 +15,17 @@ import netaddr
 import pulumi
 import pulumi_openstack as openstack
 
-from modules.constants import (
+from govcloud.conventions import (
     ANY_PREFIX,
     DATABASE_PORTS,
     ETHERTYPES,
     ICMP_PROTOCOL,
     MANAGEMENT_PORTS,
     TOKEN_PREFIX,
+    county_tags,
+    security_group_name,
+    slug,
 )
-from modules.naming import county_tags, security_group_name, slug
 
 BASELINE = "baseline"
 DATABASE = "database"

@@ -8,12 +8,17 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
-from modules.constants import ROLE_APPROVER, ROLE_REQUESTER, TOKEN_PREFIX
-from modules.naming import project_name, project_tags
+from govcloud.conventions import (
+    ROLE_APPROVER,
+    ROLE_OPERATOR,
+    ROLE_REQUESTER,
+    TOKEN_PREFIX,
+    project_name,
+    project_tags,
+)
 from modules.quotas import TenantQuotas
 
 # The role the deploying operator needs in a tenant to create its servers and volumes.
-ROLE_OPERATOR = "member"
 
 
 @dataclass(frozen=True)

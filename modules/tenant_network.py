@@ -7,19 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
-from modules.constants import IPV6_MODE, TOKEN_PREFIX
-from modules.naming import county_tags
+from desired.network_plan import PlannedNetwork
+from govcloud.conventions import IPV6_MODE, TOKEN_PREFIX, county_tags
 from network.plan import gateway
-
-
-@dataclass(frozen=True)
-class PlannedNetwork:
-    """One department network on the cloud: its IPv4 and IPv6 subnets from the network plan."""
-
-    department: str
-    name: str
-    ipv4: str
-    ipv6: str
 
 
 @dataclass(frozen=True)

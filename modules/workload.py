@@ -13,16 +13,16 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
-from govcloud.grants import RequestServer, RequestVolume, ServerGrant
-from modules.constants import TOKEN_PREFIX
-
-# Metadata keys on servers and volumes: which system and tier a resource serves (the policy
-# pack and the DR drills read them). Nova metadata keys allow ":" but not "/".
-META_SYSTEM = "govcloud:system"
-META_TIER = "govcloud:tier"
-META_ROLE = "govcloud:role"
-META_REPLICATION = "govcloud:replication"
-META_REQUEST = "govcloud:request"  # the portal request that granted the resource
+from desired.grants import RequestServer, RequestVolume, ServerGrant
+from govcloud.conventions import (
+    META_REPLICATION,
+    META_REQUEST,
+    META_ROLE,
+    META_SYSTEM,
+    META_TIER,
+    TOKEN_PREFIX,
+    WORKLOAD_PRIMARY,
+)
 
 
 def system_ref(grant: ServerGrant) -> str:
@@ -41,7 +41,7 @@ class WorkloadArgs:
     security_groups: tuple[str, ...]
     # A provider scoped to the tenant: Nova and Cinder create in the caller's project.
     provider: pulumi.ProviderResource
-    role: str = "primary"
+    role: str = WORKLOAD_PRIMARY
     replication: str | None = None
     servers: tuple[RequestServer, ...] = ()
     volumes: tuple[RequestVolume, ...] = ()

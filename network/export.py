@@ -9,14 +9,14 @@ from collections.abc import Iterable
 from ruamel.yaml import YAML
 
 from govcloud.model import County
-from network.plan import Allocation, Kind
+from network.plan import Allocation, AllocationKind
 
 PLAN_FIELDS = ("department", "network", "family", "kind", "prefix", "parent", "inside")
 # NetBox's prefix import columns (Prefix bulk import: IPAM > Prefixes > Import).
 NETBOX_FIELDS = ("prefix", "vrf", "tenant", "status", "role", "is_pool", "description")
 NETBOX_VRF = "extranet"
 # Planned prefixes are reserved until the merge runs; containers hold other prefixes.
-NETBOX_STATUS = {Kind.BLOCK: "container"}
+NETBOX_STATUS = {AllocationKind.BLOCK: "container"}
 NETBOX_DEFAULT_STATUS = "reserved"
 
 
@@ -92,6 +92,6 @@ def to_netbox(county: County, allocations: Iterable[Allocation]) -> str:
 def _description(allocation: Allocation) -> str:
     owner = allocation.department or "county"
     text = f"{owner} {allocation.network} ({allocation.kind.value})"
-    if allocation.kind is Kind.NAT:
+    if allocation.kind is AllocationKind.NAT:
         text += f": 1:1 NAT of legacy {allocation.inside}"
     return text

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from govcloud.model import County
 from network.prefixes import Prefix, PrefixError, format_address, gc_paused, parse, parse_many
 
 DEFAULT_VRF = "global"
@@ -325,3 +326,12 @@ def pool_collisions(table: PrefixTable, pools: Iterable[Prefix]) -> list[tuple[M
             if prefix.overlaps(pool):
                 hits.append((table.member(index), str(pool)))
     return hits
+
+
+def county_table(county: County) -> PrefixTable:
+    """Every legacy network of the county as a prefix table."""
+    table = PrefixTable()
+    for department in county.departments:
+        for network in department.legacy_networks:
+            table.add(department.code, network.vrf, parse(network.prefix), network.name)
+    return table

@@ -58,7 +58,7 @@ BLOCK_TOWNSHIPS = 2
 BLOCK_FIRST_SITE = 3
 
 
-class Kind(StrEnum):
+class AllocationKind(StrEnum):
     """What an allocation is for."""
 
     EXTRANET = "extranet"
@@ -76,13 +76,13 @@ class Allocation:
     department: str
     network: str
     family: int
-    kind: Kind
+    kind: AllocationKind
     prefix: str
     parent: str
     inside: str | None = None
 
     @property
-    def key(self) -> tuple[str, str, int, Kind]:
+    def key(self) -> tuple[str, str, int, AllocationKind]:
         """What the allocation is for: department, network, family, kind."""
         return (self.department, self.network, self.family, self.kind)
 
@@ -155,7 +155,7 @@ class _Request:
     department: str
     network: str
     family: int
-    kind: Kind
+    kind: AllocationKind
     length: int
     inside: str | None = None
 
@@ -163,9 +163,9 @@ class _Request:
 @dataclass
 class _Planner:
     county: County
-    existing: dict[tuple[str, str, int, Kind], Allocation]
+    existing: dict[tuple[str, str, int, AllocationKind], Allocation]
     requested: dict[str, list[RequestedNetwork]] = field(default_factory=dict)
-    result: dict[tuple[str, str, int, Kind], Allocation] = field(default_factory=dict)
+    result: dict[tuple[str, str, int, AllocationKind], Allocation] = field(default_factory=dict)
     added: list[Allocation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -193,7 +193,7 @@ class _Planner:
             self.spaces[parent] = FreeSpace(parent, self.children.get(str(parent), ()))
         return self.spaces[parent]
 
-    def keep(self, key: tuple[str, str, int, Kind]) -> Allocation | None:
+    def keep(self, key: tuple[str, str, int, AllocationKind]) -> Allocation | None:
         found = self.existing.get(key)
         if found is not None:
             self.result[key] = found
@@ -261,7 +261,7 @@ class _Planner:
         self.single(
             COUNTY_WIDE,
             CORE_ROUTER,
-            Kind.LOOPBACK,
+            AllocationKind.LOOPBACK,
             family=6,
             parent=infra_loopbacks,
             length=constants.IPV6_LOOPBACK_PREFIXLEN,
@@ -279,7 +279,7 @@ class _Planner:
             self.single(
                 department.code,
                 "loopback",
-                Kind.LOOPBACK,
+                AllocationKind.LOOPBACK,
                 family=6,
                 parent=infra_loopbacks,
                 length=constants.IPV6_LOOPBACK_PREFIXLEN,
@@ -288,20 +288,22 @@ class _Planner:
 
     def fixed_block(self, name: str, parent: Prefix, length: int, index: int) -> Prefix:
         """A county-wide block at a fixed index: its place is part of the plan's design."""
-        key = (COUNTY_WIDE, name, parent.family, Kind.BLOCK)
+        key = (COUNTY_WIDE, name, parent.family, AllocationKind.BLOCK)
         found = self.keep(key)
         if found is not None:
             return parse(found.prefix)
         block = parent.subnet(length, index)
         self.space(parent).take(block)
-        self.add(_Request(COUNTY_WIDE, name, parent.family, Kind.BLOCK, length), block, parent)
+        self.add(
+            _Request(COUNTY_WIDE, name, parent.family, AllocationKind.BLOCK, length), block, parent
+        )
         return block
 
     def single(
         self,
         department: str,
         network: str,
-        kind: Kind,
+        kind: AllocationKind,
         *,
         family: int,
         parent: Prefix,
@@ -312,7 +314,7 @@ class _Planner:
 
     def link_ipv6(self, department: str, links: Prefix) -> None:
         """A /64 reserved per link (RIPE-690), configured as its first /127 (RFC 6164)."""
-        key = (department, "p2p", 6, Kind.P2P)
+        key = (department, "p2p", 6, AllocationKind.P2P)
         if self.keep(key) is not None:
             return
         space = self.space(links)
@@ -322,12 +324,12 @@ class _Planner:
             self.problems.append(f"{links} has no free /64 left for the {department} link")
             return
         link = Prefix(6, reserved.first, constants.IPV6_P2P_PREFIXLEN)
-        self.add(_Request(department, "p2p", 6, Kind.P2P, link.length), link, links)
+        self.add(_Request(department, "p2p", 6, AllocationKind.P2P, link.length), link, links)
 
     def plan_department_ipv6(
         self, department: Department, parent: Prefix, slots: SparseSlots
     ) -> None:
-        key = (department.code, "department", 6, Kind.BLOCK)
+        key = (department.code, "department", 6, AllocationKind.BLOCK)
         found = self.keep(key)
         if found is not None:
             block = parse(found.prefix)
@@ -341,7 +343,9 @@ class _Planner:
                 )
                 return
             self.add(
-                _Request(department.code, "department", 6, Kind.BLOCK, slots.length), block, parent
+                _Request(department.code, "department", 6, AllocationKind.BLOCK, slots.length),
+                block,
+                parent,
             )
         names = [n.name for n in department.legacy_networks]
         names += [r.network for r in self.requested.get(department.code, ())]
@@ -349,7 +353,7 @@ class _Planner:
             self.single(
                 department.code,
                 name,
-                Kind.SUBNET,
+                AllocationKind.SUBNET,
                 family=6,
                 parent=block,
                 length=self.county.extranet.ipv6_plan.subnet,
@@ -363,11 +367,11 @@ class _Planner:
         routers = len(self.county.departments) + 1  # and the core
         requests: list[_Request] = [
             *(
-                _Request(COUNTY_WIDE, name, 4, Kind.BLOCK, IPV4_LOOPBACK_BLOCK_PREFIXLEN)
+                _Request(COUNTY_WIDE, name, 4, AllocationKind.BLOCK, IPV4_LOOPBACK_BLOCK_PREFIXLEN)
                 for name in infrastructure_blocks(LOOPBACK_BLOCK, routers, IPV4_LOOPBACKS_PER_BLOCK)
             ),
             *(
-                _Request(COUNTY_WIDE, name, 4, Kind.BLOCK, IPV4_P2P_BLOCK_PREFIXLEN)
+                _Request(COUNTY_WIDE, name, 4, AllocationKind.BLOCK, IPV4_P2P_BLOCK_PREFIXLEN)
                 for name in infrastructure_blocks(
                     LINK_BLOCK, len(self.county.departments), IPV4_LINKS_PER_BLOCK
                 )
@@ -382,7 +386,7 @@ class _Planner:
                             department.code,
                             network.name,
                             4,
-                            Kind.EXTRANET,
+                            AllocationKind.EXTRANET,
                             lan_prefixlen(network.hosts),
                         )
                     )
@@ -392,7 +396,7 @@ class _Planner:
                             department.code,
                             network.name,
                             4,
-                            Kind.NAT,
+                            AllocationKind.NAT,
                             legacy.length,
                             inside=str(legacy),
                         )
@@ -403,7 +407,7 @@ class _Planner:
                         department.code,
                         granted.network,
                         4,
-                        Kind.EXTRANET,
+                        AllocationKind.EXTRANET,
                         lan_prefixlen(granted.hosts),
                     )
                 )
@@ -428,13 +432,13 @@ class _Planner:
 
     def check_existing_ipv4(self, request: _Request, found: Allocation) -> None:
         have = parse(found.prefix)
-        if request.kind is Kind.EXTRANET and have.length > request.length:
+        if request.kind is AllocationKind.EXTRANET and have.length > request.length:
             self.warnings.append(
                 f"{request.department}/{request.network}: {found.prefix} is smaller than the "
                 f"/{request.length} its host count now needs; kept (never moved), renumber "
                 "into a new network to grow"
             )
-        if request.kind is Kind.NAT and found.inside != request.inside:
+        if request.kind is AllocationKind.NAT and found.inside != request.inside:
             self.warnings.append(
                 f"{request.department}/{request.network}: NAT maps {found.inside} but the "
                 f"legacy prefix is now {request.inside}; kept (never moved), release it "
@@ -461,20 +465,24 @@ class _Planner:
         # The block's network address is never a router ID (as ::0 is never a loopback).
         for block in loopbacks:
             self.space(block).take(Prefix(4, block.first, 32))
-        self.first_with_room(_Request(COUNTY_WIDE, CORE_ROUTER, 4, Kind.LOOPBACK, 32), loopbacks)
+        self.first_with_room(
+            _Request(COUNTY_WIDE, CORE_ROUTER, 4, AllocationKind.LOOPBACK, 32), loopbacks
+        )
         for department in departments:
             self.first_with_room(
-                _Request(department.code, "loopback", 4, Kind.LOOPBACK, 32), loopbacks
+                _Request(department.code, "loopback", 4, AllocationKind.LOOPBACK, 32), loopbacks
             )
             self.first_with_room(
-                _Request(department.code, "p2p", 4, Kind.P2P, constants.IPV4_P2P_PREFIXLEN),
+                _Request(
+                    department.code, "p2p", 4, AllocationKind.P2P, constants.IPV4_P2P_PREFIXLEN
+                ),
                 links,
             )
 
     def blocks(self, base: str, needed: int, per_block: int) -> list[Prefix]:
         """The county-wide infrastructure blocks named after `base`, in order."""
         return [
-            parse(self.result[(COUNTY_WIDE, name, 4, Kind.BLOCK)].prefix)
+            parse(self.result[(COUNTY_WIDE, name, 4, AllocationKind.BLOCK)].prefix)
             for name in infrastructure_blocks(base, needed, per_block)
         ]
 
@@ -586,7 +594,9 @@ def reverse_zones(
     """The county's ip6.arpa zone and one per department or township block to delegate."""
     county_prefix = parse(county.extranet.ipv6_prefix)
     zones = [ReverseZone(reverse_zone(county_prefix), str(county_prefix), COUNTY_WIDE)]
-    blocks = (a for a in allocations if a.family == 6 and a.kind is Kind.BLOCK and a.department)
+    blocks = (
+        a for a in allocations if a.family == 6 and a.kind is AllocationKind.BLOCK and a.department
+    )
     for allocation in sorted(blocks, key=lambda a: parsed(a.prefix)):
         zones.append(
             ReverseZone(

@@ -19,7 +19,7 @@ import jinja2
 import netaddr
 
 from govcloud.model import County
-from network.plan import CORE_ROUTER, COUNTY_WIDE, Allocation, Kind, NetworkPlan
+from network.plan import CORE_ROUTER, COUNTY_WIDE, Allocation, AllocationKind, NetworkPlan
 from network.prefixes import format_address, parse
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -137,16 +137,18 @@ def _host(prefix: str, offset: int) -> Address:
 def routers(county: County, plan: NetworkPlan, vendor: str) -> list[Router]:
     """Every router of the county: the core first, then one per department by code."""
     naming = VENDORS[vendor]
-    index: dict[tuple[str, str, int, Kind], Allocation] = {a.key: a for a in plan.allocations}
+    index: dict[tuple[str, str, int, AllocationKind], Allocation] = {
+        a.key: a for a in plan.allocations
+    }
 
-    def get(department: str, network: str, family: int, kind: Kind) -> Allocation:
+    def get(department: str, network: str, family: int, kind: AllocationKind) -> Allocation:
         return index[(department, network, family, kind)]
 
     def loopback(department: str) -> tuple[Interface, str]:
         """The loopback interface and the router ID (its IPv4 loopback address)."""
         network = "loopback" if department else CORE_ROUTER
-        v4 = _host(get(department, network, 4, Kind.LOOPBACK).prefix, 0)
-        v6 = _host(get(department, network, 6, Kind.LOOPBACK).prefix, 0)
+        v4 = _host(get(department, network, 4, AllocationKind.LOOPBACK).prefix, 0)
+        v6 = _host(get(department, network, 6, AllocationKind.LOOPBACK).prefix, 0)
         interface = Interface(
             naming.loopback,
             "router identity",
@@ -162,8 +164,8 @@ def routers(county: County, plan: NetworkPlan, vendor: str) -> list[Router]:
     core_loopback, core_id = loopback(COUNTY_WIDE)
     downlinks = []
     for number, department in enumerate(departments):
-        link_v4 = get(department.code, "p2p", 4, Kind.P2P).prefix
-        link_v6 = get(department.code, "p2p", 6, Kind.P2P).prefix
+        link_v4 = get(department.code, "p2p", 4, AllocationKind.P2P).prefix
+        link_v6 = get(department.code, "p2p", 6, AllocationKind.P2P).prefix
         downlinks.append(
             Interface(
                 naming.downlink(number),
@@ -194,20 +196,20 @@ def routers(county: County, plan: NetworkPlan, vendor: str) -> list[Router]:
         uplink = Interface(
             naming.uplink,
             "uplink to the extranet core",
-            _host(get(code, "p2p", 4, Kind.P2P).prefix, 1),
-            _host(get(code, "p2p", 6, Kind.P2P).prefix, 1),
+            _host(get(code, "p2p", 4, AllocationKind.P2P).prefix, 1),
+            _host(get(code, "p2p", 6, AllocationKind.P2P).prefix, 1),
             ospf=True,
             passive=False,
             router_advertisements=False,
         )
         lans, nat, discard = [], [], []
         for number, network in enumerate(department.legacy_networks):
-            subnet = _host(get(code, network.name, 6, Kind.SUBNET).prefix, 1)
+            subnet = _host(get(code, network.name, 6, AllocationKind.SUBNET).prefix, 1)
             if network.renumber:
-                v4 = _host(get(code, network.name, 4, Kind.EXTRANET).prefix, 1)
+                v4 = _host(get(code, network.name, 4, AllocationKind.EXTRANET).prefix, 1)
             else:
                 v4 = _host(network.prefix, 1)
-                outside = get(code, network.name, 4, Kind.NAT).prefix
+                outside = get(code, network.name, 4, AllocationKind.NAT).prefix
                 nat.append(NatMapping(_host(network.prefix, 0), _host(outside, 0), naming.uplink))
                 discard.append(_host(outside, 0))
             lans.append(

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from govcloud.model import County
 from network.ipam import FreeSpace
-from network.plan import Allocation, Kind
+from network.plan import Allocation, AllocationKind
 from network.prefixes import Prefix, parse
+from network.render import environment
 
 SUBNET_BITS = 64
 NIBBLE = 4
@@ -109,7 +110,7 @@ def usage(county: County, allocations: Iterable[Allocation]) -> list[LevelUsage]
         for pool in county.extranet.ipv4_pools
     ]
     county_prefix = county.extranet.ipv6_prefix
-    blocks = [a for a in by_parent.get(county_prefix, []) if a.kind is Kind.BLOCK]
+    blocks = [a for a in by_parent.get(county_prefix, []) if a.kind is AllocationKind.BLOCK]
     rows.append(
         _usage("county", county.name, parse(county_prefix), [p for b in blocks for p in leaves(b)])
     )
@@ -133,3 +134,18 @@ def _as_subnet(prefix: Prefix) -> Prefix:
 
 def _block_prefix(blocks: list[Allocation], name: str) -> str:
     return next((b.prefix for b in blocks if b.network == name), "")
+
+
+def usage_chart(county: County, rows: list[LevelUsage]) -> str:
+    """The usage rows as a standalone HTML chart (network/templates/usage.html.j2)."""
+    sections = [
+        ("IPv4 pools (addresses)", [r for r in rows if r.family == 4], "addresses"),
+        (
+            "IPv6 county and blocks (/64s)",
+            [r for r in rows if r.level in ("county", "block")],
+            "/64s",
+        ),
+        ("IPv6 department prefixes (/64s)", [r for r in rows if r.level == "department"], "/64s"),
+    ]
+    template = environment(autoescape=True).get_template("usage.html.j2")
+    return template.render(county=county, sections=sections)

@@ -28,14 +28,16 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from modules.constants import ANY_PREFIX, DATABASE_PORTS, MANAGEMENT_PORTS
+from govcloud.conventions import (
+    ANY_PREFIX,
+    DATABASE_PORTS,
+    MANAGEMENT_PORTS,
+    META_ROLE,
+    META_SYSTEM,
+    WORKLOAD_DR_STANDBY,
+    OpenStackType,
+)
 
-RULE: Final = "openstack:networking/secGroupRule:SecGroupRule"
-PROJECT: Final = "openstack:identity/project:Project"
-NET_QUOTA: Final = "openstack:networking/quotaV2:QuotaV2"
-VOL_QUOTA: Final = "openstack:blockstorage/quoteSetV3:QuoteSetV3"
-LIMIT: Final = "openstack:identity/limitV3:LimitV3"
-SERVER: Final = "openstack:compute/instance:Instance"
 STACK_REFERENCE: Final = "pulumi:pulumi:StackReference"
 # Every Neutron and Cinder quota field: the provider zeroes the ones left unset (#1838).
 NET_QUOTA_FIELDS: Final = (
@@ -62,7 +64,6 @@ SENSITIVE_PORTS: Final = {
     **dict.fromkeys(MANAGEMENT_PORTS, "management"),
     **dict.fromkeys(DATABASE_PORTS, "database"),
 }
-DR_STANDBY_ROLE: Final = "dr-standby"
 MIN_PORT: Final = 1
 MAX_PORT: Final = 65535
 
@@ -85,7 +86,7 @@ def _open_to_world(props: Mapping[str, Any]) -> bool:
 
 def validate_no_open_admin_ports(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Ingress from anywhere must not reach a management or database port."""
-    if args.resource_type != RULE or args.props.get("direction") != "ingress":
+    if args.resource_type != OpenStackType.RULE or args.props.get("direction") != "ingress":
         return
     if not _open_to_world(args.props):
         return
@@ -124,7 +125,7 @@ def _of_type(resources: Iterable[PolicyResource], type_: str) -> list[PolicyReso
 
 def validate_rule_parity(args: StackValidationArgs, report: ReportViolation) -> None:
     """Every IPv4 rule has an IPv6 rule of the same shape in the same group, and back."""
-    rules = _of_type(args.resources, RULE)
+    rules = _of_type(args.resources, OpenStackType.RULE)
     shapes: dict[str, set[tuple[Any, ...]]] = {"IPv4": set(), "IPv6": set()}
     for rule in rules:
         shapes.setdefault(str(rule.props.get("ethertype")), set()).add(
@@ -147,8 +148,11 @@ def _depends_on(resource: PolicyResource, target: PolicyResource) -> bool:
 
 def validate_tenant_quotas(args: StackValidationArgs, report: ReportViolation) -> None:
     """Every department project has compute limits and every Neutron and Cinder quota field."""
-    projects = _of_type(args.resources, PROJECT)
-    quotas = {kind: _of_type(args.resources, kind) for kind in (NET_QUOTA, VOL_QUOTA, LIMIT)}
+    projects = _of_type(args.resources, OpenStackType.PROJECT)
+    quotas = {
+        kind: _of_type(args.resources, kind)
+        for kind in (OpenStackType.NET_QUOTA, OpenStackType.VOL_QUOTA, OpenStackType.LIMIT)
+    }
     for project in projects:
         for kind, found in quotas.items():
             if not any(_depends_on(q, project) for q in found):
@@ -157,7 +161,10 @@ def validate_tenant_quotas(args: StackValidationArgs, report: ReportViolation) -
                     "needs explicit quotas",
                     project.urn,
                 )
-    for kind, fields in ((NET_QUOTA, NET_QUOTA_FIELDS), (VOL_QUOTA, VOL_QUOTA_FIELDS)):
+    for kind, fields in (
+        (OpenStackType.NET_QUOTA, NET_QUOTA_FIELDS),
+        (OpenStackType.VOL_QUOTA, VOL_QUOTA_FIELDS),
+    ):
         for quota in quotas[kind]:
             missing = [f for f in fields if quota.props.get(f) is None]
             if missing:
@@ -178,9 +185,9 @@ def validate_core_dr(args: StackValidationArgs, report: ReportViolation) -> None
     if not references:
         return  # not the DR stack: nothing to replicate here
     standby = {
-        str((s.props.get("metadata") or {}).get("govcloud:system"))
-        for s in _of_type(args.resources, SERVER)
-        if (s.props.get("metadata") or {}).get("govcloud:role") == DR_STANDBY_ROLE
+        str((s.props.get("metadata") or {}).get(META_SYSTEM))
+        for s in _of_type(args.resources, OpenStackType.SERVER)
+        if (s.props.get("metadata") or {}).get(META_ROLE) == WORKLOAD_DR_STANDBY
     }
     for reference in references:
         for system in reference.props["outputs"]["core_systems"]:

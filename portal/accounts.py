@@ -28,8 +28,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from govcloud import audit_log
 from govcloud.model import County
+from govcloud.registry import audit_log
 from govcloud.registry.tables import (
     PortalApiToken,
     PortalLoginFailure,

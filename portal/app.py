@@ -64,12 +64,12 @@ def from_environment() -> FastAPI:
     """The application for `govcloud portal serve` (uvicorn calls this in every worker)."""
     settings = get_settings()
     portal_settings = PortalSettings()
-    county = load_county(settings.county)
+    county = load_county(settings.county_dir())
     engine = db.make_engine(settings.registry_url(), pool_size=portal_settings.pool_size)
     db.require_current(engine)
     snapshot = None
     if portal_settings.cloud:
-        from govcloud import inventory  # noqa: PLC0415
+        from cloud import inventory  # noqa: PLC0415
 
         cloud = portal_settings.cloud
         snapshot = CachedSnapshot(

@@ -15,7 +15,7 @@ from govcloud.model import County, SiteRole
 from portal.accounts import Limits
 
 if TYPE_CHECKING:  # the live-state reader imports openstacksdk: seconds, for every worker
-    from govcloud.inventory import Snapshot
+    from cloud.inventory import Snapshot
 
 SnapshotSource = Callable[[], "Snapshot | None"]
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from govcloud.registry.requests import RequestKind, RequestState
+
 
 class Role(StrEnum):
     """What an account is for."""
@@ -34,31 +36,6 @@ class Role(StrEnum):
 DEPARTMENT_ROLES = frozenset({Role.REQUESTER, Role.DEPT_APPROVER})
 # Roles that see every department.
 COUNTY_ROLES = frozenset({Role.OPS_APPROVER, Role.AUDITOR, Role.ADMIN})
-
-
-class Kind(StrEnum):
-    """What a request asks for."""
-
-    COMPUTE = "compute"
-    STORAGE = "storage"
-    FLOATING_IP = "floating_ip"
-    NETWORK = "network"
-    QUOTA_CHANGE = "quota_change"
-
-
-class State(StrEnum):
-    """Where a request is in its lifecycle."""
-
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    DEPT_APPROVED = "dept_approved"
-    OPS_APPROVED = "ops_approved"
-    DEPLOYED = "deployed"
-    IN_USE = "in_use"
-    DECOMMISSION_REQUESTED = "decommission_requested"
-    DECOMMISSIONED = "decommissioned"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
 
 
 class Action(StrEnum):
@@ -83,12 +60,6 @@ class Effect(StrEnum):
     FREE = "free"  # used -= request
 
 
-# Reserved amounts (pending) and granted amounts (used) by state.
-PENDING_STATES = frozenset({State.SUBMITTED, State.DEPT_APPROVED})
-GRANTED_STATES = frozenset(
-    {State.OPS_APPROVED, State.DEPLOYED, State.IN_USE, State.DECOMMISSION_REQUESTED}
-)
-FINAL_STATES = frozenset({State.DECOMMISSIONED, State.REJECTED, State.WITHDRAWN})
 # Actions that must give a reason.
 NEEDS_REASON = frozenset({Action.REJECT, Action.WITHDRAW})
 
@@ -97,9 +68,9 @@ NEEDS_REASON = frozenset({Action.REJECT, Action.WITHDRAW})
 class Step:
     """One edge of the lifecycle: from a state, by an action, to a state, by some roles."""
 
-    source: State
+    source: RequestState
     action: Action
-    target: State
+    target: RequestState
     roles: frozenset[Role]
     effect: Effect
 
@@ -109,19 +80,41 @@ _HEAD = frozenset({Role.DEPT_APPROVER, Role.ADMIN})
 _OPS = frozenset({Role.OPS_APPROVER, Role.ADMIN})
 
 STEPS: tuple[Step, ...] = (
-    Step(State.DRAFT, Action.SUBMIT, State.SUBMITTED, _DEPT, Effect.RESERVE),
-    Step(State.DRAFT, Action.WITHDRAW, State.WITHDRAWN, _DEPT, Effect.NONE),
-    Step(State.SUBMITTED, Action.APPROVE, State.DEPT_APPROVED, _HEAD, Effect.NONE),
-    Step(State.SUBMITTED, Action.REJECT, State.REJECTED, _HEAD, Effect.RELEASE),
-    Step(State.SUBMITTED, Action.WITHDRAW, State.WITHDRAWN, _DEPT, Effect.RELEASE),
-    Step(State.DEPT_APPROVED, Action.APPROVE, State.OPS_APPROVED, _OPS, Effect.COMMIT),
-    Step(State.DEPT_APPROVED, Action.REJECT, State.REJECTED, _OPS, Effect.RELEASE),
-    Step(State.DEPT_APPROVED, Action.WITHDRAW, State.WITHDRAWN, _DEPT, Effect.RELEASE),
-    Step(State.OPS_APPROVED, Action.DEPLOY, State.DEPLOYED, _OPS, Effect.NONE),
-    Step(State.DEPLOYED, Action.ACCEPT, State.IN_USE, _DEPT, Effect.NONE),
-    Step(State.DEPLOYED, Action.DECOMMISSION, State.DECOMMISSION_REQUESTED, _DEPT, Effect.NONE),
-    Step(State.IN_USE, Action.DECOMMISSION, State.DECOMMISSION_REQUESTED, _DEPT, Effect.NONE),
-    Step(State.DECOMMISSION_REQUESTED, Action.APPROVE, State.DECOMMISSIONED, _OPS, Effect.FREE),
+    Step(RequestState.DRAFT, Action.SUBMIT, RequestState.SUBMITTED, _DEPT, Effect.RESERVE),
+    Step(RequestState.DRAFT, Action.WITHDRAW, RequestState.WITHDRAWN, _DEPT, Effect.NONE),
+    Step(RequestState.SUBMITTED, Action.APPROVE, RequestState.DEPT_APPROVED, _HEAD, Effect.NONE),
+    Step(RequestState.SUBMITTED, Action.REJECT, RequestState.REJECTED, _HEAD, Effect.RELEASE),
+    Step(RequestState.SUBMITTED, Action.WITHDRAW, RequestState.WITHDRAWN, _DEPT, Effect.RELEASE),
+    Step(
+        RequestState.DEPT_APPROVED, Action.APPROVE, RequestState.OPS_APPROVED, _OPS, Effect.COMMIT
+    ),
+    Step(RequestState.DEPT_APPROVED, Action.REJECT, RequestState.REJECTED, _OPS, Effect.RELEASE),
+    Step(
+        RequestState.DEPT_APPROVED, Action.WITHDRAW, RequestState.WITHDRAWN, _DEPT, Effect.RELEASE
+    ),
+    Step(RequestState.OPS_APPROVED, Action.DEPLOY, RequestState.DEPLOYED, _OPS, Effect.NONE),
+    Step(RequestState.DEPLOYED, Action.ACCEPT, RequestState.IN_USE, _DEPT, Effect.NONE),
+    Step(
+        RequestState.DEPLOYED,
+        Action.DECOMMISSION,
+        RequestState.DECOMMISSION_REQUESTED,
+        _DEPT,
+        Effect.NONE,
+    ),
+    Step(
+        RequestState.IN_USE,
+        Action.DECOMMISSION,
+        RequestState.DECOMMISSION_REQUESTED,
+        _DEPT,
+        Effect.NONE,
+    ),
+    Step(
+        RequestState.DECOMMISSION_REQUESTED,
+        Action.APPROVE,
+        RequestState.DECOMMISSIONED,
+        _OPS,
+        Effect.FREE,
+    ),
 )
 _BY_EDGE = {(step.source, step.action): step for step in STEPS}
 
@@ -182,13 +175,19 @@ def can_manage_users(actor: Actor) -> bool:
     return actor.role is Role.ADMIN
 
 
-def step_for(state: State, action: Action) -> Step | None:
+def step_for(state: RequestState, action: Action) -> Step | None:
     """The lifecycle edge for this action from this state (None if there is none)."""
     return _BY_EDGE.get((state, action))
 
 
 def decide(
-    actor: Actor, action: Action, *, department: str, state: State, kind: Kind, owner_id: int
+    actor: Actor,
+    action: Action,
+    *,
+    department: str,
+    state: RequestState,
+    kind: RequestKind,
+    owner_id: int,
 ) -> Step:
     """The step the actor takes, or raise DeniedError saying why not.
 
@@ -224,7 +223,7 @@ def decide(
         raise DeniedError(
             DenyReason.OWN_REQUEST, "nobody approves their own request: ask another approver"
         )
-    if action is Action.DECOMMISSION and kind is Kind.QUOTA_CHANGE:
+    if action is Action.DECOMMISSION and kind is RequestKind.QUOTA_CHANGE:
         raise DeniedError(
             DenyReason.NOT_FOR_KIND,
             "a quota change is not decommissioned: request another quota change to undo it",
@@ -233,7 +232,7 @@ def decide(
 
 
 def available_actions(
-    actor: Actor, *, department: str, state: State, kind: Kind, owner_id: int
+    actor: Actor, *, department: str, state: RequestState, kind: RequestKind, owner_id: int
 ) -> list[Action]:
     """The actions this actor may take on this request now (for buttons on the pages)."""
     result = []

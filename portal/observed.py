@@ -1,10 +1,11 @@
-"""Usage as the live cloud shows it (govcloud.inventory's Snapshot), next to the ledger.
+"""Usage as the live cloud shows it (cloud.inventory's Snapshot), next to the ledger.
 
-A department's project is found by a `dept:<code>` tag or, failing that, by its name being the
-department code. Only the primary site's region counts against the quota: the DR site holds
-replicas that cloud ops manages. Servers count by their flavor (vCPU and RAM), volumes by size,
-networks by number (external networks excluded). The snapshot has no floating IPs, so that
-resource shows as unknown.
+A department's project is found by the tags the stacks write on it (the county's and the
+department's, `govcloud.conventions.project_tags`), so another county's tenants on the same
+cloud and projects nobody tagged are never counted. Only the primary site's region counts
+against the quota: the DR site holds replicas that cloud ops manages. Servers count by their
+flavor (vCPU and RAM), volumes by size, networks by number (external networks excluded). The
+snapshot has no floating IPs, so that resource shows as unknown.
 
 Differences are flagged per resource: `over` when the cloud holds more than the ledger granted
 (built outside the portal, or a decommission not carried out), `under` when it holds less
@@ -18,13 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from portal.flavors import ALL, MIB_PER_GB
-from portal.quota import RESOURCES, Amounts
+from govcloud.conventions import FLAVORS, MIB_PER_GB, department_from_tags
+from govcloud.quota import QUOTA_RESOURCES, Amounts
 
 if TYPE_CHECKING:  # the live-state reader imports openstacksdk, slow to import
-    from govcloud.inventory import Project, Snapshot
+    from cloud.inventory import Project, Snapshot
 
-DEPARTMENT_TAG_PREFIX = "dept:"
 Status = Literal["ok", "over", "under", "unknown"]
 
 
@@ -54,23 +54,20 @@ class Difference:
     status: Status
 
 
-def department_of(project: Project) -> str | None:
-    """The department a project belongs to, from its `dept:` tag, else its name."""
-    for tag in project.tags:
-        if tag.startswith(DEPARTMENT_TAG_PREFIX):
-            return tag.removeprefix(DEPARTMENT_TAG_PREFIX)
-    return project.name or None
+def department_of(project: Project, county_code: str) -> str | None:
+    """The department whose tenant `project` is, from the stacks' tags; None if not ours."""
+    return department_from_tags(project.tags, county_code)
 
 
 def observed_usage(
-    snapshot: Snapshot, departments: Iterable[str], regions: Iterable[str]
+    snapshot: Snapshot, county_code: str, departments: Iterable[str], regions: Iterable[str]
 ) -> dict[str, ObservedUsage]:
     """Usage per department in the given regions (every listed department, zero if absent)."""
     wanted = set(departments)
     counted_regions = set(regions)
     owner: dict[str, str] = {}
     for project in snapshot.projects:
-        code = department_of(project)
+        code = department_of(project, county_code)
         if code in wanted:
             owner[project.id] = code
     vcpu = dict.fromkeys(wanted, 0.0)
@@ -82,7 +79,7 @@ def observed_usage(
         code = owner.get(server.project_id)
         if code is None or server.region not in counted_regions or server.status == "DELETED":
             continue
-        flavor = ALL.get(server.flavor or "")
+        flavor = FLAVORS.get(server.flavor or "")
         if flavor is None:
             unknown_flavor.add(code)
             continue
@@ -111,7 +108,7 @@ def observed_usage(
 def compare(used: Amounts, observed: ObservedUsage | None) -> list[Difference]:
     """Per resource, the ledger's usage against the cloud's, with a status."""
     result = []
-    for name in RESOURCES:
+    for name in QUOTA_RESOURCES:
         granted = getattr(used, name)
         seen = None if observed is None else observed.get(name)
         status: Status

@@ -1,4 +1,4 @@
-"""Quota arithmetic, pure: amounts of the five resources a department's quota limits.
+"""The quota ledger, pure: what a department has used and reserved against its quota.
 
 A request is accepted when `used + pending + request <= quota` for every resource (the issue's
 "approved usage + pending requests stay within the quota"). Quota changes are signed deltas and
@@ -7,74 +7,9 @@ may lower a quota, but never below what is already used or pending.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import Self
+from dataclasses import dataclass
 
-from govcloud.model import Quota
-
-# The resources a department quota limits, in display order (govcloud.model.Quota's fields).
-RESOURCES: tuple[str, ...] = ("vcpu", "ram_gb", "storage_gb", "floating_ips", "networks")
-
-
-@dataclass(frozen=True, slots=True)
-class Amounts:
-    """An amount of each resource; negative values appear only in quota-change deltas."""
-
-    vcpu: int = 0
-    ram_gb: int = 0
-    storage_gb: int = 0
-    floating_ips: int = 0
-    networks: int = 0
-
-    @classmethod
-    def of(cls, values: Mapping[str, int]) -> Self:
-        """From a mapping with some or all resource names (unknown names are a bug)."""
-        unknown = set(values) - set(RESOURCES)
-        if unknown:
-            raise KeyError(f"unknown resources: {sorted(unknown)}")
-        return cls(**{name: int(values.get(name, 0)) for name in RESOURCES})
-
-    @classmethod
-    def from_quota(cls, quota: Quota) -> Self:
-        """A county-model quota as amounts."""
-        return cls(**{name: getattr(quota, name) for name in RESOURCES})
-
-    def as_dict(self) -> dict[str, int]:
-        """Every resource by name, in display order."""
-        return asdict(self)
-
-    def __add__(self, other: Amounts) -> Amounts:
-        return Amounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
-
-    def __sub__(self, other: Amounts) -> Amounts:
-        return Amounts(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
-
-    def __neg__(self) -> Amounts:
-        return Amounts(*(-getattr(self, f.name) for f in fields(self)))
-
-    def is_zero(self) -> bool:
-        """True when every resource is zero."""
-        return all(getattr(self, name) == 0 for name in RESOURCES)
-
-    def is_non_negative(self) -> bool:
-        """True when no resource is negative."""
-        return all(getattr(self, name) >= 0 for name in RESOURCES)
-
-    def positive(self) -> Amounts:
-        """Each resource clamped at zero from below."""
-        return Amounts(*(max(getattr(self, f.name), 0) for f in fields(self)))
-
-
-ZERO = Amounts()
-
-
-def total(amounts: Iterable[Amounts]) -> Amounts:
-    """The sum of many amounts."""
-    result = ZERO
-    for amount in amounts:
-        result = result + amount
-    return result
+from govcloud.quota import QUOTA_RESOURCES, Amounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +50,7 @@ class Ledger:
         available = self.available
         return [
             Shortfall(name, getattr(request, name), getattr(available, name))
-            for name in RESOURCES
+            for name in QUOTA_RESOURCES
             if getattr(request, name) > 0 and getattr(request, name) > getattr(available, name)
         ]
 
@@ -129,7 +64,7 @@ class Ledger:
         committed = self.used + self.pending
         return [
             Shortfall(name, -getattr(delta, name), getattr(self.available, name), cut=True)
-            for name in RESOURCES
+            for name in QUOTA_RESOURCES
             if getattr(delta, name) < 0 and getattr(after, name) < getattr(committed, name)
         ]
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from govcloud.quota import QUOTA_RESOURCES
 from govcloud.registry.tables import AuditEntry, PortalRequest
-from portal.quota import RESOURCES
 
 # Excel opens UTF-8 CSV with Chinese text correctly only with a byte-order mark.
 CSV_BOM = "\ufeff"
@@ -69,7 +69,7 @@ REQUEST_COLUMNS = [
     "kind",
     "state",
     "title",
-    *RESOURCES,
+    *QUOTA_RESOURCES,
     "requester",
     "reason",
     "created_at",
@@ -88,7 +88,7 @@ def requests_csv(rows: Iterable[tuple[PortalRequest, str]]) -> str:
                 r.kind,
                 r.state,
                 r.title,
-                *(getattr(r, name) for name in RESOURCES),
+                *(getattr(r, name) for name in QUOTA_RESOURCES),
                 requester,
                 r.reason,
                 r.created_at.isoformat(),

@@ -8,14 +8,15 @@ out of range is a 422 naming the field.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from govcloud import constants
-from portal.flavors import REQUESTABLE
-from portal.lifecycle import Action, Kind, Role, State
-from portal.quota import RESOURCES, Amounts
+from govcloud.conventions import REQUESTABLE_FLAVORS
+from govcloud.quota import QUOTA_RESOURCES, Amounts
+from govcloud.registry.requests import RequestKind, RequestState
+from portal.lifecycle import Action, Role
 
 # Upper bounds that catch typos (a county department never asks for more in one request).
 MAX_SERVERS = 100
@@ -25,8 +26,19 @@ MAX_HOSTS = 16_000
 MAX_QUOTA_DELTA = 1_000_000
 NETWORK_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 
-FlavorName = Literal["m1.small", "m1.medium", "m1.large", "m1.xlarge"]
-assert set(get_args(FlavorName)) == set(REQUESTABLE)  # noqa: S101  (import-time consistency)
+
+def _requestable(name: str) -> str:
+    if name not in REQUESTABLE_FLAVORS:
+        raise ValueError(f"unknown flavor; the flavors are {', '.join(REQUESTABLE_FLAVORS)}")
+    return name
+
+
+# The flavor table lives in govcloud.conventions; the schema lists it as an enum.
+FlavorName = Annotated[
+    str,
+    Field(json_schema_extra={"enum": list(REQUESTABLE_FLAVORS)}),
+    AfterValidator(_requestable),
+]
 
 DepartmentCode = Annotated[str, Field(pattern=constants.DEPARTMENT_CODE_PATTERN)]
 Title = Annotated[str, Field(max_length=200)]
@@ -61,19 +73,19 @@ class _NewRequest(Input):
 class ComputeRequest(_NewRequest):
     """Servers of one flavor."""
 
-    kind: Literal[Kind.COMPUTE]
+    kind: Literal[RequestKind.COMPUTE]
     flavor: FlavorName
     count: Annotated[int, Field(ge=1, le=MAX_SERVERS)] = 1
 
     def amounts(self) -> Amounts:
-        flavor = REQUESTABLE[self.flavor]
+        flavor = REQUESTABLE_FLAVORS[self.flavor]
         return Amounts(vcpu=flavor.vcpu * self.count, ram_gb=flavor.ram_gb * self.count)
 
 
 class StorageRequest(_NewRequest):
     """Block storage: `volumes` volumes sharing `storage_gb` GB between them."""
 
-    kind: Literal[Kind.STORAGE]
+    kind: Literal[RequestKind.STORAGE]
     storage_gb: Annotated[int, Field(ge=1, le=MAX_STORAGE_GB)]
     volumes: Annotated[int, Field(ge=1, le=MAX_SERVERS)] = 1
 
@@ -84,7 +96,7 @@ class StorageRequest(_NewRequest):
 class FloatingIpRequest(_NewRequest):
     """Floating IPs (addresses reachable from the extranet)."""
 
-    kind: Literal[Kind.FLOATING_IP]
+    kind: Literal[RequestKind.FLOATING_IP]
     floating_ips: Annotated[int, Field(ge=1, le=MAX_FLOATING_IPS)] = 1
 
     def amounts(self) -> Amounts:
@@ -94,7 +106,7 @@ class FloatingIpRequest(_NewRequest):
 class NetworkRequest(_NewRequest):
     """A new network: a /64 IPv6 subnet and an IPv4 prefix sized for `hosts`, from the plan."""
 
-    kind: Literal[Kind.NETWORK]
+    kind: Literal[RequestKind.NETWORK]
     name: Annotated[str, Field(pattern=NETWORK_NAME_PATTERN)]
     hosts: Annotated[int, Field(ge=1, le=MAX_HOSTS)] = 250
 
@@ -105,7 +117,7 @@ class NetworkRequest(_NewRequest):
 class QuotaChangeRequest(_NewRequest):
     """A change of the department's quota: signed deltas per resource, at least one not zero."""
 
-    kind: Literal[Kind.QUOTA_CHANGE]
+    kind: Literal[RequestKind.QUOTA_CHANGE]
     vcpu: Annotated[int, Field(ge=-MAX_QUOTA_DELTA, le=MAX_QUOTA_DELTA)] = 0
     ram_gb: Annotated[int, Field(ge=-MAX_QUOTA_DELTA, le=MAX_QUOTA_DELTA)] = 0
     storage_gb: Annotated[int, Field(ge=-MAX_QUOTA_DELTA, le=MAX_QUOTA_DELTA)] = 0
@@ -120,7 +132,7 @@ class QuotaChangeRequest(_NewRequest):
 
     def delta(self) -> Amounts:
         """The change of the quota."""
-        return Amounts.of({name: getattr(self, name) for name in RESOURCES})
+        return Amounts.of({name: getattr(self, name) for name in QUOTA_RESOURCES})
 
     def amounts(self) -> Amounts:
         return self.delta()
@@ -180,8 +192,8 @@ class RequestOut(Output):
 
     id: int
     department: str
-    kind: Kind
-    state: State
+    kind: RequestKind
+    state: RequestState
     title: str
     justification: str
     spec: dict[str, Any]
@@ -204,8 +216,8 @@ class EventOut(Output):
     at: UtcDatetime
     actor: str
     action: str
-    from_state: State | None
-    to_state: State
+    from_state: RequestState | None
+    to_state: RequestState
     reason: str | None
     audit_seq: int
 

@@ -21,17 +21,19 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from govcloud import audit_log
+from desired import network_plan
+from govcloud.conventions import requested_network_name
 from govcloud.model import County, Department
-from govcloud.registry import ipam
+from govcloud.quota import QUOTA_RESOURCES, ZERO, Amounts
+from govcloud.registry import audit_log
+from govcloud.registry.requests import GRANTED_STATES, PENDING_STATES, RequestKind, RequestState
 from govcloud.registry.tables import (
     AuditEntry,
     PortalLedger,
     PortalRequest,
     PortalUser,
 )
-from network.plan import Kind as AllocationKind
-from network.plan import PlanError, gateway
+from network.plan import AllocationKind, PlanError, gateway
 from portal import lifecycle
 from portal.errors import (
     ConflictError,
@@ -41,17 +43,8 @@ from portal.errors import (
     QuotaExceededError,
     from_denied,
 )
-from portal.lifecycle import (
-    GRANTED_STATES,
-    NEEDS_REASON,
-    PENDING_STATES,
-    Action,
-    Actor,
-    Effect,
-    Kind,
-    State,
-)
-from portal.quota import RESOURCES, ZERO, Amounts, Ledger
+from portal.lifecycle import NEEDS_REASON, Action, Actor, Effect
+from portal.quota import Ledger
 from portal.schemas import NewRequest, QuotaChangeRequest
 
 AUDIT_PREFIX = "request"
@@ -73,7 +66,7 @@ def department_of(county: County, code: str) -> Department:
 
 
 def _part(row: PortalLedger, part: str) -> Amounts:
-    return Amounts.of({name: getattr(row, f"{part}_{name}") for name in RESOURCES})
+    return Amounts.of({name: getattr(row, f"{part}_{name}") for name in QUOTA_RESOURCES})
 
 
 def _set_part(row: PortalLedger, part: str, amounts: Amounts) -> None:
@@ -83,7 +76,7 @@ def _set_part(row: PortalLedger, part: str, amounts: Amounts) -> None:
 
 def _empty_ledger_values(department: str) -> dict[str, Any]:
     values: dict[str, Any] = {
-        f"{part}_{name}": 0 for part in ("extra", "used", "pending") for name in RESOURCES
+        f"{part}_{name}": 0 for part in ("extra", "used", "pending") for name in QUOTA_RESOURCES
     }
     return {"department": department, "updated_at": _now(), **values}
 
@@ -143,7 +136,7 @@ class Recomputed:
 
 def recompute(session: Session, department: str) -> Recomputed:
     """Sum the department's requests by state: what the ledger row must hold."""
-    columns = [func.coalesce(func.sum(getattr(PortalRequest, n)), 0) for n in RESOURCES]
+    columns = [func.coalesce(func.sum(getattr(PortalRequest, n)), 0) for n in QUOTA_RESOURCES]
     rows = session.execute(
         select(PortalRequest.kind, PortalRequest.state, *columns)
         .where(PortalRequest.department == department)
@@ -152,7 +145,7 @@ def recompute(session: Session, department: str) -> Recomputed:
     extra = used = pending = ZERO
     for kind, state, *values in rows:
         amounts = Amounts(*(int(v) for v in values))
-        if kind == Kind.QUOTA_CHANGE:
+        if kind == RequestKind.QUOTA_CHANGE:
             if state in GRANTED_STATES:
                 extra = extra + amounts
         elif state in GRANTED_STATES:
@@ -167,7 +160,7 @@ def recompute(session: Session, department: str) -> Recomputed:
 
 def amounts_of(row: PortalRequest) -> Amounts:
     """What a request holds against the quota (a quota change: its delta)."""
-    return Amounts.of({name: getattr(row, name) for name in RESOURCES})
+    return Amounts.of({name: getattr(row, name) for name in QUOTA_RESOURCES})
 
 
 def describe(row: PortalRequest) -> dict[str, Any]:
@@ -207,8 +200,10 @@ def _audit(
     )
 
 
-def _check_reserve(ledger_now: Ledger, kind: Kind, amounts: Amounts, department: str) -> None:
-    if kind is Kind.QUOTA_CHANGE:
+def _check_reserve(
+    ledger_now: Ledger, kind: RequestKind, amounts: Amounts, department: str
+) -> None:
+    if kind is RequestKind.QUOTA_CHANGE:
         shortfalls = ledger_now.quota_change_shortfalls(amounts)
     else:
         shortfalls = ledger_now.shortfalls(amounts)
@@ -226,13 +221,13 @@ def create(session: Session, county: County, actor: Actor, new: NewRequest) -> P
         raise ForbiddenError(
             f"{actor.role.value} {actor.name} may not request resources for {department.code}"
         )
-    kind = Kind(new.kind)
+    kind = RequestKind(new.kind)
     amounts = new.amounts()
     now = _now()
     row = PortalRequest(
         department=department.code,
         kind=kind.value,
-        state=State.DRAFT.value,
+        state=RequestState.DRAFT.value,
         title=new.title or _default_title(new),
         justification=new.justification,
         spec=new.spec(),
@@ -247,9 +242,9 @@ def create(session: Session, county: County, actor: Actor, new: NewRequest) -> P
         ledger_row = lock_ledger(session, department.code)
         standing = _ledger_of(ledger_row, department)
         _check_reserve(standing, kind, amounts, department.code)
-        if kind is not Kind.QUOTA_CHANGE:
+        if kind is not RequestKind.QUOTA_CHANGE:
             _store(ledger_row, standing.reserve(amounts), department)
-        row.state = State.SUBMITTED.value
+        row.state = RequestState.SUBMITTED.value
     session.add(row)
     session.flush()
     action = Action.SUBMIT.value if new.submit else "create"
@@ -293,8 +288,8 @@ def transition(
             actor,
             action,
             department=row.department,
-            state=State(row.state),
-            kind=Kind(row.kind),
+            state=RequestState(row.state),
+            kind=RequestKind(row.kind),
             owner_id=row.requester_id,
         )
     except lifecycle.DeniedError as denied:
@@ -303,7 +298,7 @@ def transition(
     if action in NEEDS_REASON and not reason:
         raise InvalidError(f"{action.value} needs a reason")
     before = describe(row)
-    kind = Kind(row.kind)
+    kind = RequestKind(row.kind)
     amounts = amounts_of(row)
     if step.effect is not Effect.NONE:
         department = department_of(county, row.department)
@@ -313,20 +308,20 @@ def transition(
     if reason:
         row.reason = reason
     row.updated_at = _now()
-    if step.target is State.OPS_APPROVED and kind is Kind.NETWORK:
+    if step.target is RequestState.OPS_APPROVED and kind is RequestKind.NETWORK:
         row.allocation = _allocate_network(session, county, actor, row)
     _audit(session, actor, row, action=action.value, before=before)
     return row
 
 
 def _apply(
-    effect: Effect, kind: Kind, amounts: Amounts, row: PortalLedger, department: Department
+    effect: Effect, kind: RequestKind, amounts: Amounts, row: PortalLedger, department: Department
 ) -> Ledger:
     standing = _ledger_of(row, department)
-    if effect is Effect.RESERVE or (effect is Effect.COMMIT and kind is Kind.QUOTA_CHANGE):
+    if effect is Effect.RESERVE or (effect is Effect.COMMIT and kind is RequestKind.QUOTA_CHANGE):
         # Quota changes are checked again at ops approval: usage may have grown meanwhile.
         _check_reserve(standing, kind, amounts, department.code)
-    if kind is Kind.QUOTA_CHANGE:
+    if kind is RequestKind.QUOTA_CHANGE:
         # A quota change reserves nothing; it changes the quota once ops approve it.
         return standing.change_quota(amounts) if effect is Effect.COMMIT else standing
     moves = {
@@ -343,9 +338,9 @@ def _allocate_network(
 ) -> dict[str, Any]:
     """Run the network planner with this request granted; return its prefixes."""
     session.flush()  # the planner reads granted requests: this one is granted now
-    name = ipam.requested_network_name(row.id, row.spec["name"])
+    name = requested_network_name(row.id, row.spec["name"])
     try:
-        plan = ipam.plan_and_apply(session, county, actor=actor.audit_name)
+        plan = network_plan.plan_and_apply(session, county, actor=actor.audit_name)
     except PlanError as error:
         raise ConflictError(
             "the network planner has no room for this network: " + "; ".join(error.problems)
@@ -394,8 +389,8 @@ class Filters:
     """What a request listing is narrowed to."""
 
     department: str | None = None
-    state: State | None = None
-    kind: Kind | None = None
+    state: RequestState | None = None
+    kind: RequestKind | None = None
     requester: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
@@ -408,7 +403,7 @@ def listing(
     *,
     limit: int = 100,
     offset: int = 0,
-    states: frozenset[State] | None = None,
+    states: frozenset[RequestState] | None = None,
 ) -> list[tuple[PortalRequest, str]]:
     """Requests the actor may see, newest first, with their requester's name."""
     query = select(PortalRequest, PortalUser.name).join(
@@ -490,12 +485,12 @@ def counts_by_state(session: Session, department: str | None) -> dict[str, int]:
     if department is not None:
         query = query.where(PortalRequest.department == department)
     found = {str(state): int(count) for state, count in session.execute(query).all()}
-    return {state.value: found.get(state.value, 0) for state in State}
+    return {state.value: found.get(state.value, 0) for state in RequestState}
 
 
 def queue(session: Session, actor: Actor) -> list[tuple[PortalRequest, str]]:
     """The requests waiting for this actor's approval, oldest first."""
-    waiting: set[State] = set()
+    waiting: set[RequestState] = set()
     for step in lifecycle.STEPS:
         if step.action is Action.APPROVE and actor.role in step.roles:
             waiting.add(step.source)
@@ -513,7 +508,7 @@ def actions_for(actor: Actor, row: PortalRequest) -> list[Action]:
     return lifecycle.available_actions(
         actor,
         department=row.department,
-        state=State(row.state),
-        kind=Kind(row.kind),
+        state=RequestState(row.state),
+        kind=RequestKind(row.kind),
         owner_id=row.requester_id,
     )

@@ -25,9 +25,9 @@ from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import source_pb2
 
-from stacks.desired import DesiredState
+from desired.state import DesiredState
+from govcloud.conventions import PULUMI_PROJECT
 from stacks.program import build
-from stacks.settings import PROJECT
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 PROVIDER_PREFIX = "pulumi:providers:"
@@ -171,7 +171,9 @@ def _run_mocked(desired: DesiredState, references: Mapping[str, Mapping[str, Any
     mocks = RecordingMocks(references)
     monitor = MockMonitor(mocks)
     stack = desired.settings.stack
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        mocks, project=PULUMI_PROJECT, stack=stack, preview=False, monitor=monitor
+    )
     run = StackRun(stack)
 
     def program() -> pulumi.Output[Any]:

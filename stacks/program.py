@@ -14,16 +14,16 @@ from typing import Any
 import pulumi
 import pulumi_openstack as openstack
 
+from desired.state import DesiredState
+from govcloud.conventions import ROLE_APPROVER, ROLE_OPERATOR, ROLE_REQUESTER
 from govcloud.model import SiteRole, Tier
-from modules.constants import ROLE_APPROVER, ROLE_REQUESTER
 from modules.dr import DrReplica, DrReplicaArgs, needs_dr_site, replication_settings
 from modules.extranet import ExtranetFabric, ExtranetFabricArgs
 from modules.quotas import tenant_quotas
 from modules.security import SecurityBaseline, SecurityBaselineArgs
-from modules.tenant import ROLE_OPERATOR, DepartmentTenant, DepartmentTenantArgs
+from modules.tenant import DepartmentTenant, DepartmentTenantArgs
 from modules.tenant_network import TenantNetwork, TenantNetworkArgs
 from modules.workload import Workload, WorkloadArgs, system_ref
-from stacks.desired import DesiredState
 
 # Keystone's service type for Nova: compute limits are registered against it.
 COMPUTE_SERVICE_TYPE = "compute"
@@ -69,7 +69,7 @@ def build_primary(desired: DesiredState) -> dict[str, Any]:
     tenants: dict[str, pulumi.Output[str]] = {}
     for department in sorted(county.departments, key=lambda d: d.code):
         code = department.code
-        granted = desired.grants.tenants[code]
+        granted = desired.grants.departments[code]
         tenant = DepartmentTenant(
             code,
             DepartmentTenantArgs(
@@ -158,7 +158,7 @@ def build_dr(desired: DesiredState) -> dict[str, Any]:
     replicated: list[str] = []
     for department in sorted(county.departments, key=lambda d: d.code):
         code = department.code
-        granted = desired.grants.tenants[code]
+        granted = desired.grants.departments[code]
         # Portal-granted servers are general tier, their volumes untiered: nothing at the DR site.
         if not needs_dr_site(granted.systems):
             continue

@@ -18,7 +18,7 @@ def govcloud(
     environment = {k: v for k, v in os.environ.items() if not k.startswith("GOVCLOUD_")}
     environment.update(env or {})
     result = subprocess.run(
-        [sys.executable, "-m", "govcloud", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=cwd,
         env=environment,
         capture_output=True,

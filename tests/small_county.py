@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-COUNTY = """\
+CODE = "519901"
+COUNTY = f"""\
 ---
-code: "519901"
+code: "{CODE}"
 name: 测试县
 sites:
   - name: primary

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from govcloud.inventory import (
+from small_county import CODE
+
+from cloud.inventory import (
     REGIONAL_KINDS,
     Group,
     Network,
@@ -14,6 +16,7 @@ from govcloud.inventory import (
     Snapshot,
     Volume,
 )
+from govcloud.conventions import project_name, project_tags
 
 PRIMARY, DR = "RegionOne", "RegionTwo"
 
@@ -81,9 +84,20 @@ def snapshot(**records: Any) -> Snapshot:
 
 SNAPSHOT = snapshot(
     projects=[
-        project("p-alpha", "甲局租户", ("dept:alpha", "department")),
-        project("p-beta", "beta"),  # no tag: the name is the department code
-        project("p-other", "admin"),
+        # Department tenants as the stacks tag them (govcloud.conventions.project_tags).
+        project(
+            "p-alpha", project_name(CODE, "alpha"), tuple(project_tags(CODE, "alpha", "bureau"))
+        ),
+        project(
+            "p-beta", project_name(CODE, "beta"), tuple(project_tags(CODE, "beta", "township"))
+        ),
+        project("p-other", "admin"),  # not a department
+        # Another county's alpha sharing the cloud: not ours.
+        project(
+            "p-elsewhere",
+            project_name("519902", "alpha"),
+            tuple(project_tags("519902", "alpha", "bureau")),
+        ),
     ],
     servers=[
         server("s1", "p-alpha", "m1.medium"),
@@ -92,6 +106,7 @@ SNAPSHOT = snapshot(
         server("s4", "p-alpha", "m1.tiny", status="DELETED"),  # on its way out: not counted
         server("s5", "p-beta", "custom.gpu"),  # a flavor the portal does not know
         server("s6", "p-other", "m1.xlarge"),  # not a department
+        server("s7", "p-elsewhere", "m1.xlarge"),  # another county's
     ],
     volumes=[
         volume("v1", "p-alpha", 30),

@@ -13,9 +13,9 @@ from pulumi_policy import (
     ResourceValidationArgs,
 )
 
-from stacks.desired import DesiredState, build_desired
+from desired.stack_settings import load_settings
+from desired.state import DesiredState, build_desired
 from stacks.mockrun import DesiredResource, StackRun, run_stack
-from stacks.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Registry tables. Schema changes go through Alembic migrations in govcloud/migrations."""
+"""Registry tables. Schema changes go through Alembic migrations in govcloud/registry/migrations."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import openstack
 from openstack.connection import Connection
 
+from govcloud.conventions import DEFAULT_IMAGE, FLAVORS
 from lab.localcloud import layout
 from lab.localcloud.errors import LocalCloudError
 from lab.localcloud.layout import GLANCE, HOST, KEYSTONE, REGIONS, Region
@@ -38,14 +39,6 @@ NOVA_REGISTERED_LIMITS = {
     "server_group_members": 10,
 }
 # The classic m1 flavors: (name, vCPU, RAM MiB, disk GiB).
-FLAVORS = (
-    ("m1.tiny", 1, 512, 1),
-    ("m1.small", 1, 2048, 20),
-    ("m1.medium", 2, 4096, 40),
-    ("m1.large", 4, 8192, 80),
-    ("m1.xlarge", 8, 16384, 160),
-)
-IMAGE_NAME = "govcloud-tiny"
 IMAGE_BYTES = 1 << 20  # a 1 MiB raw image: the fake virt driver never boots it
 AGENT_TIMEOUT_S = 180
 
@@ -174,16 +167,20 @@ def platform_content(cloud: LocalCloud, progress: Progress) -> None:
     for region in REGIONS:
         conn = connect(cloud, region.name)
         existing = {f.name for f in conn.compute.flavors(is_public=None)}
-        for name, vcpus, ram, disk in FLAVORS:
-            if name not in existing:
+        for flavor in FLAVORS.values():
+            if flavor.name not in existing:
                 conn.compute.create_flavor(
-                    name=name, vcpus=vcpus, ram=ram, disk=disk, is_public=True
+                    name=flavor.name,
+                    vcpus=flavor.vcpu,
+                    ram=flavor.ram_mib,
+                    disk=flavor.disk_gb,
+                    is_public=True,
                 )
     conn = connect(cloud)
-    if conn.image.find_image(IMAGE_NAME) is None:
+    if conn.image.find_image(DEFAULT_IMAGE) is None:
         data = bytes(IMAGE_BYTES)
         image: Any = conn.image.create_image(
-            name=IMAGE_NAME,
+            name=DEFAULT_IMAGE,
             disk_format="raw",
             container_format="bare",
             visibility="public",
@@ -191,5 +188,5 @@ def platform_content(cloud: LocalCloud, progress: Progress) -> None:
             validate_checksum=False,
             allow_duplicates=False,
         )
-        progress(f"uploaded image {IMAGE_NAME} ({hashlib.sha256(data).hexdigest()[:12]})")
+        progress(f"uploaded image {DEFAULT_IMAGE} ({hashlib.sha256(data).hexdigest()[:12]})")
         conn.image.wait_for_status(image, status="active", wait=120)

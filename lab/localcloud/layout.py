@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -29,7 +30,7 @@ PACKAGES = (
 )
 
 
-class Kind(StrEnum):
+class ServiceKind(StrEnum):
     """How a service runs: a WSGI API under gunicorn, or a daemon."""
 
     API = "api"
@@ -60,7 +61,7 @@ class Service:
     """One process of the local cloud."""
 
     name: str
-    kind: Kind
+    kind: ServiceKind
     region: Region | None = None
     port: int | None = None
     module: str = ""  # WSGI module (API) or console script (daemon)
@@ -76,14 +77,22 @@ def _regional(region: Region) -> list[Service]:
     slug = region.slug
     return [
         Service(
-            f"placement-{slug}", Kind.API, region, region.placement_port, f"placement_{slug}_app"
+            f"placement-{slug}",
+            ServiceKind.API,
+            region,
+            region.placement_port,
+            f"placement_{slug}_app",
         ),
-        Service(f"neutron-{slug}", Kind.API, region, region.neutron_port, f"neutron_{slug}_app"),
-        Service(f"nova-api-{slug}", Kind.API, region, region.nova_port, f"nova_{slug}_app"),
-        Service(f"cinder-api-{slug}", Kind.API, region, region.cinder_port, f"cinder_{slug}_app"),
+        Service(
+            f"neutron-{slug}", ServiceKind.API, region, region.neutron_port, f"neutron_{slug}_app"
+        ),
+        Service(f"nova-api-{slug}", ServiceKind.API, region, region.nova_port, f"nova_{slug}_app"),
+        Service(
+            f"cinder-api-{slug}", ServiceKind.API, region, region.cinder_port, f"cinder_{slug}_app"
+        ),
         Service(
             f"nova-conductor-{slug}",
-            Kind.DAEMON,
+            ServiceKind.DAEMON,
             region,
             None,
             "nova-conductor",
@@ -91,7 +100,7 @@ def _regional(region: Region) -> list[Service]:
         ),
         Service(
             f"nova-scheduler-{slug}",
-            Kind.DAEMON,
+            ServiceKind.DAEMON,
             region,
             None,
             "nova-scheduler",
@@ -99,7 +108,7 @@ def _regional(region: Region) -> list[Service]:
         ),
         Service(
             f"nova-compute-{slug}",
-            Kind.DAEMON,
+            ServiceKind.DAEMON,
             region,
             None,
             "nova-compute",
@@ -107,7 +116,7 @@ def _regional(region: Region) -> list[Service]:
         ),
         Service(
             f"cinder-scheduler-{slug}",
-            Kind.DAEMON,
+            ServiceKind.DAEMON,
             region,
             None,
             "cinder-scheduler",
@@ -115,7 +124,7 @@ def _regional(region: Region) -> list[Service]:
         ),
         Service(
             f"cinder-volume-{slug}",
-            Kind.DAEMON,
+            ServiceKind.DAEMON,
             region,
             None,
             "cinder-volume",
@@ -130,8 +139,8 @@ def databases() -> list[str]:
     return ["keystone", "glance"] + [f"{name}_{r.slug}" for r in REGIONS for name in regional]
 
 
-KEYSTONE = Service("keystone", Kind.API, None, KEYSTONE_PORT, "keystone_app")
-GLANCE = Service("glance", Kind.API, None, GLANCE_PORT, "glance_app")
+KEYSTONE = Service("keystone", ServiceKind.API, None, KEYSTONE_PORT, "keystone_app")
+GLANCE = Service("glance", ServiceKind.API, None, GLANCE_PORT, "glance_app")
 SERVICES: tuple[Service, ...] = (
     KEYSTONE,
     GLANCE,
@@ -197,3 +206,13 @@ class Paths:
     def log(self, name: str) -> Path:
         """Log file of a process."""
         return self.logs / f"{name}.log"
+
+
+def default_cloud(root: Path) -> tuple[str, str | None]:
+    """The cloud commands read: $OS_CLOUD, else the local cloud (and its clouds.yaml if
+    $OS_CLIENT_CONFIG_FILE is unset); the local cloud under `root` is the embedded default."""
+    name = os.environ.get("OS_CLOUD") or CLOUD_NAME
+    config = None
+    if "OS_CLIENT_CONFIG_FILE" not in os.environ and name == CLOUD_NAME:
+        config = str(Paths(root).clouds_yaml)
+    return name, config

@@ -43,10 +43,10 @@ from lab.localcloud.layout import (
     PACKAGES,
     REGIONS,
     SERVICES,
-    Kind,
     Paths,
     Region,
     Service,
+    ServiceKind,
 )
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -244,7 +244,7 @@ class LocalCloud:
             for name in ("api-paste.ini", "resource_filters.json"):
                 shutil.copy(venv_etc / "cinder" / name, etc / f"cinder-{slug}")
         for service in SERVICES:
-            if service.kind is Kind.API:
+            if service.kind is ServiceKind.API:
                 self._render_wsgi(service)
         self._render("clouds.yaml.j2", self.paths.clouds_yaml)
         for folder in ("neutron", "nova", "cinder"):
@@ -441,7 +441,7 @@ class LocalCloud:
         """Start a service unless it runs already; True when it was started now."""
         if self.pid_of(service.name) is not None:
             return False
-        if service.kind is Kind.API:
+        if service.kind is ServiceKind.API:
             command = [
                 self.bin_path("gunicorn"),
                 "--no-control-socket",
@@ -610,7 +610,7 @@ class LocalCloud:
         self._bootstrap_keystone()
         endpoints = bootstrap.register(self)
         self.render(endpoints)
-        apis = [s for s in SERVICES if s.kind is Kind.API and s is not KEYSTONE]
+        apis = [s for s in SERVICES if s.kind is ServiceKind.API and s is not KEYSTONE]
         fresh = [s for s in apis if self.start(s)]
         progress(f"starting {len(fresh)} APIs")
         with ThreadPoolExecutor(max_workers=len(apis)) as pool:
@@ -656,7 +656,7 @@ class LocalCloud:
         marker.write_text("ok\n")
 
     def _start_daemons(self, progress: Progress) -> None:
-        daemons = [s for s in SERVICES if s.kind is Kind.DAEMON]
+        daemons = [s for s in SERVICES if s.kind is ServiceKind.DAEMON]
         fresh = 0
         for service in daemons:
             if "compute" in service.name:
@@ -726,7 +726,7 @@ class LocalCloud:
         for service in SERVICES:
             pid = self.pid_of(service.name)
             code = self.http_status(service.url) if service.url else None
-            if service.kind is Kind.API:
+            if service.kind is ServiceKind.API:
                 healthy = code in READY_HTTP
                 detail = f"HTTP {code}" if code else "no answer"
             else:

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from govcloud.errors import BadInputError, UnreachableError
 from lab.netlab import configs, netns, ssh
-from lab.netlab.inventory import render_inventory, template_vars, write_inventory
+from lab.netlab.ansible_inventory import render_inventory, template_vars, write_inventory
 from lab.netlab.services import inside
 from lab.netlab.topology import (
     CORE,

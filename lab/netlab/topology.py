@@ -37,7 +37,7 @@ from network.phases import (
     ROLE_ROUTER,
     address_of,
 )
-from network.plan import COUNTY_WIDE, Kind, NetworkPlan
+from network.plan import COUNTY_WIDE, AllocationKind, NetworkPlan
 from network.prefixes import Prefix, format_address, parse
 
 # Private AS numbers (RFC 6996): the core, then one per department by its place in the county.
@@ -345,7 +345,7 @@ def _router_node(  # noqa: PLR0917  (a router's parts)
 
 def _lan(
     amap: AddressMap,
-    index: dict[tuple[str, str, int, Kind], Any],
+    index: dict[tuple[str, str, int, AllocationKind], Any],
     code: str,
     network: LegacyNetwork,
     interface: render.Interface,
@@ -360,7 +360,7 @@ def _lan(
         "nat_outside": (
             None
             if network.renumber
-            else amap.extranet(index[(code, network.name, 4, Kind.NAT)].prefix)
+            else amap.extranet(index[(code, network.name, 4, AllocationKind.NAT)].prefix)
         ),
         "ipv6": _mapped(amap, interface.ipv6),
         "hosts": [],
@@ -389,8 +389,8 @@ def _core_node(
             "ipv6": _offset(cloud6, 1),
         },
         "link_blocks": [
-            amap.extranet(index[(COUNTY_WIDE, "p2p-links", 4, Kind.BLOCK)].prefix),
-            amap.extranet(index[(COUNTY_WIDE, "p2p-links", 6, Kind.BLOCK)].prefix),
+            amap.extranet(index[(COUNTY_WIDE, "p2p-links", 4, AllocationKind.BLOCK)].prefix),
+            amap.extranet(index[(COUNTY_WIDE, "p2p-links", 6, AllocationKind.BLOCK)].prefix),
         ],
     }
 
@@ -486,7 +486,9 @@ def _cloud_ipv6(plan: NetworkPlan, amap: AddressMap, county: County) -> str:
         if site.role.value == "primary":
             primary = site.name
             break
-    blocks = {a.network: a for a in plan.allocations if a.family == 6 and a.kind is Kind.BLOCK}
+    blocks = {
+        a.network: a for a in plan.allocations if a.family == 6 and a.kind is AllocationKind.BLOCK
+    }
     block = parse(amap.extranet(blocks[f"site:{primary}"].prefix))
     first64 = Prefix(6, block.first, 64)
     return f"{format_address(6, first64.first)}/64"

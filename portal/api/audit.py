@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from govcloud.registry.requests import RequestKind, RequestState
 from portal import lifecycle, reports, service
 from portal.api import problems
 from portal.deps import ApiActor, Db
 from portal.errors import ForbiddenError
-from portal.lifecycle import Actor, Kind, State
+from portal.lifecycle import Actor
 from portal.schemas import AuditOut
 
 router = APIRouter(tags=["audit"])
@@ -61,8 +62,8 @@ def export_requests(
     actor: ApiActor,
     db: Db,
     department: Annotated[str | None, Query(max_length=32)] = None,
-    state: State | None = None,
-    kind: Kind | None = None,
+    state: RequestState | None = None,
+    kind: RequestKind | None = None,
     requester: Annotated[str | None, Query(max_length=64)] = None,
     since: dt.date | None = None,
     until: dt.date | None = None,

@@ -6,13 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from desired import grants
 from govcloud.model import County
-from portal import grants, lifecycle, observed, service
+from govcloud.quota import QUOTA_RESOURCES, Amounts
+from portal import lifecycle, observed, service
 from portal.api import problems
 from portal.context import PortalContext
 from portal.deps import ApiActor, CountyDep, Ctx, Db
 from portal.errors import ForbiddenError
-from portal.quota import RESOURCES, Amounts, Ledger
+from portal.quota import Ledger
 from portal.schemas import (
     DepartmentOut,
     Difference,
@@ -50,7 +52,7 @@ def quota_out(county: County, code: str, standing: Ledger) -> QuotaOut:
                 pending=getattr(standing.pending, name),
                 available=getattr(available, name),
             )
-            for name in RESOURCES
+            for name in QUOTA_RESOURCES
         ],
     )
 
@@ -79,7 +81,9 @@ def usage_out(context: PortalContext, code: str, standing: Ledger) -> UsageOut:
     snapshot = context.snapshot()
     seen = None
     if snapshot is not None:
-        seen = observed.observed_usage(snapshot, [code], [context.primary_region])[code]
+        seen = observed.observed_usage(
+            snapshot, context.county.code, [code], [context.primary_region]
+        )[code]
     differences = observed.compare(standing.used, seen)
     return UsageOut(
         department=code,
@@ -103,16 +107,15 @@ def get_usage(code: Code, actor: ApiActor, db: Db, context: Ctx) -> UsageOut:
     return usage_out(context, code, service.ledger(db, context.county, code))
 
 
-def grants_out(county: County, code: str, found: grants.DepartmentGrants | None) -> GrantsOut:
+def grants_out(found: grants.DepartmentGrants) -> GrantsOut:
     """One department's grants as the API shows them."""
-    found = found or grants.DepartmentGrants(code)
     return GrantsOut(
-        department=code,
-        quota=_amounts(grants.desired_quota(county, {code: found}, code)),
+        department=found.department,
+        quota=_amounts(Amounts.from_quota(found.quota)),
         quota_extra=_amounts(found.quota_extra),
         granted=_amounts(found.granted),
-        servers=dict(found.servers),
-        volumes=found.volumes,
+        servers=dict(found.servers_by_flavor),
+        volumes=[volume.size_gb for volume in found.volumes],
         floating_ips=found.floating_ips,
         networks=[
             NetworkGrantOut(
@@ -131,7 +134,7 @@ def grants_out(county: County, code: str, found: grants.DepartmentGrants | None)
 def get_grants(code: Code, actor: ApiActor, db: Db, county: CountyDep) -> GrantsOut:
     """Approved, not decommissioned requests summed up; the quota includes quota changes."""
     service.check_department(county, actor, code)
-    return grants_out(county, code, grants.approved_grants(db).get(code))
+    return grants_out(grants.read_grants(county, db).departments[code])
 
 
 grants_router = APIRouter(prefix="/grants", tags=["departments"])
@@ -144,7 +147,6 @@ def list_grants(actor: ApiActor, db: Db, county: CountyDep) -> list[GrantsOut]:
     """The desired state the stacks read, for every department with a grant."""
     if actor.role not in lifecycle.COUNTY_ROLES:
         raise ForbiddenError("every department's grants are for cloud ops, auditors and admins")
-    found = grants.approved_grants(db)
-    known = {d.code for d in county.departments}
+    found = grants.read_grants(county, db).departments
     # A department the county no longer has cannot be provisioned: its grants are left out.
-    return [grants_out(county, code, found[code]) for code in sorted(found) if code in known]
+    return [grants_out(found[code]) for code in sorted(found) if found[code].request_ids]

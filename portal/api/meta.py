@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from govcloud.conventions import REQUESTABLE_FLAVORS
 from portal.api import problems
 from portal.deps import ApiActor
-from portal.flavors import REQUESTABLE
 
 router = APIRouter(tags=["meta"])
 
@@ -38,5 +38,5 @@ def flavors(actor: ApiActor) -> list[FlavorOut]:
     """Name, vCPUs, RAM and disk of each."""
     return [
         FlavorOut(name=f.name, vcpu=f.vcpu, ram_gb=f.ram_gb, disk_gb=f.disk_gb)
-        for f in REQUESTABLE.values()
+        for f in REQUESTABLE_FLAVORS.values()
     ]

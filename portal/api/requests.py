@@ -9,12 +9,13 @@ from fastapi import APIRouter, Body, Path, Query, status
 from sqlalchemy.orm import Session
 
 from govcloud.model import County
+from govcloud.quota import QUOTA_RESOURCES
+from govcloud.registry.requests import RequestKind, RequestState
 from govcloud.registry.tables import PortalRequest
 from portal import service
 from portal.api import problems
 from portal.deps import ApiActor, CountyDep, Db
-from portal.lifecycle import NEEDS_REASON, Action, Actor, Kind, State
-from portal.quota import RESOURCES
+from portal.lifecycle import NEEDS_REASON, Action, Actor
 from portal.schemas import EventOut, NewRequest, Reason, RequestOut, ResourceAmounts
 
 router = APIRouter(prefix="/requests", tags=["requests"])
@@ -26,12 +27,12 @@ def request_out(row: PortalRequest, requester: str, actor: Actor) -> RequestOut:
     return RequestOut(
         id=row.id,
         department=row.department,
-        kind=Kind(row.kind),
-        state=State(row.state),
+        kind=RequestKind(row.kind),
+        state=RequestState(row.state),
         title=row.title,
         justification=row.justification,
         spec=row.spec,
-        amounts=ResourceAmounts(**{name: getattr(row, name) for name in RESOURCES}),
+        amounts=ResourceAmounts(**{name: getattr(row, name) for name in QUOTA_RESOURCES}),
         requester=requester,
         reason=row.reason,
         allocation=row.allocation,
@@ -62,8 +63,8 @@ def list_requests(
     actor: ApiActor,
     db: Db,
     department: Annotated[str | None, Query(max_length=32)] = None,
-    state: State | None = None,
-    kind: Kind | None = None,
+    state: RequestState | None = None,
+    kind: RequestKind | None = None,
     requester: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,

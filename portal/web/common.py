@@ -18,14 +18,15 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from govcloud.quota import QUOTA_RESOURCES
 from portal import accounts, i18n, lifecycle
 from portal.deps import SESSION_COOKIE, Ctx, Db
 from portal.lifecycle import Actor, Role
-from portal.quota import RESOURCES, percent
+from portal.quota import percent
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
-templates.env.globals["RESOURCES"] = RESOURCES
+templates.env.globals["RESOURCES"] = QUOTA_RESOURCES
 templates.env.globals["percent"] = percent
 templates.env.globals["LANGUAGES"] = i18n.LANGUAGES
 

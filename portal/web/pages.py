@@ -13,15 +13,16 @@ from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
-from govcloud import audit_log
+from govcloud.conventions import REQUESTABLE_FLAVORS
+from govcloud.quota import QUOTA_RESOURCES, Amounts
+from govcloud.registry import audit_log
+from govcloud.registry.requests import RequestKind, RequestState
 from govcloud.registry.tables import PortalUser
 from portal import accounts, lifecycle, reports, service
 from portal.api.departments import usage_out
 from portal.deps import Ctx, Db
 from portal.errors import ForbiddenError, NotFoundError, PortalError, QuotaExceededError
-from portal.flavors import REQUESTABLE
-from portal.lifecycle import NEEDS_REASON, Action, Kind, Role, State
-from portal.quota import RESOURCES, Amounts
+from portal.lifecycle import NEEDS_REASON, Action, Role
 from portal.schemas import NewRequest
 from portal.web.common import Page, PageUser, csrf_ok, redirect, safe_next, visible_departments
 
@@ -29,12 +30,12 @@ router = APIRouter(include_in_schema=False)
 _new_request = TypeAdapter[Any](NewRequest)
 
 # The form fields of each kind, in order (names as the API takes them).
-KIND_FIELDS: dict[Kind, tuple[str, ...]] = {
-    Kind.COMPUTE: ("flavor", "count"),
-    Kind.STORAGE: ("storage_gb", "volumes"),
-    Kind.FLOATING_IP: ("floating_ips",),
-    Kind.NETWORK: ("name", "hosts"),
-    Kind.QUOTA_CHANGE: RESOURCES,
+KIND_FIELDS: dict[RequestKind, tuple[str, ...]] = {
+    RequestKind.COMPUTE: ("flavor", "count"),
+    RequestKind.STORAGE: ("storage_gb", "volumes"),
+    RequestKind.FLOATING_IP: ("floating_ips",),
+    RequestKind.NETWORK: ("name", "hosts"),
+    RequestKind.QUOTA_CHANGE: QUOTA_RESOURCES,
 }
 TEXT_FIELDS = frozenset({"flavor", "name"})
 PAGE_SIZE = 100
@@ -93,7 +94,7 @@ def dashboard(
 # -- the request form --------------------------------------------------------------------------
 
 
-def _form_values(kind: Kind, fields: dict[str, str]) -> dict[str, Any]:
+def _form_values(kind: RequestKind, fields: dict[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {"kind": kind.value}
     for name in KIND_FIELDS[kind]:
         raw = fields.get(name, "").strip()
@@ -106,7 +107,7 @@ def _form_values(kind: Kind, fields: dict[str, str]) -> dict[str, Any]:
 class FormState:
     """What the request form shows: the kind, the department and the values typed."""
 
-    kind: Kind
+    kind: RequestKind
     department: str
     values: dict[str, str]
 
@@ -127,10 +128,10 @@ def _render_form(
     return page.render(
         "request_form.html",
         status_code=status_code,
-        kinds=list(Kind),
+        kinds=list(RequestKind),
         kind=form.kind,
         fields=KIND_FIELDS[form.kind],
-        flavors=REQUESTABLE,
+        flavors=REQUESTABLE_FLAVORS,
         departments=departments,
         department=form.department,
         values=form.values,
@@ -146,7 +147,7 @@ def request_form(
     page: PageUser,
     db: Db,
     context: Ctx,
-    kind: Kind = Kind.COMPUTE,
+    kind: RequestKind = RequestKind.COMPUTE,
     department: Annotated[str | None, Query(max_length=32)] = None,
 ) -> HTMLResponse:
     """The request form for one kind, with the department's quota beside it."""
@@ -164,7 +165,7 @@ def request_submit(
     *,
     csrf_token: Annotated[str, Form(max_length=256)] = "",
     intent: Annotated[str, Form(max_length=16)] = "submit",
-    kind: Annotated[Kind, Form()] = Kind.COMPUTE,
+    kind: Annotated[RequestKind, Form()] = RequestKind.COMPUTE,
     department: Annotated[str, Form(max_length=32)] = "",
     title: Annotated[str, Form(max_length=1000)] = "",
     justification: Annotated[str, Form(max_length=10000)] = "",
@@ -241,7 +242,7 @@ def request_submit(
 
 def _feedback(new: Any, standing: Any) -> list[dict[str, Any]]:
     amounts: Amounts = new.amounts()
-    quota_change = new.kind == Kind.QUOTA_CHANGE
+    quota_change = new.kind == RequestKind.QUOTA_CHANGE
     shortfalls = (
         standing.quota_change_shortfalls(amounts) if quota_change else standing.shortfalls(amounts)
     )
@@ -253,7 +254,7 @@ def _feedback(new: Any, standing: Any) -> list[dict[str, Any]]:
             "available": getattr(standing.available, r),
             "fits": r not in short,
         }
-        for r in RESOURCES
+        for r in QUOTA_RESOURCES
         if getattr(amounts, r)
     ]
 
@@ -274,8 +275,8 @@ def requests_page(
     """Every request the user may see, newest first, filtered."""
     filters = service.Filters(
         department=department or None,
-        state=_member(State, state),
-        kind=_member(Kind, kind),
+        state=_member(RequestState, state),
+        kind=_member(RequestKind, kind),
     )
     try:
         rows = service.listing(db, page.actor, filters, limit=PAGE_SIZE)
@@ -286,8 +287,8 @@ def requests_page(
         rows=rows,
         filters=filters,
         departments=visible_departments(page),
-        states=list(State),
-        kinds=list(Kind),
+        states=list(RequestState),
+        kinds=list(RequestKind),
     )
 
 
@@ -403,8 +404,8 @@ def audit_page(
     since_day, until_day = _date(since), _date(until)
     filters = service.Filters(
         department=department or None,
-        state=_member(State, state),
-        kind=_member(Kind, kind),
+        state=_member(RequestState, state),
+        kind=_member(RequestKind, kind),
         requester=requester or None,
         since=dt.datetime.combine(since_day, dt.time(), dt.UTC) if since_day else None,
         until=(
@@ -437,8 +438,8 @@ def audit_page(
         entries=reports.audit_entries(db, log_filters, limit=PAGE_SIZE),
         chain=audit_log.verify(db),
         departments=visible_departments(page),
-        states=list(State),
-        kinds=list(Kind),
+        states=list(RequestState),
+        kinds=list(RequestKind),
         q={
             "department": department or "",
             "state": state or "",

@@ -32,7 +32,7 @@ ENGINE_TIMEOUT_S = 1800
 
 def _govcloud(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "govcloud", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=project,
         env=env,
         capture_output=True,

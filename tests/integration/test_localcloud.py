@@ -21,9 +21,10 @@ import pytest
 from openstack import exceptions
 from openstack.connection import Connection
 
-from govcloud import inventory
+from cloud import inventory
+from govcloud.conventions import DEFAULT_IMAGE
 from lab.localcloud.errors import LocalCloudError
-from lab.localcloud.layout import REGIONS, Kind, Service
+from lab.localcloud.layout import REGIONS, Service, ServiceKind
 from lab.localcloud.manager import LocalCloud
 
 pytestmark = pytest.mark.cloud
@@ -132,7 +133,7 @@ def test_platform_content_exists_and_tenants_do_not(local_cloud: LocalCloud) -> 
             if p.name not in ("admin", "service") and "govcloud-test" not in (p.tags or [])
         ]
         assert departments == [], "tenants are the stacks' job, not the local cloud's"
-    assert c.image.find_image("govcloud-tiny") is not None
+    assert c.image.find_image(DEFAULT_IMAGE) is not None
 
 
 def test_second_up_is_idempotent_and_starts_nothing(local_cloud: LocalCloud) -> None:
@@ -142,7 +143,7 @@ def test_second_up_is_idempotent_and_starts_nothing(local_cloud: LocalCloud) -> 
 
 
 def test_failures_name_the_service_and_show_its_log(local_cloud: LocalCloud) -> None:
-    broken = Service("nova-api-r9", Kind.API, None, 1, "nowhere")
+    broken = Service("nova-api-r9", ServiceKind.API, None, 1, "nowhere")
     program = "print('cannot listen: port 1 is taken'); raise SystemExit(3)"
     local_cloud._spawn(broken.name, [sys.executable, "-c", program])
     try:
@@ -160,7 +161,7 @@ def test_env_points_clients_at_the_cloud(local_cloud: LocalCloud, tmp_path: Path
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "GOVCLOUD_"))}
     env["GOVCLOUD_LOCALCLOUD_DIR"] = str(local_cloud.paths.root)
     exports = subprocess.run(
-        [sys.executable, "-m", "govcloud", "localcloud", "env"],
+        [sys.executable, "-m", "cli", "localcloud", "env"],
         capture_output=True,
         text=True,
         env=env,
@@ -278,7 +279,7 @@ def test_server_goes_active_and_volume_attaches(tenant: Tenant, region: str) -> 
         ipv6_address_mode="slaac",
     )
     flavor = c.compute.find_flavor("m1.tiny")
-    image = c.image.find_image("govcloud-tiny")
+    image = c.image.find_image(DEFAULT_IMAGE)
     server = c.compute.create_server(
         name="app-1", flavor_id=flavor.id, image_id=image.id, networks=[{"uuid": net.id}]
     )
@@ -317,7 +318,7 @@ def test_keystone_limits_are_enforced_by_nova(tenant: Tenant) -> None:
     net = c.network.create_network(name="app")
     c.network.create_subnet(network_id=net.id, ip_version=4, cidr="198.18.30.0/24")
     flavor = c.compute.find_flavor("m1.tiny")
-    image = c.image.find_image("govcloud-tiny")
+    image = c.image.find_image(DEFAULT_IMAGE)
     first = c.compute.wait_for_server(
         c.compute.create_server(
             name="one", flavor_id=flavor.id, image_id=image.id, networks=[{"uuid": net.id}]

@@ -17,9 +17,9 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from govcloud import audit_log
+from desired import network_plan
 from govcloud.loader import load_county
-from govcloud.registry import db, ipam
+from govcloud.registry import audit_log, db
 from govcloud.registry.tables import IpamAllocation
 
 
@@ -298,7 +298,7 @@ def test_concurrent_planners_never_hand_out_a_prefix_twice(
         try:
             start.wait()
             with Session(engine) as session, session.begin():
-                ipam.plan_and_apply(session, county, actor="test")  # type: ignore[arg-type]
+                network_plan.plan_and_apply(session, county, actor="test")  # type: ignore[arg-type]
         except BaseException as error:  # re-raised below, in the test thread
             errors.append(error)
 
@@ -310,7 +310,7 @@ def test_concurrent_planners_never_hand_out_a_prefix_twice(
     try:
         assert errors == []
         with Session(engine) as session:
-            stored = ipam.load(session)
+            stored = network_plan.load(session)
             assert audit_log.verify(session).ok
         prefixes = [a.prefix for a in stored]
         assert len(prefixes) == len(set(prefixes))

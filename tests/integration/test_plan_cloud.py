@@ -3,7 +3,7 @@
 Each test plans a small county under its own random county code, so its projects, pools and
 scopes are its own; everything it creates is deleted afterwards, whatever the outcome.
 What a deployment would have created is created here through openstacksdk
-(`lab.handdeploy`), from the same desired items the plan compares (the Pulumi engine is not
+(`handdeploy`), from the same desired items the plan compares (the Pulumi engine is not
 on these machines).
 """
 
@@ -19,17 +19,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import handdeploy
 import openstack
 import pytest
 from openstack.connection import Connection
 from small_county import write_county
 
-from govcloud import inventory
+from cloud import inventory
+from cloud.plan.diff import Action, PlanReport
+from cloud.plan.items import ANY, KINDS
+from cloud.plan.run import DesiredSide, collect_desired, load_stacks, plan_against
 from govcloud.loader import load_county
-from govcloud.stackplan.diff import Action, PlanReport
-from govcloud.stackplan.items import ANY
-from govcloud.stackplan.run import DesiredSide, collect_desired, plan_against
-from lab import handdeploy
 
 pytestmark = pytest.mark.cloud
 REPO = Path(__file__).resolve().parents[2]
@@ -37,20 +37,7 @@ PRIMARY = "RegionOne"
 REGIONS = ("RegionOne", "RegionTwo")
 # What the test deploys by hand: everything but the external network, routers and servers
 # (the first needs the site's physical network, the others take minutes on the fake driver).
-DEPLOYED = (
-    "project",
-    "group",
-    "role_assignment",
-    "limit",
-    "network_quota",
-    "volume_quota",
-    "address_scope",
-    "subnet_pool",
-    "network",
-    "subnet",
-    "security_group",
-    "security_group_rule",
-)
+DEPLOYED = tuple(kind for kind in KINDS if kind not in {"router", "server", "volume"})
 PLAN_TIMEOUT_S = 900
 
 
@@ -74,7 +61,9 @@ def project_dir(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def desired(project_dir: Path, cloud_name: str) -> Iterator[DesiredSide]:
     side = collect_desired(
-        "primary", project_dir=project_dir, county=load_county(project_dir / "county")
+        "primary",
+        stacks=load_stacks(project_dir, "primary"),
+        county=load_county(project_dir / "county"),
     )
     try:
         yield side
@@ -98,7 +87,7 @@ def test_plan_on_an_empty_cloud_creates_everything(
         [
             sys.executable,
             "-m",
-            "govcloud",
+            "cli",
             "plan",
             "--stack",
             "primary",

@@ -74,7 +74,7 @@ def test_password_from_stdin_duplicates_and_unknown_accounts(
 
     def add(name: str, password: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "govcloud", "portal", "user", "add", "--name", name,
+            [sys.executable, "-m", "cli", "portal", "user", "add", "--name", name,
              "--role", "ops_approver", "--password-stdin"],
             input=f"{password}\n", capture_output=True, text=True, cwd=tmp_path,
             env=environment, check=False,

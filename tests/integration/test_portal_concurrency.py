@@ -24,9 +24,8 @@ import pytest
 from small_county import write_county
 from sqlalchemy import select
 
-from govcloud import audit_log
 from govcloud.loader import load_county
-from govcloud.registry import db
+from govcloud.registry import audit_log, db
 from govcloud.registry.tables import AuditEntry, PortalLedger, PortalRequest
 from portal import accounts, service
 from portal.lifecycle import Role
@@ -81,7 +80,7 @@ def server(postgres_url: str, tmp_path: Path, cheap_passwords: None) -> Iterator
             [
                 sys.executable,
                 "-m",
-                "govcloud",
+                "cli",
                 "portal",
                 "serve",
                 "--port",

@@ -11,13 +11,13 @@ import pytest
 from portal_kit import Portal
 from sqlalchemy import select
 
-from govcloud import audit_log
-from govcloud.registry import ipam
+from desired import grants, network_plan
+from govcloud.quota import Amounts
+from govcloud.registry import audit_log
 from govcloud.registry.tables import AuditEntry, IpamAllocation, PortalLedger
 from network.plan import PlanError
-from portal import grants, service
+from portal import service
 from portal.errors import QuotaExceededError
-from portal.quota import Amounts
 from portal.schemas import StorageRequest
 
 
@@ -121,9 +121,9 @@ def test_quota_changes_apply_at_ops_approval_and_never_cut_below_usage(portal: P
     assert cut.status_code == 409  # 2 pending + 0 used, quota 4: at most -2
     assert cut.json()["detail"]["shortfalls"][0]["resource"] == "floating_ips"
     with portal.context.sessions() as session:
-        found = grants.approved_grants(session)
+        found = grants.read_grants(portal.county, session).departments
         assert found["alpha"].quota_extra == Amounts(vcpu=-2, floating_ips=3)
-        assert grants.desired_quota(portal.county, found, "alpha").floating_ips == 4
+        assert found["alpha"].quota.floating_ips == 4
     check_books(portal)
 
 
@@ -162,9 +162,12 @@ def test_network_requests_are_allocated_by_the_planner_at_ops_approval(portal: P
         ).scalar_one()
         assert allocation["ipv6"].startswith(department_block.split("::")[0])
         # Planning again keeps the network while it is granted...
-        plan = ipam.plan_and_apply(session, portal.county, actor="test", dry_run=True)
+        plan = network_plan.plan_and_apply(session, portal.county, actor="test", dry_run=True)
         assert not plan.added and not plan.orphaned
-        assert grants.approved_grants(session)["alpha"].networks[0].ipv4 == allocation["ipv4"]
+        assert (
+            grants.read_grants(portal.county, session).departments["alpha"].networks[0].ipv4
+            == allocation["ipv4"]
+        )
         session.rollback()
 
     portal.post("ops", f"/requests/{rid}/deploy")
@@ -172,7 +175,7 @@ def test_network_requests_are_allocated_by_the_planner_at_ops_approval(portal: P
     portal.post("ops", f"/requests/{rid}/approve")
     with portal.context.sessions() as session:
         # ...and releases it with --prune once it is decommissioned.
-        plan = ipam.plan_and_apply(session, portal.county, actor="test", prune=True)
+        plan = network_plan.plan_and_apply(session, portal.county, actor="test", prune=True)
         assert {a.network for a in plan.orphaned} == {f"req-{rid}-video"}
         session.commit()
     check_books(portal)
@@ -187,7 +190,7 @@ def test_a_network_that_does_not_fit_is_refused_at_ops_approval(
     def exhausted(*_: Any, **__: Any) -> Any:
         raise PlanError(["198.18.0.0/16 has no free /24 left for alpha req-1-big"])
 
-    monkeypatch.setattr(ipam, "plan_network", exhausted)
+    monkeypatch.setattr(network_plan, "plan_network", exhausted)
     refused = portal.post("ops", f"/requests/{rid}/approve")
     assert refused.status_code == 409 and "no room" in refused.json()["detail"]
     assert portal.get("ops", f"/requests/{rid}").json()["state"] == "dept_approved"

@@ -11,10 +11,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from govcloud import audit_log
-from govcloud.audit_log import Break
 from govcloud.errors import BadInputError, UnreachableError
-from govcloud.registry import db
+from govcloud.registry import audit_log, db
+from govcloud.registry.audit_log import Break
 from govcloud.registry.tables import AuditEntry
 
 

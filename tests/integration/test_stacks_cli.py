@@ -98,7 +98,7 @@ def test_apply_without_the_pulumi_cli_says_how_to_install_it(tmp_path: Path) -> 
 def test_demo_steps_accept_the_exit_codes_they_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from govcloud.demo import Step, run  # noqa: PLC0415
+    from cli.demo import Step, run  # noqa: PLC0415
 
     monkeypatch.chdir(_project(tmp_path))
     usage_error = ("plan", "--stack", "staging")  # exits 2 before touching anything

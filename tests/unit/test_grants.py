@@ -10,14 +10,14 @@ import pytest
 from portal_kit import Portal
 from small_county import write_county
 
-from govcloud.errors import BadInputError
-from govcloud.grants import (
+from desired.grants import (
     RequestServer,
     RequestVolume,
     ServerGrant,
     grants_from_model,
     read_grants,
 )
+from govcloud.errors import BadInputError
 from govcloud.loader import load_county
 from govcloud.model import County, Quota, Tier
 
@@ -75,7 +75,7 @@ def test_without_a_session_the_grants_are_the_county_models(sample_county_dir: P
     grants = read_grants(county)
     assert grants.systems == grants_from_model(county)
     for department in county.departments:
-        tenant = grants.tenants[department.code]
+        tenant = grants.departments[department.code]
         assert (tenant.quota, tenant.servers, tenant.volumes) == (department.quota, (), ())
 
 
@@ -88,7 +88,7 @@ def test_request_servers_and_volumes_are_named_after_their_request(
 ) -> None:
     compute = approved(sqlite_portal, kind="compute", flavor="m1.large", count=2)
     storage = approved(sqlite_portal, kind="storage", storage_gb=10, volumes=3)
-    alpha = read(sqlite_portal).tenants["alpha"]
+    alpha = read(sqlite_portal).departments["alpha"]
     assert alpha.servers == tuple(
         RequestServer("alpha", f"req{compute}-{n}", compute, "m1.large", "govcloud-tiny", "office")
         for n in (1, 2)
@@ -99,7 +99,7 @@ def test_request_servers_and_volumes_are_named_after_their_request(
         RequestVolume("alpha", f"req{storage}-2", storage, 3),
         RequestVolume("alpha", f"req{storage}-3", storage, 3),
     )
-    assert alpha.has_workload and not read(sqlite_portal).tenants["beta"].has_workload
+    assert alpha.has_workload and not read(sqlite_portal).departments["beta"].has_workload
 
 
 def test_quota_changes_add_to_the_county_quota_of_their_department_only(
@@ -107,11 +107,11 @@ def test_quota_changes_add_to_the_county_quota_of_their_department_only(
 ) -> None:
     approved(sqlite_portal, kind="quota_change", vcpu=2, networks=1)
     approved(sqlite_portal, kind="quota_change", vcpu=-1, storage_gb=5)
-    tenants = read(sqlite_portal).tenants
-    assert tenants["alpha"].quota == Quota(
+    departments = read(sqlite_portal).departments
+    assert departments["alpha"].quota == Quota(
         vcpu=9, ram_gb=16, storage_gb=105, floating_ips=1, networks=3
     )
-    assert tenants["beta"].quota == sqlite_portal.county.department("beta").quota
+    assert departments["beta"].quota == sqlite_portal.county.department("beta").quota
 
 
 def test_without_legacy_networks_request_servers_join_the_oldest_granted_network(
@@ -129,7 +129,7 @@ def test_without_legacy_networks_request_servers_join_the_oldest_granted_network
             ]
         }
     )
-    (server,) = read(sqlite_portal, no_legacy).tenants["alpha"].servers
+    (server,) = read(sqlite_portal, no_legacy).departments["alpha"].servers
     assert server.network == f"req-{video}-video"
 
 

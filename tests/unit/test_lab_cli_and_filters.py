@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 from typer.testing import CliRunner
 
-from govcloud.cli import app
+from cli.main import app
 from govcloud.errors import GovcloudError
 
 REPO = Path(__file__).resolve().parents[2]

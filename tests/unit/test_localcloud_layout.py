@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from govcloud.errors import BadInputError
-from lab.localcloud.layout import REGIONS, SERVICES, Kind, databases
+from lab.localcloud.layout import REGIONS, SERVICES, ServiceKind, databases
 from lab.localcloud.manager import LocalCloud
 
 
@@ -41,7 +41,7 @@ def test_each_region_has_its_own_compute_network_volume_and_placement() -> None:
 
 def test_apis_have_urls_and_daemons_have_configs() -> None:
     for service in SERVICES:
-        if service.kind is Kind.API:
+        if service.kind is ServiceKind.API:
             assert service.url == f"http://127.0.0.1:{service.port}"
         else:
             assert service.url is None

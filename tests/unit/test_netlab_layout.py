@@ -13,8 +13,8 @@ from govcloud.errors import BadInputError
 from govcloud.loader import load_county
 from govcloud.model import County
 from lab.netlab.addressing import LAB_IPV4, build_address_map, identity_map, legacy_blocks
+from lab.netlab.ansible_inventory import render_inventory, template_vars
 from lab.netlab.configs import core_config, router_files
-from lab.netlab.inventory import render_inventory, template_vars
 from lab.netlab.topology import (
     DEFAULT_DEPARTMENTS,
     build_topology,
@@ -146,7 +146,7 @@ def test_committed_inventories_are_up_to_date(
     """inventories/lab/ and inventories/example/ are what `govcloud lab inventory` renders."""
     from typer.testing import CliRunner  # noqa: PLC0415
 
-    from govcloud.cli import app  # noqa: PLC0415
+    from cli.main import app  # noqa: PLC0415
 
     # The committed lab inventory names the default state directory, relative to the checkout.
     monkeypatch.delenv("GOVCLOUD_STATE_DIR", raising=False)

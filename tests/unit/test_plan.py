@@ -14,7 +14,7 @@ from govcloud.loader import load_county
 from govcloud.model import County, Department
 from network.plan import (
     Allocation,
-    Kind,
+    AllocationKind,
     PlanError,
     gateway,
     infrastructure_blocks,
@@ -66,7 +66,7 @@ def test_small_county_plan_is_exact(county: County) -> None:
         ("alpha", "p2p", 4, "p2p", "198.18.0.0/31", "198.18.0.0/23"),
         ("beta", "p2p", 4, "p2p", "198.18.0.2/31", "198.18.0.0/23"),
     }
-    nat = next(a for a in plan.allocations if a.kind is Kind.NAT)
+    nat = next(a for a in plan.allocations if a.kind is AllocationKind.NAT)
     assert nat.inside == "192.168.1.0/24"
     assert plan.added == plan.allocations
     assert [z.zone for z in plan.zones] == [
@@ -197,16 +197,21 @@ def test_pool_boundaries_are_respected(county: County) -> None:
 
 def test_gateways_avoid_the_subnet_router_anycast_address(county: County) -> None:
     plan = plan_network(county)
-    subnets = [a for a in plan.allocations if a.kind is Kind.SUBNET]
+    subnets = [a for a in plan.allocations if a.kind is AllocationKind.SUBNET]
     assert [gateway(s.prefix) for s in subnets] == ["2001:db8:1000::1", "2001:db8:2000::1"]
-    loopbacks = [a.prefix for a in plan.allocations if a.kind is Kind.LOOPBACK and a.family == 6]
+    loopbacks = [
+        a.prefix for a in plan.allocations if a.kind is AllocationKind.LOOPBACK and a.family == 6
+    ]
     assert "2001:db8::/128" not in loopbacks
 
 
 def test_every_ipv6_block_is_nibble_aligned(county: County) -> None:
     plan = plan_network(county)
     for allocation in plan.allocations:
-        if allocation.family == 6 and allocation.kind in (Kind.BLOCK, Kind.SUBNET):
+        if allocation.family == 6 and allocation.kind in (
+            AllocationKind.BLOCK,
+            AllocationKind.SUBNET,
+        ):
             assert parse(allocation.prefix).length % 4 == 0, allocation
 
 
@@ -323,17 +328,23 @@ def test_infrastructure_blocks_grow_past_one_block_without_moving_anything() -> 
     declared = _numbered_departments(600)
     smaller, province = _county(declared[:200]), _county(declared)
     first = plan_network(smaller)
-    blocks = {a.network for a in first.allocations if a.kind is Kind.BLOCK and a.family == 4}
+    blocks = {
+        a.network for a in first.allocations if a.kind is AllocationKind.BLOCK and a.family == 4
+    }
     assert blocks == {"loopbacks", "p2p-links"}
     grown = plan_network(province, first.allocations)
     assert set(first.allocations) <= set(grown.allocations)
     assert_well_formed(grown.allocations, province)
     v4 = [a for a in grown.allocations if a.family == 4]
-    loopback_blocks = {a.prefix for a in v4 if a.kind is Kind.BLOCK and "loopbacks" in a.network}
-    link_blocks = {a.prefix for a in v4 if a.kind is Kind.BLOCK and "p2p-links" in a.network}
+    loopback_blocks = {
+        a.prefix for a in v4 if a.kind is AllocationKind.BLOCK and "loopbacks" in a.network
+    }
+    link_blocks = {
+        a.prefix for a in v4 if a.kind is AllocationKind.BLOCK and "p2p-links" in a.network
+    }
     assert len(loopback_blocks) == 3 and len(link_blocks) == 3
-    loopbacks = [a for a in v4 if a.kind is Kind.LOOPBACK]
-    links = [a for a in v4 if a.kind is Kind.P2P]
+    loopbacks = [a for a in v4 if a.kind is AllocationKind.LOOPBACK]
+    links = [a for a in v4 if a.kind is AllocationKind.P2P]
     assert len(loopbacks) == 601 and len({a.prefix for a in loopbacks}) == 601
     assert len(links) == 600 and len({a.prefix for a in links}) == 600
     assert {a.parent for a in loopbacks} == loopback_blocks

@@ -9,16 +9,16 @@ import pytest
 from pulumi_policy import PolicyResource, ResourceValidationPolicy, StackValidationArgs
 from stackfixtures import SampleStacks, policy_resources, resource_args, run_sample
 
+from govcloud.conventions import OpenStackType
 from policy.rules import (
     POLICIES,
-    RULE,
     validate_core_dr,
     validate_no_open_admin_ports,
     validate_rule_parity,
     validate_tenant_quotas,
 )
 
-URN = "urn:pulumi:primary::county-cloud::openstack:networking/secGroupRule:SecGroupRule::r"
+URN = f"urn:pulumi:primary::county-cloud::{OpenStackType.RULE}::r"
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def _stack(validate: Callable[..., Any], resources: list[PolicyResource]) -> Rep
 
 def _rule(**props: Any) -> Report:
     report = Report()
-    resource = PolicyResource(RULE, props, URN, "r", None, None, None, [], {})  # type: ignore[arg-type]
+    resource = PolicyResource(OpenStackType.RULE, props, URN, "r", None, None, None, [], {})  # type: ignore[arg-type]
     validate_no_open_admin_ports(resource_args(resource), report)
     return report
 
@@ -134,7 +134,7 @@ def test_an_ipv4_rule_without_its_ipv6_twin_is_a_violation(primary: list[PolicyR
     ipv6_ssh = next(
         r
         for r in primary
-        if r.resource_type == RULE
+        if r.resource_type == OpenStackType.RULE
         and r.props.get("ethertype") == "IPv6"
         and r.props.get("portRangeMin") == 22
     )
@@ -150,7 +150,9 @@ def test_an_ipv4_rule_without_its_ipv6_twin_is_a_violation(primary: list[PolicyR
 
 def test_an_extra_ipv6_rule_alone_is_a_violation_too(primary: list[PolicyResource]) -> None:
     ipv4_icmp = next(
-        r for r in primary if r.resource_type == RULE and r.props.get("protocol") == "icmp"
+        r
+        for r in primary
+        if r.resource_type == OpenStackType.RULE and r.props.get("protocol") == "icmp"
     )
     report = _stack(validate_rule_parity, [r for r in primary if r is not ipv4_icmp])
     assert (

@@ -6,24 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lab.localcloud.bootstrap import FLAVORS
-from portal import flavors, lifecycle
-from portal.lifecycle import (
-    GRANTED_STATES,
-    PENDING_STATES,
-    STEPS,
-    Action,
-    Actor,
-    DeniedError,
-    DenyReason,
-    Effect,
-    Kind,
-    Role,
-    State,
-)
-from portal.quota import RESOURCES, ZERO, Amounts, Ledger, percent, total
+from govcloud.conventions import FLAVORS, REQUESTABLE_FLAVORS, TEST_FLAVOR
+from govcloud.quota import QUOTA_RESOURCES, ZERO, Amounts, total
+from govcloud.registry.requests import GRANTED_STATES, PENDING_STATES, RequestKind, RequestState
+from portal import lifecycle
+from portal.lifecycle import STEPS, Action, Actor, DeniedError, DenyReason, Effect, Role
+from portal.quota import Ledger, percent
 
-amounts = st.builds(Amounts, *(st.integers(0, 1000) for _ in RESOURCES))
+amounts = st.builds(Amounts, *(st.integers(0, 1000) for _ in QUOTA_RESOURCES))
 
 
 # -- quota arithmetic ---------------------------------------------------------------------------
@@ -85,7 +75,7 @@ def test_fits_exactly_when_every_resource_stays_within_quota(
     after = ledger.reserve(request)
     within = all(
         getattr(after.used + after.pending, r) <= getattr(quota, r) or getattr(request, r) == 0
-        for r in RESOURCES
+        for r in QUOTA_RESOURCES
     )
     assert ledger.fits(request) == within
     assert after.release(request) == ledger
@@ -119,7 +109,9 @@ def actor(role: Role, department: str | None = "alpha", user_id: int = 1) -> Act
     return Actor(user_id, f"{role.value}-{department}", role, department)
 
 
-def decide(who: Actor, action: Action, state: State, *, kind: Kind = Kind.STORAGE) -> State:
+def decide(
+    who: Actor, action: Action, state: RequestState, *, kind: RequestKind = RequestKind.STORAGE
+) -> RequestState:
     return lifecycle.decide(
         who, action, department="alpha", state=state, kind=kind, owner_id=99
     ).target
@@ -130,41 +122,56 @@ def test_the_happy_path_takes_every_role_in_turn() -> None:
     head = actor(Role.DEPT_APPROVER, user_id=2)
     ops = actor(Role.OPS_APPROVER, None, user_id=3)
     path = [
-        (requester, Action.SUBMIT, State.DRAFT),
-        (head, Action.APPROVE, State.SUBMITTED),
-        (ops, Action.APPROVE, State.DEPT_APPROVED),
-        (ops, Action.DEPLOY, State.OPS_APPROVED),
-        (requester, Action.ACCEPT, State.DEPLOYED),
-        (requester, Action.DECOMMISSION, State.IN_USE),
-        (ops, Action.APPROVE, State.DECOMMISSION_REQUESTED),
+        (requester, Action.SUBMIT, RequestState.DRAFT),
+        (head, Action.APPROVE, RequestState.SUBMITTED),
+        (ops, Action.APPROVE, RequestState.DEPT_APPROVED),
+        (ops, Action.DEPLOY, RequestState.OPS_APPROVED),
+        (requester, Action.ACCEPT, RequestState.DEPLOYED),
+        (requester, Action.DECOMMISSION, RequestState.IN_USE),
+        (ops, Action.APPROVE, RequestState.DECOMMISSION_REQUESTED),
     ]
     states = [decide(who, action, state) for who, action, state in path]
     assert states == [
-        State.SUBMITTED,
-        State.DEPT_APPROVED,
-        State.OPS_APPROVED,
-        State.DEPLOYED,
-        State.IN_USE,
-        State.DECOMMISSION_REQUESTED,
-        State.DECOMMISSIONED,
+        RequestState.SUBMITTED,
+        RequestState.DEPT_APPROVED,
+        RequestState.OPS_APPROVED,
+        RequestState.DEPLOYED,
+        RequestState.IN_USE,
+        RequestState.DECOMMISSION_REQUESTED,
+        RequestState.DECOMMISSIONED,
     ]
 
 
 @pytest.mark.parametrize(
     ("who", "action", "state", "reason"),
     [
-        (actor(Role.REQUESTER), Action.APPROVE, State.SUBMITTED, DenyReason.FORBIDDEN),
-        (actor(Role.OPS_APPROVER, None), Action.APPROVE, State.SUBMITTED, DenyReason.FORBIDDEN),
-        (actor(Role.DEPT_APPROVER), Action.APPROVE, State.DEPT_APPROVED, DenyReason.FORBIDDEN),
-        (actor(Role.DEPT_APPROVER, "beta"), Action.APPROVE, State.SUBMITTED, DenyReason.FORBIDDEN),
-        (actor(Role.AUDITOR, None), Action.WITHDRAW, State.SUBMITTED, DenyReason.FORBIDDEN),
-        (actor(Role.ADMIN, None), Action.APPROVE, State.REJECTED, DenyReason.WRONG_STATE),
-        (actor(Role.REQUESTER), Action.SUBMIT, State.SUBMITTED, DenyReason.WRONG_STATE),
-        (actor(Role.REQUESTER), Action.WITHDRAW, State.OPS_APPROVED, DenyReason.WRONG_STATE),
-        (actor(Role.DEPT_APPROVER, user_id=99), Action.APPROVE, State.SUBMITTED, "own"),
+        (actor(Role.REQUESTER), Action.APPROVE, RequestState.SUBMITTED, DenyReason.FORBIDDEN),
+        (
+            actor(Role.OPS_APPROVER, None),
+            Action.APPROVE,
+            RequestState.SUBMITTED,
+            DenyReason.FORBIDDEN,
+        ),
+        (
+            actor(Role.DEPT_APPROVER),
+            Action.APPROVE,
+            RequestState.DEPT_APPROVED,
+            DenyReason.FORBIDDEN,
+        ),
+        (
+            actor(Role.DEPT_APPROVER, "beta"),
+            Action.APPROVE,
+            RequestState.SUBMITTED,
+            DenyReason.FORBIDDEN,
+        ),
+        (actor(Role.AUDITOR, None), Action.WITHDRAW, RequestState.SUBMITTED, DenyReason.FORBIDDEN),
+        (actor(Role.ADMIN, None), Action.APPROVE, RequestState.REJECTED, DenyReason.WRONG_STATE),
+        (actor(Role.REQUESTER), Action.SUBMIT, RequestState.SUBMITTED, DenyReason.WRONG_STATE),
+        (actor(Role.REQUESTER), Action.WITHDRAW, RequestState.OPS_APPROVED, DenyReason.WRONG_STATE),
+        (actor(Role.DEPT_APPROVER, user_id=99), Action.APPROVE, RequestState.SUBMITTED, "own"),
     ],
 )
-def test_refusals_say_why(who: Actor, action: Action, state: State, reason: str) -> None:
+def test_refusals_say_why(who: Actor, action: Action, state: RequestState, reason: str) -> None:
     with pytest.raises(DeniedError) as refused:
         decide(who, action, state)
     expected = DenyReason.OWN_REQUEST if reason == "own" else reason
@@ -173,7 +180,12 @@ def test_refusals_say_why(who: Actor, action: Action, state: State, reason: str)
 
 def test_a_quota_change_is_not_decommissioned() -> None:
     with pytest.raises(DeniedError) as refused:
-        decide(actor(Role.REQUESTER), Action.DECOMMISSION, State.IN_USE, kind=Kind.QUOTA_CHANGE)
+        decide(
+            actor(Role.REQUESTER),
+            Action.DECOMMISSION,
+            RequestState.IN_USE,
+            kind=RequestKind.QUOTA_CHANGE,
+        )
     assert refused.value.reason is DenyReason.NOT_FOR_KIND
 
 
@@ -186,7 +198,7 @@ def test_admins_may_take_every_step_but_approve_their_own() -> None:
                 step.action,
                 department="alpha",
                 state=step.source,
-                kind=Kind.COMPUTE,
+                kind=RequestKind.COMPUTE,
                 owner_id=1,
             )
             == step
@@ -196,15 +208,15 @@ def test_admins_may_take_every_step_but_approve_their_own() -> None:
             admin,
             Action.APPROVE,
             department="alpha",
-            state=State.SUBMITTED,
-            kind=Kind.COMPUTE,
+            state=RequestState.SUBMITTED,
+            kind=RequestKind.COMPUTE,
             owner_id=7,
         )
 
 
 def test_effects_keep_the_ledger_states_consistent() -> None:
     # Every edge's effect matches how its source and target states count in the ledger.
-    def bucket(state: State) -> str:
+    def bucket(state: RequestState) -> str:
         if state in PENDING_STATES:
             return "pending"
         return "used" if state in GRANTED_STATES else "none"
@@ -223,14 +235,18 @@ def test_effects_keep_the_ledger_states_consistent() -> None:
 def test_available_actions_are_what_decide_allows() -> None:
     requester = actor(Role.REQUESTER, user_id=5)
     assert lifecycle.available_actions(
-        requester, department="alpha", state=State.SUBMITTED, kind=Kind.STORAGE, owner_id=5
+        requester,
+        department="alpha",
+        state=RequestState.SUBMITTED,
+        kind=RequestKind.STORAGE,
+        owner_id=5,
     ) == [Action.WITHDRAW]
     assert (
         lifecycle.available_actions(
             actor(Role.AUDITOR, None),
             department="alpha",
-            state=State.SUBMITTED,
-            kind=Kind.STORAGE,
+            state=RequestState.SUBMITTED,
+            kind=RequestKind.STORAGE,
             owner_id=5,
         )
         == []
@@ -248,7 +264,8 @@ def test_visibility_by_role() -> None:
     assert not lifecycle.can_read_audit(actor(Role.OPS_APPROVER, None))
 
 
-def test_flavors_are_the_local_clouds() -> None:
-    assert {(f.name, f.vcpu, f.ram_mib, f.disk_gb) for f in flavors.ALL.values()} == set(FLAVORS)
-    assert "m1.tiny" not in flavors.REQUESTABLE
-    assert flavors.REQUESTABLE["m1.medium"].ram_gb == 4
+def test_requestable_flavors_are_whole_gigabytes() -> None:
+    assert TEST_FLAVOR in FLAVORS and TEST_FLAVOR not in REQUESTABLE_FLAVORS
+    assert REQUESTABLE_FLAVORS["m1.medium"].ram_gb == 4
+    assert FLAVORS[TEST_FLAVOR].ram_gb == 1  # 512 MiB rounds up to a whole GB of quota
+    assert all(f.ram_mib % 1024 == 0 for f in REQUESTABLE_FLAVORS.values())

@@ -10,33 +10,25 @@ from pathlib import Path
 import pytest
 from stackfixtures import SampleStacks, by_name, num, run_sample
 
-from govcloud.grants import grants_from_model
+from desired.grants import grants_from_model
+from desired.stack_settings import load_settings
+from desired.state import build_desired
+from govcloud.conventions import (
+    DATABASE_PORTS,
+    MANAGEMENT_PORTS,
+    META_ROLE,
+    META_SYSTEM,
+    WORKLOAD_DR_STANDBY,
+    OpenStackType,
+    Replication,
+)
 from govcloud.loader import InputProblemsError
 from govcloud.model import Tier
-from modules.constants import DATABASE_PORTS, MANAGEMENT_PORTS, Replication
 from modules.quotas import tenant_quotas
-from network.plan import Kind, plan_network
-from stacks.desired import build_desired
+from network.plan import AllocationKind, plan_network
 from stacks.mockrun import run_stack
 from stacks.program import MissingTenantError
-from stacks.settings import load_settings
 
-PROJECT = "openstack:identity/project:Project"
-GROUP = "openstack:identity/groupV3:GroupV3"
-ROLE = "openstack:identity/roleAssignment:RoleAssignment"
-LIMIT = "openstack:identity/limitV3:LimitV3"
-NET_QUOTA = "openstack:networking/quotaV2:QuotaV2"
-VOL_QUOTA = "openstack:blockstorage/quoteSetV3:QuoteSetV3"
-NETWORK = "openstack:networking/network:Network"
-SUBNET = "openstack:networking/subnet:Subnet"
-ROUTER = "openstack:networking/router:Router"
-INTERFACE = "openstack:networking/routerInterface:RouterInterface"
-SECGROUP = "openstack:networking/secGroup:SecGroup"
-RULE = "openstack:networking/secGroupRule:SecGroupRule"
-SERVER = "openstack:compute/instance:Instance"
-VOLUME = "openstack:blockstorage/volume:Volume"
-POOL = "openstack:networking/subnetPool:SubnetPool"
-SCOPE = "openstack:networking/addressScope:AddressScope"
 OPS_PREFIXES = {"198.19.255.0/24", "2001:db8:ff00::/48"}
 
 
@@ -70,7 +62,7 @@ def test_component_type_tokens_are_county_area_name(stacks: SampleStacks) -> Non
 # -- counts per department ---------------------------------------------------------------------
 def test_each_department_has_one_project_tagged_with_code_and_kind(stacks: SampleStacks) -> None:
     county = stacks.primary_desired.county
-    projects = by_name(stacks.primary.of_type(PROJECT))
+    projects = by_name(stacks.primary.of_type(OpenStackType.PROJECT))
     assert len(projects) == len(county.departments)
     for department in county.departments:
         project = projects[f"{county.code}-{department.code}"]
@@ -84,8 +76,8 @@ def test_each_department_has_requester_and_approver_groups_with_roles(
     stacks: SampleStacks,
 ) -> None:
     county = stacks.primary_desired.county
-    groups = by_name(stacks.primary.of_type(GROUP))
-    assignments = stacks.primary.of_type(ROLE)
+    groups = by_name(stacks.primary.of_type(OpenStackType.GROUP))
+    assignments = stacks.primary.of_type(OpenStackType.ROLE_ASSIGNMENT)
     for department in county.departments:
         for kind, role in (("requesters", "member"), ("approvers", "reader")):
             group = groups[f"{county.code}-{department.code}-{kind}"]
@@ -99,16 +91,17 @@ def test_networks_subnets_and_router_per_department(stacks: SampleStacks) -> Non
     county = stacks.primary_desired.county
     networks = Counter(
         _project_code(stacks, r.inputs["tenantId"])
-        for r in stacks.primary.of_type(NETWORK)
+        for r in stacks.primary.of_type(OpenStackType.NETWORK)
         if "tenantId" in r.inputs
     )
     subnets = Counter(
         _project_code(stacks, r.inputs["tenantId"])
-        for r in stacks.primary.of_type(SUBNET)
+        for r in stacks.primary.of_type(OpenStackType.SUBNET)
         if "tenantId" in r.inputs
     )
     routers = Counter(
-        _project_code(stacks, r.inputs["tenantId"]) for r in stacks.primary.of_type(ROUTER)
+        _project_code(stacks, r.inputs["tenantId"])
+        for r in stacks.primary.of_type(OpenStackType.ROUTER)
     )
     for department in county.departments:
         expected = len(department.legacy_networks)
@@ -119,8 +112,8 @@ def test_networks_subnets_and_router_per_department(stacks: SampleStacks) -> Non
 
 def test_one_server_and_volume_per_granted_system(stacks: SampleStacks) -> None:
     grants = grants_from_model(stacks.primary_desired.county)
-    servers = by_name(stacks.primary.of_type(SERVER))
-    volumes = by_name(stacks.primary.of_type(VOLUME))
+    servers = by_name(stacks.primary.of_type(OpenStackType.SERVER))
+    volumes = by_name(stacks.primary.of_type(OpenStackType.VOLUME))
     assert sorted(servers) == sorted(f"{g.department}-{g.system}" for g in grants)
     for grant in grants:
         server = servers[f"{grant.department}-{grant.system}"]
@@ -136,10 +129,10 @@ def test_one_server_and_volume_per_granted_system(stacks: SampleStacks) -> None:
 def test_every_data_volume_is_attached_to_its_server(stacks: SampleStacks) -> None:
     attached = {
         (a.inputs["volumeId"], a.inputs["instanceId"])
-        for a in stacks.primary.of_type("openstack:compute/volumeAttach:VolumeAttach")
+        for a in stacks.primary.of_type(OpenStackType.ATTACH)
     }
-    servers = by_name(stacks.primary.of_type(SERVER))
-    for volume in stacks.primary.of_type(VOLUME):
+    servers = by_name(stacks.primary.of_type(OpenStackType.SERVER))
+    for volume in stacks.primary.of_type(OpenStackType.VOLUME):
         server = servers[str(volume.inputs["name"]).removesuffix("-data")]
         assert (volume.id, server.id) in attached, f"{volume.urn} is not attached to its server"
 
@@ -147,7 +140,7 @@ def test_every_data_volume_is_attached_to_its_server(stacks: SampleStacks) -> No
 # -- quotas --------------------------------------------------------------------------------------
 def test_network_quotas_equal_the_grant_every_field_set(stacks: SampleStacks) -> None:
     county = stacks.primary_desired.county
-    for quota in stacks.primary.of_type(NET_QUOTA):
+    for quota in stacks.primary.of_type(OpenStackType.NET_QUOTA):
         department = county.department(_project_code(stacks, quota.inputs["projectId"]))
         want = tenant_quotas(department.quota).network
         got = {k: num(v) for k, v in quota.inputs.items() if k not in ("projectId", "region")}
@@ -166,7 +159,7 @@ def test_network_quotas_equal_the_grant_every_field_set(stacks: SampleStacks) ->
 
 def test_volume_quotas_equal_the_grant_every_field_set(stacks: SampleStacks) -> None:
     county = stacks.primary_desired.county
-    for quota in stacks.primary.of_type(VOL_QUOTA):
+    for quota in stacks.primary.of_type(OpenStackType.VOL_QUOTA):
         department = county.department(_project_code(stacks, quota.inputs["projectId"]))
         want = tenant_quotas(department.quota).volume
         got = {k: num(v) for k, v in quota.inputs.items() if k not in ("projectId", "region")}
@@ -184,7 +177,7 @@ def test_volume_quotas_equal_the_grant_every_field_set(stacks: SampleStacks) -> 
 def test_compute_limits_equal_the_grant(stacks: SampleStacks) -> None:
     county = stacks.primary_desired.county
     limits: dict[str, dict[str, int]] = {}
-    for limit in stacks.primary.of_type(LIMIT):
+    for limit in stacks.primary.of_type(OpenStackType.LIMIT):
         code = _project_code(stacks, limit.inputs["projectId"])
         limits.setdefault(code, {})[limit.inputs["resourceName"]] = num(
             limit.inputs["resourceLimit"]
@@ -203,20 +196,20 @@ def test_compute_limits_equal_the_grant(stacks: SampleStacks) -> None:
 def test_subnets_equal_the_network_plan(stacks: SampleStacks) -> None:
     county = stacks.primary_desired.county
     plan = {a.key: a.prefix for a in plan_network(county).allocations}
-    subnets = by_name(stacks.primary.of_type(SUBNET))
+    subnets = by_name(stacks.primary.of_type(OpenStackType.SUBNET))
     for department in county.departments:
         for network in department.legacy_networks:
-            kind = Kind.EXTRANET if network.renumber else Kind.NAT
+            kind = AllocationKind.EXTRANET if network.renumber else AllocationKind.NAT
             v4 = subnets[f"{department.code}-{network.name}-v4"]
             v6 = subnets[f"{department.code}-{network.name}-v6"]
             assert v4.inputs["cidr"] == plan[(department.code, network.name, 4, kind)], v4.urn
-            assert v6.inputs["cidr"] == plan[(department.code, network.name, 6, Kind.SUBNET)], (
-                v6.urn
-            )
+            assert (
+                v6.inputs["cidr"] == plan[(department.code, network.name, 6, AllocationKind.SUBNET)]
+            ), v6.urn
 
 
 def test_ipv6_subnets_use_slaac_from_the_county_pool(stacks: SampleStacks) -> None:
-    for subnet in stacks.primary.of_type(SUBNET):
+    for subnet in stacks.primary.of_type(OpenStackType.SUBNET):
         if subnet.inputs["ipVersion"] != 6 or "tenantId" not in subnet.inputs:
             continue
         assert (subnet.inputs["ipv6RaMode"], subnet.inputs["ipv6AddressMode"]) == (
@@ -228,24 +221,26 @@ def test_ipv6_subnets_use_slaac_from_the_county_pool(stacks: SampleStacks) -> No
 
 def test_subnet_pools_match_the_county_extranet(stacks: SampleStacks) -> None:
     county = stacks.primary_desired.county
-    pools = {num(p.inputs["ipVersion"]): p for p in stacks.primary.of_type(POOL)}
+    pools = {num(p.inputs["ipVersion"]): p for p in stacks.primary.of_type(OpenStackType.POOL)}
     assert pools[4].inputs["prefixes"] == county.extranet.ipv4_pools, pools[4].urn
     assert pools[6].inputs["prefixes"] == [county.extranet.ipv6_prefix], pools[6].urn
     scopes = {p.inputs["addressScopeId"] for p in pools.values()}
-    assert scopes == {s.id for s in stacks.primary.of_type(SCOPE)}
+    assert scopes == {s.id for s in stacks.primary.of_type(OpenStackType.SCOPE)}
 
 
 def test_every_subnet_is_on_the_tenant_router(stacks: SampleStacks) -> None:
-    attached = {r.inputs["subnetId"] for r in stacks.primary.of_type(INTERFACE)}
-    for subnet in stacks.primary.of_type(SUBNET):
+    attached = {r.inputs["subnetId"] for r in stacks.primary.of_type(OpenStackType.INTERFACE)}
+    for subnet in stacks.primary.of_type(OpenStackType.SUBNET):
         if "tenantId" in subnet.inputs:
             assert subnet.id in attached, f"{subnet.urn} has no router interface"
 
 
 def test_tenant_routers_use_the_extranet_gateway(stacks: SampleStacks) -> None:
-    external = [n for n in stacks.primary.of_type(NETWORK) if n.inputs.get("external")]
+    external = [
+        n for n in stacks.primary.of_type(OpenStackType.NETWORK) if n.inputs.get("external")
+    ]
     assert len(external) == 1
-    for router in stacks.primary.of_type(ROUTER):
+    for router in stacks.primary.of_type(OpenStackType.ROUTER):
         assert router.inputs["externalNetworkId"] == external[0].id, router.urn
 
 
@@ -257,7 +252,7 @@ def test_primary_resources_are_in_the_primary_region(stacks: SampleStacks) -> No
 
 # -- security ------------------------------------------------------------------------------------
 def _rules(stacks: SampleStacks) -> list:
-    return stacks.primary.of_type(RULE) + stacks.dr.of_type(RULE)
+    return stacks.primary.of_type(OpenStackType.RULE) + stacks.dr.of_type(OpenStackType.RULE)
 
 
 def test_no_ingress_rule_is_open_to_the_world(stacks: SampleStacks) -> None:
@@ -280,7 +275,7 @@ def test_management_ports_only_from_ops_prefixes(stacks: SampleStacks) -> None:
 def test_database_ports_only_from_inside_the_tenant(stacks: SampleStacks) -> None:
     for run in (stacks.primary, stacks.dr):
         groups = run.by_id()
-        for rule in run.of_type(RULE):
+        for rule in run.of_type(OpenStackType.RULE):
             port = rule.inputs.get("portRangeMin")
             if rule.inputs["direction"] != "ingress" or port is None:
                 continue
@@ -316,16 +311,18 @@ def test_every_ipv4_rule_has_its_ipv6_counterpart(stacks: SampleStacks) -> None:
 
 
 def test_security_groups_replace_the_default_rules(stacks: SampleStacks) -> None:
-    for group in stacks.primary.of_type(SECGROUP) + stacks.dr.of_type(SECGROUP):
+    for group in stacks.primary.of_type(OpenStackType.SECGROUP) + stacks.dr.of_type(
+        OpenStackType.SECGROUP
+    ):
         assert group.inputs["deleteDefaultRules"] is True, f"{group.urn} keeps default rules"
 
 
 # -- DR ------------------------------------------------------------------------------------------
 def test_every_core_system_has_an_active_active_standby(stacks: SampleStacks) -> None:
     standby = {
-        r.inputs["metadata"]["govcloud:system"]: r
-        for r in stacks.dr.of_type(SERVER)
-        if r.inputs["metadata"]["govcloud:role"] == "dr-standby"
+        r.inputs["metadata"][META_SYSTEM]: r
+        for r in stacks.dr.of_type(OpenStackType.SERVER)
+        if r.inputs["metadata"][META_ROLE] == WORKLOAD_DR_STANDBY
     }
     core = stacks.primary.outputs["core_systems"]
     assert core, "the sample county has core systems on the cloud"
@@ -340,7 +337,7 @@ def test_every_important_system_has_an_async_replica_volume(stacks: SampleStacks
     important = {f"{g.department}/{g.system}" for g in grants if g.tier is Tier.IMPORTANT}
     replicas = {
         r.inputs["metadata"]["govcloud:system"]
-        for r in stacks.dr.of_type(VOLUME)
+        for r in stacks.dr.of_type(OpenStackType.VOLUME)
         if r.inputs["metadata"]["govcloud:role"] == "dr-replica"
     }
     assert replicas == important
@@ -363,7 +360,9 @@ def test_replication_settings_follow_the_tier(stacks: SampleStacks) -> None:
 def test_general_only_departments_have_nothing_at_the_dr_site(stacks: SampleStacks) -> None:
     grants = grants_from_model(stacks.primary_desired.county)
     needing = {g.department for g in grants if g.tier in (Tier.CORE, Tier.IMPORTANT)}
-    dr_networks = {str(n.inputs["name"]).split("-")[0] for n in stacks.dr.of_type(NETWORK)}
+    dr_networks = {
+        str(n.inputs["name"]).split("-")[0] for n in stacks.dr.of_type(OpenStackType.NETWORK)
+    }
     dr_networks.discard(stacks.primary_desired.county.code)
     assert dr_networks == needing
 
@@ -372,7 +371,7 @@ def test_dr_tenants_are_the_primary_projects_via_the_stack_reference(
     stacks: SampleStacks,
 ) -> None:
     tenants = stacks.primary.outputs["tenants"]
-    for quota in stacks.dr.of_type(NET_QUOTA):
+    for quota in stacks.dr.of_type(OpenStackType.NET_QUOTA):
         code = quota.name.removesuffix("-dr-network-quota")
         assert quota.inputs["projectId"] == tenants[code], quota.urn
         assert quota.inputs["region"] == "RegionTwo", quota.urn
@@ -431,7 +430,8 @@ def test_management_prefixes_of_one_family_are_refused(tmp_path: Path) -> None:
 
 
 def test_registry_allocations_take_precedence_over_a_fresh_plan(tmp_path: Path) -> None:
-    from govcloud.registry import db, ipam  # noqa: PLC0415
+    from desired import network_plan  # noqa: PLC0415
+    from govcloud.registry import db  # noqa: PLC0415
 
     url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
     settings = load_settings(Path(__file__).resolve().parents[2], "primary")
@@ -443,7 +443,7 @@ def test_registry_allocations_take_precedence_over_a_fresh_plan(tmp_path: Path) 
     engine = db.make_engine(url)
     db.upgrade(engine, actor="test")
     with db.session_factory(engine)() as session:
-        recorded = ipam.plan_and_apply(session, earlier, actor="test").allocations
+        recorded = network_plan.plan_and_apply(session, earlier, actor="test").allocations
         session.commit()
     engine.dispose()
     fresh = build_desired(settings, county=county).networks
@@ -526,8 +526,10 @@ def test_the_pulumi_entry_point_reads_its_config_and_builds_the_stack(
 
     contextvars.Context().run(run)
     projects = sorted(
-        inputs["name"] for (type_, _), (_, inputs, _) in mocks.declared.items() if type_ == PROJECT
+        inputs["name"]
+        for (type_, _), (_, inputs, _) in mocks.declared.items()
+        if type_ == OpenStackType.PROJECT
     )
     assert projects == ["519901-alpha", "519901-beta"]
-    rules = [i for (t, _), (_, i, _) in mocks.declared.items() if t == RULE]
+    rules = [i for (t, _), (_, i, _) in mocks.declared.items() if t == OpenStackType.RULE]
     assert {r.get("remoteIpPrefix") for r in rules} >= {"198.19.255.0/24", "2001:db8:ff00::/48"}

@@ -10,28 +10,18 @@ import pytest
 from portal_kit import Portal
 from stackfixtures import by_name, num
 
+from cloud.plan.items import Item
+from cloud.plan.stack_items import desired_items
+from desired import network_plan
+from desired.stack_settings import load_settings
+from desired.state import DesiredState, build_desired
+from govcloud.conventions import OpenStackType
 from govcloud.errors import BadInputError
 from govcloud.model import Quota
-from govcloud.registry import ipam
-from govcloud.stackplan.desired import desired_items
-from govcloud.stackplan.items import Item
 from modules.quotas import TenantQuotas, tenant_quotas
-from stacks.desired import DesiredState, build_desired
 from stacks.mockrun import DesiredResource, StackRun, run_stack
-from stacks.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT = "openstack:identity/project:Project"
-LIMIT = "openstack:identity/limitV3:LimitV3"
-NET_QUOTA = "openstack:networking/quotaV2:QuotaV2"
-VOL_QUOTA = "openstack:blockstorage/quoteSetV3:QuoteSetV3"
-NETWORK = "openstack:networking/network:Network"
-SUBNET = "openstack:networking/subnet:Subnet"
-ROUTER = "openstack:networking/router:Router"
-INTERFACE = "openstack:networking/routerInterface:RouterInterface"
-SERVER = "openstack:compute/instance:Instance"
-VOLUME = "openstack:blockstorage/volume:Volume"
-ATTACH = "openstack:compute/volumeAttach:VolumeAttach"
 WORKLOAD = "county:compute:Workload"
 PRIMARY_REGION = "RegionOne"
 # What each state takes from a new request (the small county: alpha's head is head-a).
@@ -75,7 +65,7 @@ def request(portal: Portal, state: str = "ops_approved", **body: Any) -> dict[st
 def record_plan(portal: Portal) -> None:
     """Record the network plan in the registry, as `govcloud net plan` does before a deploy."""
     with portal.context.sessions() as session:
-        ipam.plan_and_apply(session, portal.county, actor="test")
+        network_plan.plan_and_apply(session, portal.county, actor="test")
         session.commit()
 
 
@@ -109,8 +99,8 @@ def quota_inputs(quotas: TenantQuotas) -> dict[str, dict[str, int]]:
     """Every quota field the stack sets, by resource type, as the provider names them."""
     net, vol = quotas.network, quotas.volume
     return {
-        LIMIT: quotas.compute.as_limits(),
-        NET_QUOTA: {
+        OpenStackType.LIMIT: quotas.compute.as_limits(),
+        OpenStackType.NET_QUOTA: {
             "network": net.networks,
             "subnet": net.subnets,
             "port": net.ports,
@@ -121,7 +111,7 @@ def quota_inputs(quotas: TenantQuotas) -> dict[str, dict[str, int]]:
             "subnetpool": net.subnet_pools,
             "rbacPolicy": net.rbac_policies,
         },
-        VOL_QUOTA: {
+        OpenStackType.VOL_QUOTA: {
             "volumes": vol.volumes,
             "gigabytes": vol.gigabytes,
             "snapshots": vol.snapshots,
@@ -136,14 +126,14 @@ def quota_inputs(quotas: TenantQuotas) -> dict[str, dict[str, int]]:
 def declared_quotas(run: StackRun, primary_run: StackRun) -> dict[str, dict[str, dict[str, int]]]:
     """Per department, every quota field the run declares, by resource type."""
     found: dict[str, dict[str, dict[str, int]]] = {}
-    for resource in (*run.of_type(NET_QUOTA), *run.of_type(VOL_QUOTA)):
+    for resource in (*run.of_type(OpenStackType.NET_QUOTA), *run.of_type(OpenStackType.VOL_QUOTA)):
         fields = found.setdefault(department_of(run, resource, primary_run), {})
         fields[resource.type] = {
             k: num(v) for k, v in resource.inputs.items() if k not in ("projectId", "region")
         }
-    for limit in run.of_type(LIMIT):
+    for limit in run.of_type(OpenStackType.LIMIT):
         fields = found.setdefault(department_of(run, limit, primary_run), {})
-        fields.setdefault(LIMIT, {})[str(limit.inputs["resourceName"])] = num(
+        fields.setdefault(OpenStackType.LIMIT, {})[str(limit.inputs["resourceName"])] = num(
             limit.inputs["resourceLimit"]
         )
     return found
@@ -162,11 +152,14 @@ def test_an_approved_compute_request_adds_exactly_its_servers(
     rid = request(sqlite_portal, state, kind="compute", flavor="m1.medium", count=2)["id"]
     after = primary(sqlite_portal)
 
-    old, new = by_name(before.of_type(SERVER)), by_name(after.of_type(SERVER))
+    old, new = (
+        by_name(before.of_type(OpenStackType.SERVER)),
+        by_name(after.of_type(OpenStackType.SERVER)),
+    )
     assert set(old) <= set(new), f"servers went missing: {sorted(set(old) - set(new))}"
     added = {name: new[name] for name in set(new) - set(old)}
     assert sorted(added) == [f"alpha-req{rid}-1", f"alpha-req{rid}-2"]
-    office = by_name(after.of_type(NETWORK))["alpha-office"].id
+    office = by_name(after.of_type(OpenStackType.NETWORK))["alpha-office"].id
     for server in added.values():
         assert server.inputs["flavorName"] == "m1.medium", f"{server.urn} has the wrong flavor"
         assert server.parent_type == WORKLOAD and server.name.startswith("alpha-work-"), (
@@ -181,17 +174,17 @@ def test_an_approved_compute_request_adds_exactly_its_servers(
             "govcloud:tier": "general",
             "govcloud:role": "primary",
         }, f"{server.urn} metadata"
-    assert sorted(by_name(after.of_type(VOLUME))) == sorted(by_name(before.of_type(VOLUME))), (
-        "a compute request grants no volume"
-    )
+    assert sorted(by_name(after.of_type(OpenStackType.VOLUME))) == sorted(
+        by_name(before.of_type(OpenStackType.VOLUME))
+    ), "a compute request grants no volume"
 
 
 def test_request_servers_keep_their_names_as_other_requests_come(sqlite_portal: Portal) -> None:
     first = request(sqlite_portal, kind="compute", flavor="m1.small", count=1)["id"]
-    names = set(by_name(primary(sqlite_portal).of_type(SERVER)))
+    names = set(by_name(primary(sqlite_portal).of_type(OpenStackType.SERVER)))
     second = request(sqlite_portal, kind="compute", flavor="m1.small", count=1)["id"]
     request(sqlite_portal, "decommissioned", kind="compute", flavor="m1.small", count=1)
-    again = set(by_name(primary(sqlite_portal).of_type(SERVER)))
+    again = set(by_name(primary(sqlite_portal).of_type(OpenStackType.SERVER)))
     assert f"alpha-req{first}-1" in names
     assert (names <= again, again - names) == (True, {f"alpha-req{second}-1"})
 
@@ -204,20 +197,23 @@ def test_an_approved_storage_request_adds_standalone_volumes_of_its_sizes(
     rid = request(sqlite_portal, kind="storage", storage_gb=31, volumes=2)["id"]
     after = primary(sqlite_portal)
 
-    old, new = by_name(before.of_type(VOLUME)), by_name(after.of_type(VOLUME))
+    old, new = (
+        by_name(before.of_type(OpenStackType.VOLUME)),
+        by_name(after.of_type(OpenStackType.VOLUME)),
+    )
     assert set(old) <= set(new), f"volumes went missing: {sorted(set(old) - set(new))}"
     added = {name: new[name] for name in set(new) - set(old)}
     sizes = {name: num(volume.inputs["size"]) for name, volume in added.items()}
     assert sizes == {f"alpha-req{rid}-1": 16, f"alpha-req{rid}-2": 15}
-    attached = {a.inputs["volumeId"] for a in after.of_type(ATTACH)}
+    attached = {a.inputs["volumeId"] for a in after.of_type(OpenStackType.ATTACH)}
     for volume in added.values():
         assert volume.id not in attached, f"{volume.urn} is attached; granted volumes stand alone"
         assert volume.parent_type == WORKLOAD, f"{volume.urn} is not in a Workload"
         assert department_of(after, volume, after) == "alpha", f"{volume.urn} not in alpha"
         assert volume.inputs["metadata"]["govcloud:request"] == str(rid), f"{volume.urn}"
-    assert sorted(by_name(after.of_type(SERVER))) == sorted(by_name(before.of_type(SERVER))), (
-        "a storage request grants no server"
-    )
+    assert sorted(by_name(after.of_type(OpenStackType.SERVER))) == sorted(
+        by_name(before.of_type(OpenStackType.SERVER))
+    ), "a storage request grants no server"
 
 
 # -- quota changes -------------------------------------------------------------------------------
@@ -242,7 +238,11 @@ def test_an_approved_quota_change_raises_exactly_that_departments_quotas(
 
     for run in (first, dr):
         declared = declared_quotas(run, first)
-        for resource in (*run.of_type(LIMIT), *run.of_type(NET_QUOTA), *run.of_type(VOL_QUOTA)):
+        for resource in (
+            *run.of_type(OpenStackType.LIMIT),
+            *run.of_type(OpenStackType.NET_QUOTA),
+            *run.of_type(OpenStackType.VOL_QUOTA),
+        ):
             code = department_of(run, resource, first)
             assert declared[code][resource.type] == want[code][resource.type], (
                 f"{resource.urn}: {code}'s quota is not the county's plus its approved changes"
@@ -281,12 +281,12 @@ def test_a_granted_network_is_a_dual_stack_tenant_network_with_its_prefixes(
 
     for run, region in ((first, "RegionOne"), (dr, "RegionTwo")):
         name = f"alpha-req-{rid}-video"
-        networks = by_name(run.of_type(NETWORK))
+        networks = by_name(run.of_type(OpenStackType.NETWORK))
         assert name in networks, f"the {run.stack} stack has no network {name}: {sorted(networks)}"
         network = networks[name]
         assert network.inputs["region"] == region, f"{network.urn} region"
         assert department_of(run, network, first) == "alpha", f"{network.urn} not in alpha"
-        subnets = by_name(run.of_type(SUBNET))
+        subnets = by_name(run.of_type(OpenStackType.SUBNET))
         v4, v6 = subnets[f"{name}-v4"], subnets[f"{name}-v6"]
         for subnet in (v4, v6):
             assert subnet.inputs["networkId"] == network.id, f"{subnet.urn} network"
@@ -301,10 +301,10 @@ def test_a_granted_network_is_a_dual_stack_tenant_network_with_its_prefixes(
         assert (v6.inputs["ipv6RaMode"], v6.inputs["ipv6AddressMode"]) == ("slaac", "slaac"), (
             f"{v6.urn} is not SLAAC"
         )
-        router = by_name(run.of_type(ROUTER))["alpha-router"]
+        router = by_name(run.of_type(OpenStackType.ROUTER))["alpha-router"]
         joined = {
             i.inputs["subnetId"]
-            for i in run.of_type(INTERFACE)
+            for i in run.of_type(OpenStackType.INTERFACE)
             if i.inputs["routerId"] == router.id
         }
         assert {v4.id, v6.id} <= joined, f"{router.urn} lacks {name}'s subnets"

@@ -1,0 +1,5 @@
+"""Run govcloud as `python -m cli`."""
+
+from cli.main import main
+
+main()

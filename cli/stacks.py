@@ -1,0 +1,228 @@
+"""`govcloud plan` and `govcloud apply`: the stacks against a live cloud.
+
+`plan` never changes the cloud: it runs the stack program under Pulumi mocks, reads the
+cloud with the live-state reader and prints the per-attribute diff. `apply` drives the real
+Pulumi engine through the Automation API (it needs the `pulumi` CLI).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from cli.cloud import CloudOption
+from cli.kit import (
+    CountyOption,
+    JsonOption,
+    actor,
+    out,
+    print_json,
+    registry_session,
+)
+from cloud import apply as pulumi_engine
+from cloud import inventory
+from cloud.plan.diff import Action, Change
+from cloud.plan.run import (
+    StackPlan,
+    collect_desired,
+    load_stacks,
+    plan_against,
+    stack_region,
+)
+from desired.stack_settings import StackSettings
+from govcloud import constants
+from govcloud.errors import BadInputError
+from govcloud.loader import load_county
+from govcloud.model import County
+from govcloud.registry import audit_log
+from govcloud.settings import Settings, get_settings
+from lab.localcloud.layout import default_cloud
+
+
+class StackName(StrEnum):
+    """The stacks of the county-cloud project."""
+
+    PRIMARY = "primary"
+    DR = "dr"
+
+
+StackOption = Annotated[
+    StackName,
+    typer.Option("--stack", help="which stack", show_default=False, case_sensitive=False),
+]
+ProjectDirOption = Annotated[
+    Path,
+    typer.Option("--project-dir", help="the directory with Pulumi.yaml [default: .]"),
+]
+# Creates are listed one by one up to this many; beyond, per kind (--json lists them all).
+MAX_LISTED_CREATES = 40
+COUNTY_ENV = "GOVCLOUD_COUNTY"
+VALUE_WIDTH = 60
+
+
+def _county(option: Path | None, settings: Settings, stack: StackSettings) -> County:
+    """--county, else $GOVCLOUD_COUNTY, else the stack's own `county` setting."""
+    return load_county(option or settings.county or stack.county_dir)
+
+
+def _read(cloud: str | None, region: str, settings: Settings) -> inventory.Snapshot:
+    name, config = default_cloud(settings.localcloud_root())
+    return inventory.read(cloud or name, regions=[region], config_file=config)
+
+
+def _short(value: Any) -> str:
+    text = "—" if value is None else str(value)
+    return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
+
+
+def plan_as_dict(plan: StackPlan) -> dict[str, Any]:
+    """The plan for machines."""
+    report = plan.report
+    return {
+        "stack": plan.stack,
+        "cloud": plan.cloud,
+        "region": plan.region,
+        "in_sync": report.in_sync,
+        "desired": plan.desired,
+        "live": plan.live,
+        "summary": {
+            kind: {a.value: n for a, n in counts.items()} for kind, counts in report.counts.items()
+        },
+        "totals": {a.value: n for a, n in report.totals().items()},
+        "changes": [c.as_dict() for c in report.changes],
+        "not_compared": report.not_compared,
+        "duplicates": report.duplicates,
+        "warnings": list(plan.warnings),
+        "seconds": plan.seconds,
+    }
+
+
+def print_plan(plan: StackPlan) -> None:
+    """The plan for people: changes, then a summary per kind."""
+    report = plan.report
+    for warning in plan.warnings:
+        out.print(f"[yellow]note:[/] {warning}")
+    creates = [c for c in report.changes if c.action is Action.CREATE]
+    listed: list[Change] = [c for c in report.changes if c.action is not Action.CREATE]
+    if len(creates) <= MAX_LISTED_CREATES:
+        listed = creates + listed
+    if listed:
+        table = Table(title="changes", box=box.SIMPLE_HEAD, pad_edge=False)
+        for column in ("action", "kind", "resource", "attribute", "live", "desired"):
+            table.add_column(column, overflow="fold")
+        colours = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red"}
+        for change in listed:
+            table.add_row(
+                f"[{colours[change.action]}]{change.action.value}[/]",
+                change.kind,
+                change.label,
+                change.attribute or "",
+                _short(change.live) if change.action is Action.UPDATE else "",
+                _short(change.desired) if change.action is Action.UPDATE else "",
+            )
+        out.print(table)
+    summary = Table(
+        title=f"plan: stack {plan.stack} against cloud {plan.cloud} ({plan.region})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_footer=True,
+    )
+    totals = report.totals()
+    summary.add_column("kind", footer="total")
+    for action in Action:
+        summary.add_column(action.value, justify="right", footer=str(totals[action]))
+    for kind, counts in report.counts.items():
+        summary.add_row(kind, *(str(counts[a] or "") for a in Action))
+    out.print(summary)
+    if report.not_compared:
+        skipped = ", ".join(f"{n} {t.rsplit(':', 1)[-1]}" for t, n in report.not_compared.items())
+        out.print(f"not compared (docs/stacks.md says why): {skipped}")
+    if report.duplicates:
+        out.print(f"[yellow]ambiguous names, first one compared:[/] {', '.join(report.duplicates)}")
+    if report.in_sync:
+        out.print(f"[green]✓[/] in sync: {totals[Action.UNCHANGED]} resources unchanged")
+    else:
+        out.print(
+            f"{totals[Action.CREATE]} to create, {totals[Action.UPDATE]} to update, "
+            f"{totals[Action.DELETE]} to delete"
+            + (
+                f" ({len(creates)} creates by kind above; --json lists each)"
+                if len(creates) > MAX_LISTED_CREATES
+                else ""
+            )
+        )
+
+
+def plan(
+    stack: StackOption,
+    cloud: CloudOption = None,
+    county_dir: CountyOption = None,
+    project_dir: ProjectDirOption = Path(),
+    as_json: JsonOption = False,
+) -> None:
+    """What a deployment of a stack would change in the live cloud, attribute by attribute.
+
+    Never changes the cloud. Exit 0 when in sync, 1 when there are changes.
+    """
+    settings = get_settings()
+    stacks = load_stacks(project_dir, stack.value)
+    county = _county(county_dir, settings, stacks["primary"])
+    # Read the cloud first: an unreachable cloud fails before the program runs.
+    snapshot = _read(cloud, stack_region(stack.value, county), settings)
+    desired = collect_desired(
+        stack.value, stacks=stacks, county=county, registry_url=settings.registry_url()
+    )
+    result = plan_against(desired, snapshot)
+    if as_json:
+        print_json(plan_as_dict(result))
+    else:
+        print_plan(result)
+    if not result.report.in_sync:
+        raise typer.Exit(constants.EXIT_FINDINGS)
+
+
+def apply(
+    stack: StackOption,
+    preview: Annotated[bool, typer.Option("--preview", help="show what would change")] = False,
+    destroy: Annotated[
+        bool, typer.Option("--destroy", help="delete the stack's resources")
+    ] = False,
+    project_dir: ProjectDirOption = Path(),
+    as_json: JsonOption = False,
+) -> None:
+    """Deploy a stack with the Pulumi engine (needs the `pulumi` CLI; exit 3 without it)."""
+    if preview and destroy:
+        raise BadInputError("--preview and --destroy exclude each other: give one")
+    pulumi_engine.require_cli()
+    load_stacks(project_dir, stack.value)
+    operation = (
+        pulumi_engine.Operation.PREVIEW
+        if preview
+        else pulumi_engine.Operation.DESTROY
+        if destroy
+        else pulumi_engine.Operation.UP
+    )
+    result = pulumi_engine.run(
+        stack.value, operation, project_dir=project_dir, state_dir=get_settings().state_dir
+    )
+    if operation is not pulumi_engine.Operation.PREVIEW:
+        with registry_session() as session:
+            audit_log.record(
+                session,
+                actor=actor(),
+                action=f"stack.{operation.value}",
+                object=f"stack/{stack.value}",
+                before=None,
+                after={"changes": result.changes},
+            )
+            session.commit()
+    if as_json:
+        print_json(result)
+    else:
+        changes = ", ".join(f"{n} {kind}" for kind, n in sorted(result.changes.items()))
+        out.print(f"stack {stack.value}: {operation.value} done ({changes or 'no changes'})")

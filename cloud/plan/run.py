@@ -1,0 +1,125 @@
+"""Plan one stack: run the program under mocks, read the live cloud, compare."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cloud.inventory import Snapshot
+from cloud.plan.diff import PlanReport, diff
+from cloud.plan.items import Item
+from cloud.plan.live_items import Scope, live_items
+from cloud.plan.stack_items import desired_items
+from desired.stack_settings import StackSettings, load_settings
+from desired.state import DesiredState, build_desired, read_registry
+from govcloud.conventions import STACK_SITE, STACKS
+from govcloud.errors import BadInputError
+from govcloud.model import County
+from stacks.mockrun import StackRun, run_stack
+
+PROJECT_FILE = "Pulumi.yaml"
+
+
+@dataclass
+class DesiredSide:
+    """A stack's desired items, with what produced them."""
+
+    stack: str
+    state: DesiredState
+    run: StackRun
+    items: list[Item]
+    not_compared: dict[str, int]
+    seconds: float
+
+    @property
+    def scope(self) -> Scope:
+        """What this stack manages in the live cloud."""
+        return Scope(
+            county_code=self.state.county.code,
+            regions=frozenset({self.state.site.region}),
+            projects=self.stack == "primary",
+        )
+
+
+@dataclass
+class StackPlan:
+    """The plan of one stack against one live snapshot."""
+
+    stack: str
+    cloud: str
+    region: str
+    report: PlanReport
+    desired: int
+    live: int
+    seconds: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def load_stacks(project_dir: Path, stack: str) -> dict[str, StackSettings]:
+    """The settings of `stack` and of the primary stack (the DR program reads the primary's
+    outputs), each `Pulumi.<stack>.yaml` read once. Refuses a directory without Pulumi.yaml and
+    an unknown stack (exit 2, naming the fix)."""
+    if not (project_dir / PROJECT_FILE).is_file():
+        raise BadInputError(
+            f"no {PROJECT_FILE} in {project_dir}: run from the repository root or pass "
+            "--project-dir"
+        )
+    if stack not in STACKS:
+        raise BadInputError(f"unknown stack {stack!r}; the stacks are {', '.join(STACKS)}")
+    return {name: load_settings(project_dir, name) for name in dict.fromkeys(("primary", stack))}
+
+
+def stack_region(stack: str, county: County) -> str:
+    """The region a stack deploys to."""
+    return county.site(STACK_SITE[stack]).region
+
+
+def collect_desired(
+    stack: str,
+    *,
+    stacks: Mapping[str, StackSettings],
+    county: County,
+    registry_url: str | None = None,
+) -> DesiredSide:
+    """Run the stack (and for DR the primary first, for its StackReference) under mocks.
+
+    `stacks` comes from `load_stacks`; the county and the registry are read by the caller and
+    here once, and shared by both programs."""
+    started = time.perf_counter()
+    registry = read_registry(registry_url, county)
+    primary_state = build_desired(stacks["primary"], county=county, registry=registry)
+    primary = run_stack(primary_state)
+    if stack == "primary":
+        state, run, references = primary_state, primary, []
+    else:
+        settings = stacks[stack]
+        state = build_desired(settings, county=county, registry=registry)
+        run = run_stack(state, {settings.primary_stack: primary.outputs})
+        references = [primary]
+    items, not_compared = desired_items(run, references)
+    return DesiredSide(
+        stack, state, run, items, not_compared, seconds=time.perf_counter() - started
+    )
+
+
+def plan_against(desired: DesiredSide, snapshot: Snapshot) -> StackPlan:
+    """Compare a stack's desired items with a live snapshot."""
+    started = time.perf_counter()
+    live = live_items(snapshot, desired.scope)
+    report = diff(desired.items, live, desired.not_compared)
+    return StackPlan(
+        stack=desired.stack,
+        cloud=snapshot.cloud,
+        region=desired.state.site.region,
+        report=report,
+        desired=len(desired.items),
+        live=len(live),
+        seconds={
+            "program": desired.seconds,
+            "read": snapshot.seconds,
+            "diff": time.perf_counter() - started,
+        },
+        warnings=desired.state.warnings,
+    )

@@ -1,5 +1,0 @@
-"""Run govcloud as `python -m govcloud`."""
-
-from govcloud.cli import main
-
-main()

@@ -1,0 +1,214 @@
+"""The conventions every part of govcloud shares, defined once: names, tags, type tokens,
+roles, flavors and stack names, with the standard or rule that sets them.
+
+The stacks write these names and tags; `govcloud plan`, the portal's live usage, the policy pack
+and the local cloud read them. Anything that finds a resource the stacks built goes through
+here, so the writer and the readers cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from govcloud.model import SiteRole, Tier
+
+# The Pulumi project and its stacks: one per site, named after the site's role.
+PULUMI_PROJECT: Final = "county-cloud"
+STACK_SITE: Final = {"primary": SiteRole.PRIMARY, "dr": SiteRole.DR}
+STACKS: Final = tuple(STACK_SITE)
+
+# Component type tokens are `county:<area>:<Name>` (docs/stacks.md).
+TOKEN_PREFIX: Final = "county"  # noqa: S105  (a type-token prefix, not a password)
+
+# Tags that mark what govcloud manages. Keystone and Neutron tags may not hold "/" or ",".
+TAG_MANAGED: Final = "govcloud"
+TAG_COUNTY: Final = "county:"
+TAG_DEPARTMENT: Final = "department:"
+TAG_KIND: Final = "kind:"
+
+# Keystone roles for the department groups: requesters use their tenant, approvers review it;
+# the deployer operates every tenant it creates.
+ROLE_REQUESTER: Final = "member"
+ROLE_APPROVER: Final = "reader"
+ROLE_OPERATOR: Final = "member"
+
+
+class OpenStackType(StrEnum):
+    """The Pulumi type tokens of the OpenStack resources the stacks declare."""
+
+    PROJECT = "openstack:identity/project:Project"
+    GROUP = "openstack:identity/groupV3:GroupV3"
+    ROLE_ASSIGNMENT = "openstack:identity/roleAssignment:RoleAssignment"
+    LIMIT = "openstack:identity/limitV3:LimitV3"
+    NET_QUOTA = "openstack:networking/quotaV2:QuotaV2"
+    VOL_QUOTA = "openstack:blockstorage/quoteSetV3:QuoteSetV3"
+    SCOPE = "openstack:networking/addressScope:AddressScope"
+    POOL = "openstack:networking/subnetPool:SubnetPool"
+    NETWORK = "openstack:networking/network:Network"
+    SUBNET = "openstack:networking/subnet:Subnet"
+    ROUTER = "openstack:networking/router:Router"
+    INTERFACE = "openstack:networking/routerInterface:RouterInterface"
+    SECGROUP = "openstack:networking/secGroup:SecGroup"
+    RULE = "openstack:networking/secGroupRule:SecGroupRule"
+    SERVER = "openstack:compute/instance:Instance"
+    VOLUME = "openstack:blockstorage/volume:Volume"
+    ATTACH = "openstack:compute/volumeAttach:VolumeAttach"
+
+
+# Server and volume metadata: which system a resource serves and its part in it.
+META_SYSTEM: Final = "govcloud:system"
+META_TIER: Final = "govcloud:tier"
+META_ROLE: Final = "govcloud:role"
+META_REPLICATION: Final = "govcloud:replication"
+META_REQUEST: Final = "govcloud:request"  # the portal request that granted the resource
+# Values of META_ROLE: the primary copy, the DR site's hot standby, an asynchronous replica.
+WORKLOAD_PRIMARY: Final = "primary"
+WORKLOAD_DR_STANDBY: Final = "dr-standby"
+WORKLOAD_DR_REPLICA: Final = "dr-replica"
+
+# Management ports reachable only from the ops management prefixes (MLPS 2.0 level 3,
+# 8.1.3.1 access control; 8.1.4.2 remote management over controlled channels).
+SSH_PORT: Final = 22  # RFC 4253
+RDP_PORT: Final = 3389  # MS-RDPBCGR
+MANAGEMENT_PORTS: Final = (SSH_PORT, RDP_PORT)
+# Database ports reachable only from inside the tenant: SQL Server, Oracle, MySQL, DM (达梦),
+# PostgreSQL, Kingbase (人大金仓), the engines the county's systems use.
+DATABASE_PORTS: Final = (1433, 1521, 3306, 5236, 5432, 54321)
+
+ETHERTYPES: Final = ("IPv4", "IPv6")
+ANY_PREFIX: Final = {"IPv4": "0.0.0.0/0", "IPv6": "::/0"}
+ICMP_PROTOCOL: Final = {"IPv4": "icmp", "IPv6": "ipv6-icmp"}
+
+# IPv6 tenant subnets use SLAAC (RFC 4862): radvd on the router, no DHCPv6.
+IPV6_MODE: Final = "slaac"
+
+
+class Replication(StrEnum):
+    """How a system is replicated to the DR site, by tier (domain brief: 关键应用双活)."""
+
+    ACTIVE_ACTIVE = "active-active"
+    ASYNCHRONOUS = "asynchronous"
+    OFFSITE_BACKUP = "offsite-backup"
+
+
+# Tier → replication mode and recovery point objective in minutes. Core systems run at both
+# sites (no data loss); important systems replicate asynchronously within 15 minutes; general
+# systems get a daily off-site backup (关键数据异地灾备).
+REPLICATION: Final = {
+    Tier.CORE: (Replication.ACTIVE_ACTIVE, 0),
+    Tier.IMPORTANT: (Replication.ASYNCHRONOUS, 15),
+    Tier.GENERAL: (Replication.OFFSITE_BACKUP, 24 * 60),
+}
+# Tiers whose tenant, networks and security baseline are built at the DR site.
+DR_SITE_TIERS: Final = (Tier.CORE, Tier.IMPORTANT)
+
+
+@dataclass(frozen=True, slots=True)
+class Flavor:
+    """A server size: vCPUs, RAM in MiB (as Nova counts it) and root disk in GiB."""
+
+    name: str
+    vcpu: int
+    ram_mib: int
+    disk_gb: int
+
+    @property
+    def ram_gb(self) -> int:
+        """RAM in whole GB, as the quota counts it (rounded up)."""
+        return -(-self.ram_mib // MIB_PER_GB)
+
+
+MIB_PER_GB: Final = 1024
+# The classic m1 flavors: the local cloud creates them, the portal offers them, observed usage
+# counts them. m1.tiny's 512 MiB is not a whole GB of the ram_gb quota: it is for throw-away
+# test servers and is not requestable.
+FLAVORS: Final = {
+    f.name: f
+    for f in (
+        Flavor("m1.tiny", 1, 512, 1),
+        Flavor("m1.small", 1, 2048, 20),
+        Flavor("m1.medium", 2, 4096, 40),
+        Flavor("m1.large", 4, 8192, 80),
+        Flavor("m1.xlarge", 8, 16384, 160),
+    )
+}
+TEST_FLAVOR: Final = "m1.tiny"
+REQUESTABLE_FLAVORS: Final = {name: f for name, f in FLAVORS.items() if name != TEST_FLAVOR}
+# A system's server flavor by tier.
+FLAVOR_BY_TIER: Final = {
+    Tier.CORE: "m1.large",
+    Tier.IMPORTANT: "m1.medium",
+    Tier.GENERAL: "m1.small",
+}
+# The platform image the local cloud uploads; production sets its own.
+DEFAULT_IMAGE: Final = "govcloud-tiny"
+# Cinder sizes are whole GiB; a system with no data still gets a minimal volume.
+MIN_VOLUME_GB: Final = 1
+# A compute request names no tier: its servers are general (a daily off-site backup, nothing
+# at the DR site) until a request form asks for more.
+REQUEST_SERVER_TIER: Final = Tier.GENERAL
+
+# Names of what portal requests grant: they come from the request id, so they never move when
+# other requests come and go.
+REQUESTED_NETWORK_PREFIX: Final = "req-"
+
+
+def request_resource_name(request_id: int, index: int) -> str:
+    """The name of a request's `index`-th server or volume (from 1): `req<id>-<index>`."""
+    return f"req{request_id}-{index}"
+
+
+def requested_network_name(request_id: int, name: str) -> str:
+    """The plan's name for a network granted by portal request `request_id`."""
+    return f"{REQUESTED_NETWORK_PREFIX}{request_id}-{name}"
+
+
+# Physical names carry the department code, so a department's resources are found by name in
+# any listing, and `govcloud plan` matches live resources to desired ones by (kind, region,
+# project, name). Projects carry the county code as well: several counties can share a cloud.
+_UNSAFE = re.compile(r"[^A-Za-z0-9]+")
+
+
+def slug(text: str) -> str:
+    """A name-safe form of a prefix or label: 198.18.0.0/24 → 198-18-0-0-24."""
+    return _UNSAFE.sub("-", text).strip("-").lower()
+
+
+def project_name(county_code: str, department: str) -> str:
+    """The Keystone project of a department: `<county>-<department>`."""
+    return f"{county_code}-{department}"
+
+
+def project_tags(county_code: str, department: str, kind: str) -> list[str]:
+    """Tags that mark a project as this county's department tenant."""
+    return [
+        TAG_MANAGED,
+        f"{TAG_COUNTY}{county_code}",
+        f"{TAG_DEPARTMENT}{department}",
+        f"{TAG_KIND}{kind}",
+    ]
+
+
+def county_tags(county_code: str) -> list[str]:
+    """Tags for county-wide resources (extranet fabric)."""
+    return [TAG_MANAGED, f"{TAG_COUNTY}{county_code}"]
+
+
+def security_group_name(department: str, role: str) -> str:
+    """`<department>-baseline` or `<department>-database`."""
+    return f"{department}-{role}"
+
+
+def department_from_tags(tags: list[str] | tuple[str, ...], county_code: str) -> str | None:
+    """The department a project belongs to, from the tags `project_tags` writes; None when the
+    project is not one of this county's department tenants."""
+    found = set(tags)
+    if TAG_MANAGED not in found or f"{TAG_COUNTY}{county_code}" not in found:
+        return None
+    for tag in tags:
+        if tag.startswith(TAG_DEPARTMENT):
+            return tag.removeprefix(TAG_DEPARTMENT)
+    return None
