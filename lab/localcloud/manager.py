@@ -633,15 +633,24 @@ class LocalCloud:
         marker = self.paths.data / ".bootstrapped-keystone"
         if marker.exists():
             return
-        conf = ["--config-file", str(self.paths.etc / "keystone" / "keystone.conf")]
+        self.bootstrap_keystone(
+            self.paths.etc / "keystone" / "keystone.conf", self.secrets()["admin"]
+        )
+        marker.write_text("ok\n")
+
+    def bootstrap_keystone(self, config: Path, password: str) -> None:
+        """`keystone-manage bootstrap`: the admin user, project, role, region and endpoints.
+
+        The password goes in the environment (OS_BOOTSTRAP_PASSWORD), never on the command
+        line: every local user can read the process list, the setup log records the command,
+        and a password beginning with "-" would be taken for an option."""
         url = f"http://{HOST}:{layout.KEYSTONE_PORT}/v3/"
         self._run(
             [
                 self.bin_path("keystone-manage"),
-                *conf,
+                "--config-file",
+                str(config),
                 "bootstrap",
-                "--bootstrap-password",
-                self.secrets()["admin"],
                 "--bootstrap-admin-url",
                 url,
                 "--bootstrap-internal-url",
@@ -652,8 +661,8 @@ class LocalCloud:
                 REGIONS[0].name,
             ],
             "keystone",
+            env={"OS_BOOTSTRAP_PASSWORD": password},
         )
-        marker.write_text("ok\n")
 
     def _start_daemons(self, progress: Progress) -> None:
         daemons = [s for s in SERVICES if s.kind is ServiceKind.DAEMON]
