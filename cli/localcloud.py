@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from openstack.exceptions import SDKException
 from rich import box
 from rich.table import Table
 
-from cli.kit import JsonOption, err, out, print_json
+from cli.cloud import CloudOption
+from cli.kit import CountyOption, JsonOption, actor, err, out, print_json, registry_session
+from cli.stacks import ProjectDirOption, StackOption, stack_county
+from cloud.plan.diff import Action
 from govcloud import constants
+from govcloud.errors import BadInputError, GovcloudError, UnreachableError
+from govcloud.registry import audit_log
 from govcloud.settings import get_settings
+from lab.localcloud.layout import Paths as LocalCloudPaths
 
 if TYPE_CHECKING:
     from lab.localcloud.manager import LocalCloud
+
+# Departments deployed at once: the control plane shares two cores with the deployer.
+DEFAULT_WORKERS = 4
 
 localcloud_app = typer.Typer(
     help="The local cloud: Keystone, Neutron, Nova, Placement, Cinder and Glance on 127.0.0.1, "
@@ -84,3 +96,103 @@ def localcloud_env() -> None:
     """Shell exports for using the local cloud: eval "$(govcloud localcloud env)"."""
     for key, value in _cloud().env().items():
         typer.echo(f"export {key}={shlex.quote(value)}")
+
+
+@localcloud_app.command("deploy")
+def localcloud_deploy(  # noqa: PLR0917  (typer options)
+    stack: StackOption,
+    cloud: CloudOption = None,
+    county_dir: CountyOption = None,
+    project_dir: ProjectDirOption = Path(),
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="departments deployed at once")
+    ] = DEFAULT_WORKERS,
+    as_json: JsonOption = False,
+) -> None:
+    """Make the local cloud match a stack's desired state, as `govcloud plan` computes it.
+
+    Stands in for `pulumi up` where the Pulumi engine cannot run: creates what is missing,
+    updates what differs, deletes what the county no longer declares (only resources carrying
+    the county's tags). Refuses any cloud but the local one: real clouds get `govcloud apply`.
+    A second run changes nothing; a run that stopped half way is resumed by the next one.
+    Exit 0 when the cloud matches afterwards, 1 when changes remain.
+    """
+
+    from cloud import deploy, inventory  # noqa: PLC0415
+    from cloud.plan.run import collect_desired, load_stacks, plan_against, stack_region  # noqa: PLC0415
+    from lab.localcloud.layout import CLOUD_NAME, default_cloud  # noqa: PLC0415
+
+    settings = get_settings()
+    name, config = default_cloud(settings.localcloud_root())
+    chosen = cloud or name
+    local_config = str(LocalCloudPaths(settings.localcloud_root()).clouds_yaml)
+    given_config = os.environ.get("OS_CLIENT_CONFIG_FILE")
+    if chosen != CLOUD_NAME or (
+        given_config and Path(given_config).resolve() != Path(local_config).resolve()
+    ):
+        raise BadInputError(
+            f"`govcloud localcloud deploy` deploys to the local cloud only, not {chosen!r}: "
+            f"for a real cloud run `govcloud apply --stack {stack.value}` (the Pulumi engine)"
+        )
+    with registry_session():
+        pass  # the run is recorded in the audit log: refuse before any change if it cannot be
+    stacks = load_stacks(project_dir, stack.value)
+    county = stack_county(county_dir, settings, stacks["primary"])
+    region = stack_region(stack.value, county)
+    snapshot = inventory.read(chosen, regions=[region], config_file=config or local_config)
+    desired = collect_desired(
+        stack.value, stacks=stacks, county=county, registry_url=settings.registry_url()
+    )
+    record: dict[str, Any] = {"cloud": chosen, "region": region, "county": county.code}
+    try:
+        plan, result = deploy.deploy_stack(
+            desired,
+            snapshot,
+            deploy.connector(chosen, region, config or local_config),
+            workers=workers,
+            progress=lambda message: err.print(f"· {message}", markup=False),
+        )
+    except (SDKException, GovcloudError) as error:
+        _record_deploy(stack.value, {**record, "error": str(error)})
+        raise UnreachableError(
+            f"the deploy stopped: {error}; what was done stays, run it again to carry on"
+        ) from None
+    after = plan_against(
+        desired, inventory.read(chosen, regions=[region], config_file=config or local_config)
+    )
+    remaining = after.report.totals()
+    outcome = {
+        **record,
+        "planned": {a.value: n for a, n in plan.report.totals().items()},
+        **result.as_dict(),
+        "remaining": sum(n for a, n in remaining.items() if a is not Action.UNCHANGED),
+    }
+    _record_deploy(stack.value, outcome)
+    if as_json:
+        print_json({"stack": stack.value, **outcome})
+    else:
+        totals = result.totals()
+        out.print(
+            f"stack {stack.value} on {chosen} ({region}): {totals['create']} created, "
+            f"{totals['update']} updated, {totals['delete']} deleted in {result.seconds:.0f} s "
+            f"({result.departments} departments)"
+        )
+        if outcome["remaining"]:
+            out.print(f"[yellow]{outcome['remaining']} changes remain:[/] see `govcloud plan`")
+        else:
+            out.print(f"[green]✓[/] in sync: `govcloud plan --stack {stack.value}` shows no change")
+    if outcome["remaining"]:
+        raise typer.Exit(constants.EXIT_FINDINGS)
+
+
+def _record_deploy(stack: str, after: dict[str, Any]) -> None:
+    with registry_session() as session:
+        audit_log.record(
+            session,
+            actor=actor(),
+            action="localcloud.deploy",
+            object=f"stack/{stack}",
+            before=None,
+            after=after,
+        )
+        session.commit()

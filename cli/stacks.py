@@ -65,7 +65,7 @@ COUNTY_ENV = "GOVCLOUD_COUNTY"
 VALUE_WIDTH = 60
 
 
-def _county(option: Path | None, settings: Settings, stack: StackSettings) -> County:
+def stack_county(option: Path | None, settings: Settings, stack: StackSettings) -> County:
     """--county, else $GOVCLOUD_COUNTY, else the stack's own `county` setting."""
     return load_county(option or settings.county or stack.county_dir)
 
@@ -171,7 +171,7 @@ def plan(
     """
     settings = get_settings()
     stacks = load_stacks(project_dir, stack.value)
-    county = _county(county_dir, settings, stacks["primary"])
+    county = stack_county(county_dir, settings, stacks["primary"])
     # Read the cloud first: an unreachable cloud fails before the program runs.
     snapshot = _read(cloud, stack_region(stack.value, county), settings)
     desired = collect_desired(
