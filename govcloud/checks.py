@@ -160,6 +160,15 @@ def _check_department(base: Path, department: Department) -> Iterator[Finding]:
                 f"{network.hosts} hosts do not fit in {network.prefix} ({room} usable "
                 "addresses); fix the host count or the prefix",
             )
+    # Each legacy network becomes a network in the department's cloud tenant (the stacks), so
+    # a smaller network quota stops every deployment of that tenant.
+    if len(department.legacy_networks) > department.quota.networks:
+        yield Finding(
+            (*base, "quota", "networks"),
+            f"{department.code} has {len(department.legacy_networks)} legacy networks, each a "
+            f"network in its cloud tenant, but quota.networks is {department.quota.networks}: "
+            f"raise it to {len(department.legacy_networks)} or more",
+        )
     repeated_systems = _duplicates(s.code for s in department.systems)
     for index, system in enumerate(department.systems):
         where = (*base, "systems", index)

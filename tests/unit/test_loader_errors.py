@@ -81,6 +81,12 @@ BROKEN = {
         "departments/beta.yaml:6:9: quota.vcpu: input should be greater than or equal to 0 "
         "(got -4)",
     ),
+    "fewer networks in the quota than legacy networks": (
+        "departments/beta.yaml",
+        ("networks: 1", "networks: 0"),
+        "departments/beta.yaml:10:13: beta has 1 legacy networks, each a network in its cloud "
+        "tenant, but quota.networks is 0: raise it to 1 or more",
+    ),
     "unknown dependency": (
         "departments/alpha.yaml",
         ("[beta/db]", "[beta/dbx]"),
