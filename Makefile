@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit lint format bench bench-lab setup system-deps lock clean
+.PHONY: demo test test-unit lint format bench bench-lab bench-deploy setup system-deps lock clean
 
 demo: setup  ## the main job on embedded defaults (SQLite registry, sample county)
 	$(BIN)/python -m cli.demo
@@ -33,10 +33,13 @@ bench: setup  ## benchmarks; record results in docs/benchmarks.md (the lab's nee
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_stacks.py
 	$(BIN)/python bench/bench_portal.py
-	@if [ "$$(id -u)" = 0 ]; then $(MAKE) bench-lab; else echo "bench-lab needs root: run it as root"; fi
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) bench-lab bench-deploy; else echo "bench-lab and bench-deploy need root: run them as root"; fi
 
 bench-lab: setup system-deps  ## lab up/down for 5, 20, 50 departments; playbooks on 20 (root)
 	$(BIN)/python bench/bench_lab.py
+
+bench-deploy: setup system-deps  ## the sample county's stacks onto the local cloud (root; ~25 min)
+	$(BIN)/python bench/bench_deploy.py
 
 setup: $(STAMP)
 
