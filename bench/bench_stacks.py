@@ -258,19 +258,12 @@ def _live_cloud() -> tuple[str, tuple[str, ...]]:
     return CLOUD_NAME, ("RegionOne", "RegionTwo")
 
 
-def _department_of(kind: str, key: tuple[str, ...], group_projects: dict[str, str]) -> str:
-    from handdeploy import project_of  # noqa: PLC0415
-
-    from cloud.plan.items import Item  # noqa: PLC0415
-
-    return project_of(Item(kind, key), group_projects)
-
-
 def seed_live(side: Any, cloud: str, regions: tuple[str, ...]) -> dict[str, Any]:
     """Deploy the county by hand, keeping the departments a previous run completed."""
     import handdeploy  # noqa: PLC0415
 
     from cloud import inventory  # noqa: PLC0415
+    from cloud.deploy import project_of  # noqa: PLC0415
     from cloud.plan.items import ALWAYS_PRESENT  # noqa: PLC0415
     from cloud.plan.run import plan_against  # noqa: PLC0415
 
@@ -278,7 +271,7 @@ def seed_live(side: Any, cloud: str, regions: tuple[str, ...]) -> dict[str, Any]
     report = plan_against(side, inventory.read(cloud, regions=[region])).report
     group_projects = {i.key[1]: i.key[0] for i in side.items if i.kind == "role_assignment"}
     incomplete = {
-        _department_of(c.kind, c.key, group_projects)
+        project_of(c.kind, c.key, group_projects)
         for c in report.changes
         if c.kind not in ALWAYS_PRESENT  # quotas are set again below
     }

@@ -123,8 +123,8 @@ def localcloud_deploy(  # noqa: PLR0917  (typer options)
     from lab.localcloud.layout import CLOUD_NAME, default_cloud  # noqa: PLC0415
 
     settings = get_settings()
-    name, config = default_cloud(settings.localcloud_root())
-    chosen = cloud or name
+    chosen = cloud or default_cloud(settings.localcloud_root())[0]
+    # Past the check below, the cloud is the local one: always read its own clouds.yaml.
     local_config = str(LocalCloudPaths(settings.localcloud_root()).clouds_yaml)
     given_config = os.environ.get("OS_CLIENT_CONFIG_FILE")
     if chosen != CLOUD_NAME or (
@@ -139,7 +139,7 @@ def localcloud_deploy(  # noqa: PLR0917  (typer options)
     stacks = load_stacks(project_dir, stack.value)
     county = stack_county(county_dir, settings, stacks["primary"])
     region = stack_region(stack.value, county)
-    snapshot = inventory.read(chosen, regions=[region], config_file=config or local_config)
+    snapshot = inventory.read(chosen, regions=[region], config_file=local_config)
     desired = collect_desired(
         stack.value, stacks=stacks, county=county, registry_url=settings.registry_url()
     )
@@ -148,7 +148,7 @@ def localcloud_deploy(  # noqa: PLR0917  (typer options)
         plan, result = deploy.deploy_stack(
             desired,
             snapshot,
-            deploy.connector(chosen, region, config or local_config),
+            deploy.connector(chosen, region, local_config),
             workers=workers,
             progress=lambda message: err.print(f"· {message}", markup=False),
         )
@@ -157,8 +157,11 @@ def localcloud_deploy(  # noqa: PLR0917  (typer options)
         raise UnreachableError(
             f"the deploy stopped: {error}; what was done stays, run it again to carry on"
         ) from None
-    after = plan_against(
-        desired, inventory.read(chosen, regions=[region], config_file=config or local_config)
+    # Nothing planned, nothing done: the plan just made is the plan after; read again otherwise.
+    after = (
+        plan_against(desired, inventory.read(chosen, regions=[region], config_file=local_config))
+        if plan.report.changes
+        else plan
     )
     remaining = after.report.totals()
     outcome = {

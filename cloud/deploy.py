@@ -261,7 +261,7 @@ class Deployer:
             self.result.done[step.kind][step.action.value] += 1
 
     # -- shared lookups ---------------------------------------------------------------------
-    def _cached(self, c: Connection, name: str, read: Callable[[], Any]) -> Any:
+    def _cached(self, name: str, read: Callable[[], Any]) -> Any:
         with self._lock:
             if name not in self._admin_cache:
                 self._admin_cache[name] = read()
@@ -269,13 +269,12 @@ class Deployer:
 
     def _roles(self, c: Connection) -> dict[str, str]:
         identity: Any = c.identity
-        return dict(self._cached(c, "roles", lambda: {r.name: r.id for r in identity.roles()}))
+        return dict(self._cached("roles", lambda: {r.name: r.id for r in identity.roles()}))
 
     def _compute_service(self, c: Connection) -> str:
         identity: Any = c.identity
         return str(
             self._cached(
-                c,
                 "compute",
                 lambda: next(s.id for s in identity.services() if s.type == "compute"),
             )

@@ -19,7 +19,8 @@ import openstack
 from openstack import exceptions as sdk_exceptions
 from openstack.connection import Connection
 
-from cloud.plan.items import ANY, KEY_FIELDS, Item
+from cloud.deploy import project_of
+from cloud.plan.items import ANY, Item
 from govcloud.conventions import DEFAULT_IMAGE, ROLE_OPERATOR, TAG_COUNTY
 
 DEFAULT_DOMAIN = "default"
@@ -62,16 +63,6 @@ def connect(cloud: str, region: str, project_id: str | None = None) -> Connectio
     )
 
 
-def project_of(item: Item, group_projects: Mapping[str, str]) -> str:
-    """The department project an item belongs to ("" for county-wide resources)."""
-    if item.kind == "project":
-        return item.key[0]
-    if item.kind == "group":
-        return group_projects.get(item.key[0], "")
-    fields = KEY_FIELDS[item.kind]
-    return item.key[fields.index("project")] if "project" in fields else ""
-
-
 def by_department(items: Iterable[Item]) -> tuple[list[Item], dict[str, list[Item]]]:
     """County-wide items, and each department project's items (groups go with the project
     their roles are on)."""
@@ -80,7 +71,7 @@ def by_department(items: Iterable[Item]) -> tuple[list[Item], dict[str, list[Ite
     county: list[Item] = []
     departments: dict[str, list[Item]] = {}
     for item in items:
-        project = project_of(item, group_projects)
+        project = project_of(item.kind, item.key, group_projects)
         if project:
             departments.setdefault(project, []).append(item)
         else:
