@@ -20,15 +20,19 @@ next plan sees: the next run creates what is missing and carries on.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from keystoneauth1 import session as ksa_session
+from keystoneauth1.identity import generic
 from openstack import exceptions as sdk_exceptions
+from openstack.config import cloud_region
 from openstack.connection import Connection
 
 from cloud.inventory import Snapshot, connect
@@ -43,6 +47,8 @@ DEFAULT_DOMAIN: Final = "default"
 SERVER_WAIT_S: Final = 900  # the fake driver builds one server at a time per region
 VOLUME_WAIT_S: Final = 300
 ROUTER_INTERFACE_OWNER: Final = "network:router_interface"
+COMPUTE_KINDS: Final = frozenset({"server", "volume"})  # built in a department's own project
+BATCH_SIZE: Final = 200  # resources per bulk request (rules, limits)
 # Attributes Neutron, Nova and Cinder cannot change in place: the resource is replaced.
 REPLACED_ON: Final = {
     "address_scope": frozenset({"ip_version"}),
@@ -244,11 +250,21 @@ class Deployer:
         backward = sorted(
             (s for s in steps if s.action is Action.DELETE), key=lambda s: -order[s.kind]
         )
-        compute = [s for s in forward if s.kind in {"server", "volume"}]
-        for step in forward:
-            if step.kind in {"server", "volume"}:
-                continue
-            self._one(c, step)
+        compute = [s for s in forward if s.kind in COMPUTE_KINDS]
+        for kind, of_kind in itertools.groupby(
+            (s for s in forward if s.kind not in COMPUTE_KINDS), key=lambda s: s.kind
+        ):
+            batch = getattr(self, f"_create_{kind}s", None)
+            pending = list(of_kind)
+            if batch is not None:
+                creates = [s for s in pending if s.action is Action.CREATE]
+                for start in range(0, len(creates), BATCH_SIZE):
+                    chunk = creates[start : start + BATCH_SIZE]
+                    batch(c, chunk)
+                    self._count(kind, Action.CREATE, len(chunk))
+                pending = [s for s in pending if s.action is not Action.CREATE]
+            for step in pending:
+                self._one(c, step)
         if compute:
             self._compute(c, project, compute)
         for step in backward:
@@ -257,8 +273,11 @@ class Deployer:
     def _one(self, c: Connection, step: Step) -> None:
         handler = getattr(self, f"_{step.action.value}_{step.kind}")
         handler(c, step)
+        self._count(step.kind, step.action)
+
+    def _count(self, kind: str, action: Action, n: int = 1) -> None:
         with self._lock:
-            self.result.done[step.kind][step.action.value] += 1
+            self.result.done[kind][action.value] += n
 
     # -- shared lookups ---------------------------------------------------------------------
     def _cached(self, name: str, read: Callable[[], Any]) -> Any:
@@ -278,6 +297,16 @@ class Deployer:
                 "compute",
                 lambda: next(s.id for s in identity.services() if s.type == "compute"),
             )
+        )
+
+    def _flavors(self, c: Connection) -> dict[str, str]:
+        compute: Any = c.compute
+        return dict(self._cached("flavors", lambda: {f.name: f.id for f in compute.flavors()}))
+
+    def _image(self, c: Connection) -> str:
+        image: Any = c.image
+        return str(
+            self._cached("image", lambda: image.find_image(DEFAULT_IMAGE, ignore_missing=False).id)
         )
 
     def _project_id(self, key: tuple[str, ...], kind: str) -> str:
@@ -320,7 +349,7 @@ class Deployer:
     def _create_group(self, c: Connection, step: Step) -> None:
         assert step.want is not None  # noqa: S101
         identity: Any = c.identity
-        group = identity.find_group(step.key[0], domain_id=DEFAULT_DOMAIN) or identity.create_group(
+        group = identity.create_group(
             name=step.key[0], description=step.want.attrs["description"], domain_id=DEFAULT_DOMAIN
         )
         self.ids.add("group", step.key[0], group.id)
@@ -370,6 +399,24 @@ class Deployer:
             resource_name=resource,
             resource_limit=step.want.attrs["resource_limit"],
         )
+
+    def _create_limits(self, c: Connection, steps: Sequence[Step]) -> None:
+        """Several limits in one request (Keystone takes a list; openstacksdk posts one)."""
+        identity: Any = c.identity
+        body = []
+        for step in steps:
+            assert step.want is not None  # noqa: S101
+            project, region, resource = step.key
+            body.append(
+                {
+                    "service_id": self._compute_service(c),
+                    "project_id": self.ids.get("project", project),
+                    "region_id": region,
+                    "resource_name": resource,
+                    "resource_limit": step.want.attrs["resource_limit"],
+                }
+            )
+        sdk_exceptions.raise_from_response(identity.post("/limits", json={"limits": body}))
 
     def _update_limit(self, c: Connection, step: Step) -> None:
         assert step.want is not None  # noqa: S101
@@ -581,20 +628,33 @@ class Deployer:
         c.network.delete_security_group(step.have.ref)
 
     def _create_security_group_rule(self, c: Connection, step: Step) -> None:
-        _, project, group, direction, ethertype, protocol, ports, remote = step.key
+        self._create_security_group_rules(c, [step])
+
+    def _create_security_group_rules(self, c: Connection, steps: Sequence[Step]) -> None:
+        """Rules in one bulk request per group (Neutron takes one group a request, and creates
+        all of its rules or none)."""
+        for _, of_group in itertools.groupby(
+            sorted(steps, key=lambda s: s.key), key=lambda s: s.key[:3]
+        ):
+            c.network.create_security_group_rules([self._rule(step.key) for step in of_group])
+
+    def _rule(self, key: tuple[str, ...]) -> dict[str, Any]:
+        _, project, group, direction, ethertype, protocol, ports, remote = key
         low, _, high = ports.partition("-")
         remote_group = remote.removeprefix("group:") if remote.startswith("group:") else None
-        c.network.create_security_group_rule(
-            security_group_id=self.ids.get("security_group", group),
-            project_id=self.ids.get("project", project),
-            direction=direction,
-            ethertype=ethertype,
-            protocol=None if protocol == ANY else protocol,
-            port_range_min=None if ports == ANY else int(low),
-            port_range_max=None if ports == ANY else int(high or low),
-            remote_ip_prefix=None if remote == ANY or remote_group else remote,
-            remote_group_id=self.ids.get("security_group", remote_group) if remote_group else None,
-        )
+        return {
+            "security_group_id": self.ids.get("security_group", group),
+            "project_id": self.ids.get("project", project),
+            "direction": direction,
+            "ethertype": ethertype,
+            "protocol": None if protocol == ANY else protocol,
+            "port_range_min": None if ports == ANY else int(low),
+            "port_range_max": None if ports == ANY else int(high or low),
+            "remote_ip_prefix": None if remote == ANY or remote_group else remote,
+            "remote_group_id": (
+                self.ids.get("security_group", remote_group) if remote_group else None
+            ),
+        }
 
     def _delete_security_group_rule(self, c: Connection, step: Step) -> None:
         assert step.have is not None  # noqa: S101
@@ -607,36 +667,54 @@ class Deployer:
         identity: Any = c.identity
         project_id = self.ids.get("project", project)
         identity.assign_project_role_to_user(
-            project_id, identity.get_user(c.current_user_id), self._roles(c)[ROLE_OPERATOR]
+            project_id, c.current_user_id, self._roles(c)[ROLE_OPERATOR]
         )
         return self.connect(project_id)
 
     def _compute(self, c: Connection, project: str, steps: list[Step]) -> None:
+        """Servers and volumes: every new one is asked for before any is waited for, so the
+        department's builds overlap; attachments follow once both ends exist."""
         p = self._tenant(c, project)
-        image = p.image.find_image(DEFAULT_IMAGE, ignore_missing=False)
-        created = []
+        launched = [
+            self._create_server(c, p, step)
+            for step in steps
+            if step.kind == "server" and step.action is Action.CREATE
+        ]
+        new_volumes = [
+            (step, self._launch_volume(p, step))
+            for step in steps
+            if step.kind == "volume" and step.action is Action.CREATE
+        ]
         for step in steps:
-            if step.kind == "server" and step.action is Action.CREATE:
-                created.append(self._create_server(p, step, image.id))
-            elif step.kind == "server":
+            if step.kind == "server" and step.action is not Action.CREATE:
                 self._one(p, step)
-        for server in created:
+        for server in launched:
             p.compute.wait_for_server(server, wait=SERVER_WAIT_S)
-            with self._lock:
-                self.result.done["server"][Action.CREATE.value] += 1
+        self._count("server", Action.CREATE, len(launched))
+        attaching = []
+        for step, volume in new_volumes:
+            assert step.want is not None  # noqa: S101
+            p.block_storage.wait_for_status(volume, "available", wait=VOLUME_WAIT_S)
+            for server in step.want.attrs["attached_to"]:
+                p.compute.create_volume_attachment(
+                    self.ids.get("server", server), volume_id=volume.id
+                )
+                attaching.append(volume)
+        for volume in attaching:
+            p.block_storage.wait_for_status(volume, "in-use", wait=VOLUME_WAIT_S)
+        self._count("volume", Action.CREATE, len(new_volumes))
         for step in steps:
-            if step.kind == "volume":
+            if step.kind == "volume" and step.action is not Action.CREATE:
                 self._one(p, step)
 
-    def _create_server(self, p: Connection, step: Step, image_id: str) -> Any:
+    def _create_server(self, c: Connection, p: Connection, step: Step) -> Any:
         assert step.want is not None  # noqa: S101
         a, (_, project, name) = step.want.attrs, step.key
         network = self.first_network.get(project)
-        flavor = p.compute.find_flavor(a["flavor"], ignore_missing=False)
         server = p.compute.create_server(
             name=name,
-            flavor_id=flavor.id,
-            image_id=image_id,
+            flavor_id=self._flavors(c)[a["flavor"]],
+            image_id=self._image(c),
             networks=[{"uuid": self.ids.get("network", network)}] if network else "none",
             security_groups=[{"name": group} for group in a["security_groups"]],
             metadata=dict(a["metadata"]),
@@ -667,15 +745,9 @@ class Deployer:
         c.compute.delete_server(server)
         c.compute.wait_for_delete(server, wait=SERVER_WAIT_S)
 
-    def _create_volume(self, p: Connection, step: Step) -> None:
+    def _launch_volume(self, p: Connection, step: Step) -> Any:
         assert step.want is not None  # noqa: S101
-        a = step.want.attrs
-        volume = p.block_storage.create_volume(name=step.key[2], size=a["size_gb"])
-        p.block_storage.wait_for_status(volume, "available", wait=VOLUME_WAIT_S)
-        for server in a["attached_to"]:
-            p.compute.create_volume_attachment(self.ids.get("server", server), volume_id=volume.id)
-        if a["attached_to"]:
-            p.block_storage.wait_for_status(volume, "in-use", wait=VOLUME_WAIT_S)
+        return p.block_storage.create_volume(name=step.key[2], size=step.want.attrs["size_gb"])
 
     def _update_volume(self, p: Connection, step: Step) -> None:
         assert step.want is not None and step.have is not None  # noqa: S101
@@ -708,26 +780,23 @@ class Deployer:
 
 
 def connector(cloud: str, region: str, config_file: str | None = None) -> Connect:
-    """Admin connections to one region of `cloud`: `connector(...)(None)` for the admin's own
-    scope, `connector(...)(project_id)` scoped to a department's project."""
+    """Connections to one region of `cloud`: `connector(...)(None)` is the admin's, one
+    connection the department workers share (a keystoneauth session is thread-safe);
+    `connector(...)(project_id)` is scoped to a department's project by rescoping the admin's
+    token, so Keystone checks the password once per run, not once per department."""
+    admin = connect(cloud, region, config_file)
 
     def make(project_id: str | None) -> Connection:
-        base = connect(cloud, region, config_file)
         if project_id is None:
-            return base
-        auth = base.config.get_auth_args()
-        return Connection(
-            auth={
-                "auth_url": auth["auth_url"],
-                "username": auth["username"],
-                "password": auth["password"],
-                "user_domain_name": auth.get("user_domain_name") or "Default",
-                "project_id": project_id,
-            },
-            region_name=region,
-            identity_api_version="3",
-            timing=True,
+            return admin
+        token = admin.auth_token
+        if token is None:
+            raise BadInputError(f"cloud {cloud!r} gave no token: check its credentials")
+        auth = generic.Token(
+            auth_url=admin.config.get_auth_args()["auth_url"], token=token, project_id=project_id
         )
+        scoped = ksa_session.Session(auth=auth, collect_timing=True)
+        return Connection(config=cloud_region.from_session(scoped, region_name=region))
 
     return make
 
@@ -744,13 +813,13 @@ def deploy_stack(
     and what was done."""
     plan = plan_against(desired, snapshot)
     steps = steps_of(plan.report, desired.items, live_items(snapshot, desired.scope))
-    made: list[Connection] = []
+    made: dict[int, Connection] = {}
     lock = threading.Lock()
 
     def counted(project_id: str | None) -> Connection:
         connection = connect_to(project_id)
         with lock:
-            made.append(connection)
+            made[id(connection)] = connection
         return connection
 
     deployer = Deployer(
@@ -762,5 +831,5 @@ def deploy_stack(
         progress=progress,
     )
     result = deployer.run(workers)
-    result.api_calls = sum(len(c.session.get_timings()) for c in made)
+    result.api_calls = sum(len(c.session.get_timings()) for c in made.values())
     return plan, result
