@@ -18,10 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from keystoneauth1 import exceptions as ksa_exceptions
-from openstack import exceptions as sdk_exceptions
-
-from cloud.inventory import Record, connect
+from cloud.inventory import READ_ERRORS, Record, connect
 from govcloud.conventions import CAPACITY_CLASSES
 from govcloud.errors import UnreachableError
 
@@ -113,12 +110,7 @@ def read(
     started = time.monotonic()
     try:
         return _read(cloud, regions, config_file, tuple(classes), started)
-    except (
-        ksa_exceptions.ConnectFailure,
-        ksa_exceptions.DiscoveryFailure,
-        sdk_exceptions.SDKException,
-        ksa_exceptions.ClientException,
-    ) as error:
+    except READ_ERRORS as error:
         raise UnreachableError(f"cannot read Placement of cloud {cloud!r}: {error}") from None
 
 

@@ -22,7 +22,7 @@ An empty list means the cloud holds the request. Pure: no cloud calls, no databa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -100,6 +100,18 @@ def missing(
     return result + _quotas(snapshot, region, project_id, grants)
 
 
+def _compare(
+    kind: str, wanted: Iterable[tuple[str, str]], live: Mapping[str, str]
+) -> list[Missing]:
+    """Each wanted (name, description) against the live description of that name."""
+    result = []
+    for name, expected in wanted:
+        found = live.get(name)
+        if found != expected:
+            result.append(Missing(kind, name, expected, found))
+    return result
+
+
 def _servers(
     snapshot: Snapshot,
     region: str,
@@ -107,22 +119,17 @@ def _servers(
     grants: DepartmentGrants,
     request_id: int,
 ) -> list[Missing]:
-    found = {
-        s.name: s
+    live = {
+        s.name: s.flavor or "no flavor"
         for s in snapshot.servers
         if s.project_id == project_id and s.region == region and s.status not in FAILED_STATES
     }
-    result = []
-    for server in grants.servers:
-        if server.request_id != request_id:
-            continue
-        name = tenant_resource_name(grants.department, server.name)
-        live = found.get(name)
-        if live is None:
-            result.append(Missing("server", name, server.flavor))
-        elif live.flavor != server.flavor:
-            result.append(Missing("server", name, server.flavor, live.flavor or "no flavor"))
-    return result
+    wanted = [
+        (tenant_resource_name(grants.department, s.name), s.flavor)
+        for s in grants.servers
+        if s.request_id == request_id
+    ]
+    return _compare("server", wanted, live)
 
 
 def _volumes(
@@ -132,23 +139,17 @@ def _volumes(
     grants: DepartmentGrants,
     request_id: int,
 ) -> list[Missing]:
-    found = {
-        v.name: v
+    live = {
+        v.name: f"{v.size_gb} GB"
         for v in snapshot.volumes
         if v.project_id == project_id and v.region == region and v.status not in FAILED_STATES
     }
-    result = []
-    for volume in grants.volumes:
-        if volume.request_id != request_id:
-            continue
-        name = tenant_resource_name(grants.department, volume.name)
-        live = found.get(name)
-        expected = f"{volume.size_gb} GB"
-        if live is None:
-            result.append(Missing("volume", name, expected))
-        elif live.size_gb != volume.size_gb:
-            result.append(Missing("volume", name, expected, f"{live.size_gb} GB"))
-    return result
+    wanted = [
+        (tenant_resource_name(grants.department, v.name), f"{v.size_gb} GB")
+        for v in grants.volumes
+        if v.request_id == request_id
+    ]
+    return _compare("volume", wanted, live)
 
 
 def _networks(
