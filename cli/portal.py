@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
@@ -12,6 +14,8 @@ from cli.kit import CountyOption, actor, county_dir, load, out, registry_session
 from govcloud.errors import BadInputError
 from govcloud.registry import db
 from govcloud.settings import get_settings
+from lab.localcloud.layout import CLOUD_NAME
+from lab.localcloud.layout import Paths as LocalCloudPaths
 from portal import supervisor
 
 portal_app = typer.Typer(
@@ -22,26 +26,76 @@ portal_app.add_typer(user_app, name="user")
 
 ROLES = "requester, dept_approver, ops_approver, auditor, admin"
 DEFAULT_PORT = 8080
+PORTAL_CLOUD_ENV = "GOVCLOUD_PORTAL_CLOUD"
+CONFIG_FILE_ENV = "OS_CLIENT_CONFIG_FILE"
+OS_CLOUD_ENV = "OS_CLOUD"
 
 
 def _portal_error(error: Exception) -> BadInputError:
     return BadInputError(str(error))
 
 
+def portal_cloud(
+    option: str | None, environ: Mapping[str, str] = os.environ
+) -> tuple[str | None, dict[str, str]]:
+    """The cloud the portal reads, and the environment its workers need to read it.
+
+    --cloud, else $GOVCLOUD_PORTAL_CLOUD, else $OS_CLOUD, each a clouds.yaml entry found where
+    openstacksdk looks ($OS_CLIENT_CONFIG_FILE first); else the local cloud, when its
+    clouds.yaml exists. The local cloud's clouds.yaml is passed as $OS_CLIENT_CONFIG_FILE
+    unless one is set: credentials stay in the file, never on a command line. No cloud at all:
+    (None, {}), and the portal shows no live usage and marks nothing deployed.
+    """
+    named = option or environ.get(PORTAL_CLOUD_ENV) or environ.get(OS_CLOUD_ENV)
+    name = named or CLOUD_NAME
+    environment = {PORTAL_CLOUD_ENV: name}
+    if name == CLOUD_NAME and CONFIG_FILE_ENV not in environ:
+        local = LocalCloudPaths(get_settings().localcloud_root()).clouds_yaml
+        if not local.is_file():
+            if named:
+                raise BadInputError(
+                    f"no local cloud: {local} does not exist; start it with "
+                    "`govcloud localcloud up`, or name another cloud"
+                )
+            return None, {}
+        environment[CONFIG_FILE_ENV] = str(local)
+    from cloud.inventory import connect  # noqa: PLC0415  (openstacksdk: slow to import)
+
+    # An unknown entry is bad input now (exit 2), not a failing page later.
+    connect(name, config_file=environment.get(CONFIG_FILE_ENV) or environ.get(CONFIG_FILE_ENV))
+    return name, environment
+
+
 @portal_app.command("serve")
-def serve(
+def serve(  # noqa: PLR0917  (typer options)
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = DEFAULT_PORT,
     workers: Annotated[int, typer.Option(min=1, max=64, help="worker processes")] = 1,
     background: Annotated[
         bool, typer.Option("--background", help="run detached; `govcloud portal stop` ends it")
     ] = False,
+    cloud: Annotated[
+        str | None,
+        typer.Option(
+            "--cloud",
+            help="clouds.yaml entry to read live usage and capacity from [default: "
+            "$GOVCLOUD_PORTAL_CLOUD, else $OS_CLOUD, else the local cloud if it is set up]",
+            show_default=False,
+        ),
+    ] = None,
     county: CountyOption = None,
 ) -> None:
     """Serve the portal's pages and JSON API (/api/v1, docs at /api/docs)."""
     import portal.app  # noqa: PLC0415, F401  (an import error shows here, not in every worker)
 
     load(county)  # county problems are reported here, once, not by every worker
+    chosen, environment = portal_cloud(cloud)
+    reads = (
+        f"reads cloud {chosen}"
+        + (f" ({environment[CONFIG_FILE_ENV]})" if CONFIG_FILE_ENV in environment else "")
+        if chosen
+        else "reads no cloud (no live usage; set --cloud, OS_CLOUD or start the local cloud)"
+    )
     directory = county_dir(county).resolve()
     url = get_settings().registry_url()
     engine = db.make_engine(url)
@@ -52,21 +106,25 @@ def serve(
     if background:
         state_dir = get_settings().state_dir
         already = supervisor.running(state_dir)
-        started = supervisor.start_background(state_dir, host, port, workers, directory)
+        started = supervisor.start_background(
+            state_dir, host, port, workers, directory, environment=environment
+        )
         if already is not None:
             out.print(f"the portal is already running at {started} (process {already[0]})")
         else:
             log = state_dir / supervisor.LOG_FILE
             out.print(
-                f"portal running at {started} (log {log}); stop it with `govcloud portal stop`"
+                f"portal running at {started}, {reads} (log {log}); "
+                "stop it with `govcloud portal stop`"
             )
         return
     out.print(
         f"portal on http://{host}:{port}/ (API http://{host}:{port}/api/docs), "
-        f"registry {db.redact(url)}, {workers} worker{'s' if workers != 1 else ''}; Ctrl-C stops"
+        f"registry {db.redact(url)}, {reads}, {workers} worker{'s' if workers != 1 else ''}; "
+        "Ctrl-C stops"
     )
     sys.stdout.flush()
-    supervisor.serve(host, port, workers, directory)
+    supervisor.serve(host, port, workers, directory, environment=environment)
 
 
 @user_app.command("add")

@@ -286,6 +286,15 @@ def _calls(connections: Iterable[Connection]) -> int:
     return sum(len(c.session.get_timings()) for c in connections)
 
 
+# What a read of a cloud can end with when the cloud does not answer or refuses.
+READ_ERRORS = (
+    ksa_exceptions.ConnectFailure,
+    ksa_exceptions.DiscoveryFailure,
+    sdk_exceptions.SDKException,
+    ksa_exceptions.ClientException,
+)
+
+
 def read(
     cloud: str, regions: Iterable[str] | None = None, config_file: str | None = None
 ) -> Snapshot:
@@ -293,12 +302,7 @@ def read(
     started = time.monotonic()
     try:
         return _read(cloud, regions, started, config_file)
-    except (
-        ksa_exceptions.ConnectFailure,
-        ksa_exceptions.DiscoveryFailure,
-        sdk_exceptions.SDKException,
-        ksa_exceptions.ClientException,
-    ) as error:
+    except READ_ERRORS as error:
         raise UnreachableError(f"cannot read cloud {cloud!r}: {error}") from None
 
 

@@ -166,6 +166,28 @@ def requested_network_name(request_id: int, name: str) -> str:
     return f"{REQUESTED_NETWORK_PREFIX}{request_id}-{name}"
 
 
+def tenant_resource_name(department: str, name: str) -> str:
+    """The physical name of a server, volume or network in a department's tenant:
+    `<department>-<name>` (e.g. `jyj-req7-1`, `jyj-req-9-video`, `jyj-office`)."""
+    return f"{department}-{name}"
+
+
+# Placement resource classes (os-resource-classes) that the quotas map to, and Keystone's
+# unified-limit names for them (Nova reads limits named `class:<resource class>`).
+RC_VCPU: Final = "VCPU"
+RC_MEMORY_MB: Final = "MEMORY_MB"
+RC_DISK_GB: Final = "DISK_GB"
+CAPACITY_CLASSES: Final = (RC_VCPU, RC_MEMORY_MB, RC_DISK_GB)
+LIMIT_CLASS_PREFIX: Final = "class:"
+# The compute service's type in the Keystone catalog (unified limits are per service).
+COMPUTE_SERVICE_TYPE: Final = "compute"
+
+
+def limit_name(resource_class: str) -> str:
+    """The Keystone unified-limit name of a Placement resource class: `class:VCPU`."""
+    return f"{LIMIT_CLASS_PREFIX}{resource_class}"
+
+
 # Physical names carry the department code, so a department's resources are found by name in
 # any listing, and `govcloud plan` matches live resources to desired ones by (kind, region,
 # project, name). Projects carry the county code as well: several counties can share a cloud.

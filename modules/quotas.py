@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from govcloud.conventions import MIB_PER_GB
+from govcloud.conventions import MIB_PER_GB, RC_DISK_GB, RC_MEMORY_MB, RC_VCPU, limit_name
 from govcloud.model import Quota
 
 # A server needs at least one vCPU, so a tenant never runs more servers than vCPUs.
@@ -44,9 +44,9 @@ class ComputeLimits:
         """Keystone resource names to values."""
         return {
             "servers": self.servers,
-            "class:VCPU": self.vcpu,
-            "class:MEMORY_MB": self.memory_mb,
-            "class:DISK_GB": self.disk_gb,
+            limit_name(RC_VCPU): self.vcpu,
+            limit_name(RC_MEMORY_MB): self.memory_mb,
+            limit_name(RC_DISK_GB): self.disk_gb,
         }
 
 

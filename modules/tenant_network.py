@@ -8,7 +8,7 @@ import pulumi
 import pulumi_openstack as openstack
 
 from desired.network_plan import PlannedNetwork
-from govcloud.conventions import IPV6_MODE, TOKEN_PREFIX, county_tags
+from govcloud.conventions import IPV6_MODE, TOKEN_PREFIX, county_tags, tenant_resource_name
 from network.plan import gateway
 
 
@@ -51,7 +51,7 @@ class TenantNetwork(pulumi.ComponentResource):
         )
         self.network_ids = {}
         for planned in args.networks:
-            physical = f"{args.department}-{planned.name}"
+            physical = tenant_resource_name(args.department, planned.name)
             network = openstack.networking.Network(
                 f"{name}-{planned.name}",
                 name=physical,

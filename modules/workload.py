@@ -22,6 +22,7 @@ from govcloud.conventions import (
     META_TIER,
     TOKEN_PREFIX,
     WORKLOAD_PRIMARY,
+    tenant_resource_name,
 )
 
 
@@ -68,7 +69,7 @@ class Workload(pulumi.ComponentResource):
             }
             if args.replication is not None:
                 metadata[META_REPLICATION] = args.replication
-            physical = f"{grant.department}-{grant.system}"
+            physical = tenant_resource_name(grant.department, grant.system)
             server = openstack.compute.Instance(
                 f"{name}-{grant.system}",
                 name=physical,
@@ -99,7 +100,7 @@ class Workload(pulumi.ComponentResource):
         for requested in args.servers:
             server = openstack.compute.Instance(
                 f"{name}-{requested.name}",
-                name=f"{requested.department}-{requested.name}",
+                name=tenant_resource_name(requested.department, requested.name),
                 flavor_name=requested.flavor,
                 image_name=requested.image,
                 networks=_networks(args, requested.network),
@@ -116,7 +117,7 @@ class Workload(pulumi.ComponentResource):
         for standalone in args.volumes:
             openstack.blockstorage.Volume(
                 f"{name}-{standalone.name}",
-                name=f"{standalone.department}-{standalone.name}",
+                name=tenant_resource_name(standalone.department, standalone.name),
                 size=standalone.size_gb,
                 metadata={META_REQUEST: str(standalone.request_id), META_ROLE: args.role},
                 region=args.region,

@@ -19,7 +19,7 @@ from govcloud.loader import load_county
 from govcloud.registry import db
 from govcloud.settings import get_settings
 from portal.api import API_PREFIX, build_router
-from portal.context import CachedSnapshot, PortalContext
+from portal.context import LiveCloud, PortalContext
 from portal.errors import PortalError, RateLimitedError, UnauthenticatedError
 from portal.settings import PortalSettings
 
@@ -60,6 +60,20 @@ def create_app(context: PortalContext) -> FastAPI:
     return app
 
 
+def live_cloud(name: str, regions: list[str], ttl: float) -> LiveCloud:
+    """The cloud `name` (a clouds.yaml entry; $OS_CLIENT_CONFIG_FILE says which file) as the
+    portal reads it: resources in `regions[0]` (the primary site's region, the only one whose
+    usage counts against quotas), Placement in every region given."""
+    from cloud import capacity, inventory  # noqa: PLC0415  (openstacksdk: slow to import)
+
+    return LiveCloud(
+        name,
+        snapshot=lambda: inventory.read(name, regions=regions[:1]),
+        capacity=lambda: capacity.read(name, regions=regions),
+        ttl=ttl,
+    )
+
+
 def from_environment() -> FastAPI:
     """The application for `govcloud portal serve` (uvicorn calls this in every worker)."""
     settings = get_settings()
@@ -67,14 +81,6 @@ def from_environment() -> FastAPI:
     county = load_county(settings.county_dir())
     engine = db.make_engine(settings.registry_url(), pool_size=portal_settings.pool_size)
     db.require_current(engine)
-    snapshot = None
-    if portal_settings.cloud:
-        from cloud import inventory  # noqa: PLC0415
-
-        cloud = portal_settings.cloud
-        snapshot = CachedSnapshot(
-            lambda: inventory.read(cloud), ttl=portal_settings.cloud_ttl_seconds
-        )
     context = PortalContext(
         county=county,
         engine=engine,
@@ -82,8 +88,10 @@ def from_environment() -> FastAPI:
         limits=portal_settings.limits(),
         secure_cookies=portal_settings.secure_cookies,
     )
-    if snapshot is not None:
-        context.snapshot = snapshot
+    if portal_settings.cloud:
+        context.cloud = live_cloud(
+            portal_settings.cloud, context.regions, portal_settings.cloud_ttl_seconds
+        )
 
     app = create_app(context)
 
@@ -96,4 +104,4 @@ def from_environment() -> FastAPI:
     return app
 
 
-__all__ = ["API_PREFIX", "create_app", "from_environment"]
+__all__ = ["API_PREFIX", "create_app", "from_environment", "live_cloud"]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from portal.lifecycle import DeniedError, DenyReason
 from portal.quota import Shortfall
+
+if TYPE_CHECKING:
+    from cloud.holdings import Missing
 
 
 class PortalError(Exception):
     """A refused operation: `status` is the HTTP status, the message says what to do."""
 
     status = 400
+    # True when the service wrote an audit entry of the refusal that the caller must commit.
+    audited = False
 
     def detail(self) -> Any:
         """The JSON `detail` of the error response."""
@@ -72,6 +78,46 @@ class QuotaExceededError(ConflictError):
                 for s in self.shortfalls
             ],
         }
+
+
+class NotDeployedError(ConflictError):
+    """The live cloud does not hold what the request granted: it is not deployed (409).
+
+    The refused attempt is in the audit log: the caller commits it (`audited`)."""
+
+    audited = True
+
+    def __init__(self, request_id: int, cloud: str, missing: Sequence[Missing]) -> None:
+        self.request_id = request_id
+        self.cloud = cloud
+        self.missing = list(missing)
+        super().__init__(
+            f"request {request_id} is not deployed: cloud {cloud} does not hold "
+            + "; ".join(m.message() for m in self.missing)
+            + ". Deploy the stacks (`govcloud apply`, or `govcloud localcloud deploy` on the "
+            "local cloud), then mark it deployed"
+        )
+
+    def detail(self) -> Any:
+        return {
+            "message": str(self),
+            "request": self.request_id,
+            "cloud": self.cloud,
+            "missing": [
+                {"kind": m.kind, "name": m.name, "expected": m.expected, "found": m.found}
+                for m in self.missing
+            ],
+        }
+
+
+class NoCloudError(ConflictError):
+    """The portal reads no cloud, so nothing can be seen deployed (409)."""
+
+
+class CloudUnavailableError(PortalError):
+    """The live cloud did not answer (503)."""
+
+    status = 503
 
 
 class RateLimitedError(PortalError):

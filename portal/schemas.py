@@ -288,6 +288,8 @@ class UsageOut(Output):
     observed_at: float | None
     resources: list[Difference]
     flagged: bool
+    cloud: str | None = Field(default=None, description="the cloud read (None: no cloud)")
+    cloud_error: str | None = Field(default=None, description="why it could not be read")
 
 
 class NetworkGrantOut(Output):
@@ -330,3 +332,66 @@ class ProblemOut(Output):
     """An error: what went wrong, for people and scripts."""
 
     detail: Any
+
+
+class ResourceOverview(ResourceQuota):
+    """One resource of a department (or the county): the ledger (`used` is what it approved)
+    and the live cloud (`observed`: None when the cloud cannot tell)."""
+
+    status: Literal["ok", "over", "under", "unknown"]
+
+
+class DepartmentOverview(Output):
+    """One department's quota, approved, pending and live usage, and whether they differ."""
+
+    department: str
+    name: str
+    kind: str
+    resources: list[ResourceOverview]
+    flagged: bool
+
+
+class CapacityOut(Output):
+    """One Placement resource class in one region, against the quotas handed out there."""
+
+    region: str
+    site: str | None = Field(description="the county's site in this region (primary, dr)")
+    resource_class: str
+    providers: int
+    total: int
+    reserved: int
+    allocation_ratio: float
+    allocatable: float = Field(description="(total - reserved) * allocation_ratio")
+    used: int = Field(description="allocated by Placement, to every project of the cloud")
+    quota: int | None = Field(
+        description="the Keystone limits of the county's tenants in this region (None: unread)"
+    )
+
+
+class AwaitingOut(Output):
+    """A request waiting for an approval, and for how long."""
+
+    id: int
+    department: str
+    kind: RequestKind
+    title: str
+    state: RequestState
+    requester: str
+    approver: Role = Field(description="whose approval it waits for")
+    since: UtcDatetime = Field(description="when it entered its state")
+    age_seconds: int
+
+
+class OverviewOut(Output):
+    """The county at a glance for cloud ops and auditors."""
+
+    county: str
+    cloud: str | None = Field(description="the cloud the portal reads (None: no cloud)")
+    cloud_error: str | None = Field(description="why the cloud could not be read, if so")
+    observed_at: float | None = Field(description="when the live usage was read (Unix time)")
+    capacity_at: float | None = Field(description="when Placement was read (Unix time)")
+    departments: list[DepartmentOverview]
+    totals: list[ResourceOverview]
+    flagged: list[str] = Field(description="the departments whose live usage differs")
+    capacity: list[CapacityOut]
+    awaiting: list[AwaitingOut]

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cloud import holdings
 from desired import network_plan
+from desired.grants import read_grants
 from govcloud.conventions import requested_network_name
-from govcloud.model import County, Department
+from govcloud.errors import UnreachableError
+from govcloud.model import County, Department, SiteRole
 from govcloud.quota import QUOTA_RESOURCES, ZERO, Amounts
 from govcloud.registry import audit_log
 from govcloud.registry.requests import GRANTED_STATES, PENDING_STATES, RequestKind, RequestState
@@ -36,9 +39,12 @@ from govcloud.registry.tables import (
 from network.plan import AllocationKind, PlanError, gateway
 from portal import lifecycle
 from portal.errors import (
+    CloudUnavailableError,
     ConflictError,
     ForbiddenError,
     InvalidError,
+    NoCloudError,
+    NotDeployedError,
     NotFoundError,
     QuotaExceededError,
     from_denied,
@@ -47,7 +53,13 @@ from portal.lifecycle import NEEDS_REASON, Action, Actor, Effect
 from portal.quota import Ledger
 from portal.schemas import NewRequest, QuotaChangeRequest
 
+if TYPE_CHECKING:
+    from cloud.inventory import Snapshot
+    from portal.context import LiveCloud
+
 AUDIT_PREFIX = "request"
+# The audit action of a deploy the live cloud did not bear out (the request stays as it was).
+DEPLOY_REFUSED = "deploy_refused"
 
 
 def _now() -> dt.datetime:
@@ -123,6 +135,12 @@ def ledger(session: Session, county: County, code: str) -> Ledger:
     department = department_of(county, code)
     row = session.get(PortalLedger, code)
     return _ledger_of(row, department)
+
+
+def ledgers(session: Session, county: County) -> dict[str, Ledger]:
+    """Every department's ledger as last committed (one query, no lock), in county order."""
+    rows = {row.department: row for row in session.execute(select(PortalLedger)).scalars()}
+    return {d.code: _ledger_of(rows.get(d.code), d) for d in county.departments}
 
 
 @dataclass(frozen=True)
@@ -272,19 +290,9 @@ def _locked(session: Session, request_id: int) -> PortalRequest:
     return row
 
 
-def transition(
-    session: Session,
-    county: County,
-    actor: Actor,
-    request_id: int,
-    *,
-    action: Action,
-    reason: str = "",
-) -> PortalRequest:
-    """Take one lifecycle step, with its effect on the ledger and its audit entry."""
-    row = _locked(session, request_id)
+def _decide(actor: Actor, action: Action, row: PortalRequest) -> lifecycle.Step:
     try:
-        step = lifecycle.decide(
+        return lifecycle.decide(
             actor,
             action,
             department=row.department,
@@ -294,9 +302,104 @@ def transition(
         )
     except lifecycle.DeniedError as denied:
         raise from_denied(denied) from None
+
+
+@dataclass(frozen=True)
+class CloudReading:
+    """A reading of the live cloud taken for one deploy check."""
+
+    cloud: str
+    snapshot: Snapshot
+
+
+def read_for_deploy(
+    session: Session, actor: Actor, request_id: int, cloud: LiveCloud | None
+) -> CloudReading:
+    """A fresh reading of the cloud to check request `request_id` against before it is marked
+    deployed (`transition(..., reading=...)`).
+
+    The actor's right to deploy it is checked first, so a refusal costs no cloud read (404,
+    403, 409). The session must hold no changes: its transaction is ended before the cloud is
+    read, so that no row lock, no connection and on SQLite no write lock is held for the
+    seconds a reading takes. Without a cloud: 409; a cloud that does not answer: 503.
+    """
+    row = session.get(PortalRequest, request_id, populate_existing=True)
+    if row is None:
+        raise NotFoundError(f"no request {request_id}")
+    _decide(actor, Action.DEPLOY, row)
+    if cloud is None:
+        raise NoCloudError(
+            "no cloud to check against: a request is deployed only once the live cloud is "
+            "seen to hold it; start the portal with a cloud (GOVCLOUD_PORTAL_CLOUD, OS_CLOUD, "
+            "or the local cloud's clouds.yaml: docs/portal.md)"
+        )
+    session.rollback()
+    try:
+        return CloudReading(cloud.name, cloud.snapshot.fresh())
+    except UnreachableError as error:
+        raise CloudUnavailableError(f"{error}: try again when the cloud answers") from None
+
+
+def _check_deployed(
+    session: Session, county: County, actor: Actor, row: PortalRequest, reading: CloudReading
+) -> None:
+    """Refuse (409, with an audit entry of the attempt) unless the cloud holds the grant."""
+    session.flush()
+    found = read_grants(county, session).departments.get(row.department)
+    if found is None:
+        raise NotFoundError(f"no department {row.department!r} in county {county.code}")
+    missing = holdings.missing(
+        reading.snapshot,
+        county.code,
+        county.site(SiteRole.PRIMARY).region,
+        found,
+        request_id=row.id,
+        kind=RequestKind(row.kind),
+    )
+    if not missing:
+        return
+    audit_log.record(
+        session,
+        actor=actor.audit_name,
+        action=f"{AUDIT_PREFIX}.{DEPLOY_REFUSED}",
+        object=f"{AUDIT_PREFIX}/{row.id}",
+        before=describe(row),
+        after={
+            **describe(row),
+            "cloud": reading.cloud,
+            "observed_at": reading.snapshot.taken_at,
+            "missing": [m.message() for m in missing],
+        },
+    )
+    raise NotDeployedError(row.id, reading.cloud, missing)
+
+
+def transition(
+    session: Session,
+    county: County,
+    actor: Actor,
+    request_id: int,
+    *,
+    action: Action,
+    reason: str = "",
+    reading: CloudReading | None = None,
+) -> PortalRequest:
+    """Take one lifecycle step, with its effect on the ledger and its audit entry.
+
+    `deploy` needs `reading` (from `read_for_deploy`): the request becomes deployed only when
+    that reading of the cloud holds everything it granted (`cloud.holdings`); otherwise
+    NotDeployedError names what is missing, and only the refused attempt's audit entry is
+    written (the caller commits it: the error is `audited`).
+    """
+    row = _locked(session, request_id)
+    step = _decide(actor, action, row)
     reason = reason.strip()
     if action in NEEDS_REASON and not reason:
         raise InvalidError(f"{action.value} needs a reason")
+    if action is Action.DEPLOY:
+        if reading is None:
+            raise NoCloudError("no cloud to check against: read it first (read_for_deploy)")
+        _check_deployed(session, county, actor, row, reading)
     before = describe(row)
     kind = RequestKind(row.kind)
     amounts = amounts_of(row)
@@ -464,6 +567,8 @@ def history(session: Session, row: PortalRequest) -> list[Event]:
         before = entry.before or {}
         after = entry.after or {}
         reason = after.get("reason")
+        if "missing" in after:  # a refused deploy: why it was refused
+            reason = "missing in the cloud: " + "; ".join(after["missing"])
         events.append(
             Event(
                 at=entry.at,
@@ -501,6 +606,41 @@ def queue(session: Session, actor: Actor) -> list[tuple[PortalRequest, str]]:
         ((row, name) for row, name in rows if Action.APPROVE in actions_for(actor, row)),
         key=lambda pair: pair[0].id,
     )
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    """A request waiting for an approval: whose, and since when (its last transition)."""
+
+    row: PortalRequest
+    requester: str
+    approver: lifecycle.Role
+    since: dt.datetime
+
+
+def awaiting_approval(session: Session, *, limit: int = 500) -> list[Awaiting]:
+    """Every request of the county that waits for an approval, longest waiting first."""
+    approvers = {
+        step.source: next(iter(sorted(step.roles - {lifecycle.Role.ADMIN})))
+        for step in lifecycle.STEPS
+        if step.action is Action.APPROVE
+    }
+    rows = session.execute(
+        select(PortalRequest, PortalUser.name)
+        .join(PortalUser, PortalUser.id == PortalRequest.requester_id)
+        .where(PortalRequest.state.in_([state.value for state in approvers]))
+        .order_by(PortalRequest.updated_at, PortalRequest.id)
+        .limit(limit)
+    ).all()
+    return [
+        Awaiting(row, name, approvers[RequestState(row.state)], _aware(row.updated_at))
+        for row, name in rows
+    ]
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    # SQLite gives back naive datetimes; the registry writes UTC.
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
 
 
 def actions_for(actor: Actor, row: PortalRequest) -> list[Action]:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from http import HTTPStatus
 from pathlib import Path
 from typing import Final
@@ -74,8 +75,17 @@ def _server_command(host: str, port: int, workers: int) -> list[str]:
     ]  # fmt: skip
 
 
-def start_background(state_dir: Path, host: str, port: int, workers: int, county: Path) -> str:
-    """Start a detached server and wait until it answers; its URL. Already running: its URL."""
+def start_background(
+    state_dir: Path,
+    host: str,
+    port: int,
+    workers: int,
+    county: Path,
+    *,
+    environment: Mapping[str, str] | None = None,
+) -> str:
+    """Start a detached server and wait until it answers; its URL. Already running: its URL.
+    `environment` is added to the server's (e.g. the cloud it reads)."""
     found = running(state_dir)
     if found is not None:
         return found[1]
@@ -83,7 +93,7 @@ def start_background(state_dir: Path, host: str, port: int, workers: int, county
         raise BadInputError(f"{host}:{port} is in use: choose another --port")
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / LOG_FILE
-    environment = {**os.environ, "GOVCLOUD_COUNTY": str(county)}
+    server_environment = {**os.environ, **(environment or {}), "GOVCLOUD_COUNTY": str(county)}
     with log.open("ab") as sink:
         # Our own interpreter and arguments; the server outlives the command that started it.
         process = subprocess.Popen(  # noqa: S603
@@ -91,7 +101,7 @@ def start_background(state_dir: Path, host: str, port: int, workers: int, county
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=environment,
+            env=server_environment,
         )
     url = f"http://{host}:{port}/"
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -123,11 +133,19 @@ def stop(state_dir: Path) -> str | None:
     return url
 
 
-def serve(host: str, port: int, workers: int, county: Path) -> None:
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    county: Path,
+    *,
+    environment: Mapping[str, str] | None = None,
+) -> None:
     """Serve in the foreground until interrupted: this process becomes the server, and its
-    workers read the county from GOVCLOUD_COUNTY."""
+    workers read the county from GOVCLOUD_COUNTY (and `environment`, e.g. the cloud)."""
     import uvicorn  # noqa: PLC0415  (only serving needs the server)
 
+    os.environ.update(environment or {})
     os.environ["GOVCLOUD_COUNTY"] = str(county)
     uvicorn.run(
         APP,

@@ -15,7 +15,12 @@ import pulumi
 import pulumi_openstack as openstack
 
 from desired.state import DesiredState
-from govcloud.conventions import ROLE_APPROVER, ROLE_OPERATOR, ROLE_REQUESTER
+from govcloud.conventions import (
+    COMPUTE_SERVICE_TYPE,
+    ROLE_APPROVER,
+    ROLE_OPERATOR,
+    ROLE_REQUESTER,
+)
 from govcloud.model import SiteRole, Tier
 from modules.dr import DrReplica, DrReplicaArgs, needs_dr_site, replication_settings
 from modules.extranet import ExtranetFabric, ExtranetFabricArgs
@@ -25,8 +30,6 @@ from modules.tenant import DepartmentTenant, DepartmentTenantArgs
 from modules.tenant_network import TenantNetwork, TenantNetworkArgs
 from modules.workload import Workload, WorkloadArgs, system_ref
 
-# Keystone's service type for Nova: compute limits are registered against it.
-COMPUTE_SERVICE_TYPE = "compute"
 # The auth scope data source needs a name; any constant works.
 AUTH_SCOPE = "deployer"
 

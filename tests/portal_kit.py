@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from simulated_cloud import holding_grants, simulated_capacity
 from small_county import write_county
 from sqlalchemy import Engine
 
+from desired.grants import read_grants
 from govcloud.loader import load_county
 from govcloud.model import County
 from govcloud.registry import db
 from portal import accounts
 from portal.app import create_app
-from portal.context import PortalContext
+from portal.context import LiveCloud, PortalContext
 from portal.lifecycle import Actor, Role
 
 PASSWORD = "correct horse battery"  # noqa: S105  (every test account's password)
@@ -76,9 +78,31 @@ class Portal:
         return self.post("ops", f"/requests/{request_id}/approve")
 
 
+SIMULATED_CLOUD = "simulated"
+
+
+def granted_cloud(context: PortalContext) -> LiveCloud:
+    """A cloud that always holds exactly what the registry granted (`holding_grants`), with
+    one simulated compute host per region: requests pass `deploy` once ops approved them."""
+
+    def snapshot() -> Any:
+        with context.sessions() as session:
+            grants = read_grants(context.county, session)
+        return holding_grants(context.county, grants, context.primary_region, SIMULATED_CLOUD)
+
+    return LiveCloud(
+        SIMULATED_CLOUD,
+        snapshot=snapshot,
+        capacity=lambda: simulated_capacity(context.regions, SIMULATED_CLOUD),
+        ttl=0,
+    )
+
+
 def make_portal(engine: Engine, county_dir: Path) -> Portal:
+    """The portal on this registry with the test cast, reading a cloud that holds its grants."""
     county = load_county(county_dir)
     context = PortalContext(county=county, engine=engine, sessions=db.session_factory(engine))
+    context.cloud = granted_cloud(context)
     portal = Portal(context, TestClient(create_app(context)))
     with context.sessions() as session:
         for name, (role, department) in CAST.items():

@@ -3,6 +3,8 @@
 `snapshot_from_items(items)` is the inverse of `live.live_items`: a Snapshot whose managed
 part reduces to exactly those items. Tests change it by hand (a quota, a rule, a deleted
 subnet) to check the diff; the benchmark uses it as a live cloud of any size.
+`holding_grants(county, grants, region)` is a cloud that holds exactly the portal's grants,
+and `simulated_capacity(regions)` its Placement, for the portal's tests.
 """
 
 from __future__ import annotations
@@ -12,7 +14,19 @@ from collections.abc import Iterable
 from typing import Any
 
 from cloud import inventory as inv
+from cloud.capacity import Capacity, Inventory
 from cloud.plan.items import ANY, Item
+from desired.grants import Grants
+from govcloud.conventions import (
+    COMPUTE_SERVICE_TYPE,
+    META_REQUEST,
+    county_tags,
+    project_name,
+    project_tags,
+    tenant_resource_name,
+)
+from govcloud.model import County
+from modules.quotas import tenant_quotas
 
 ADMIN_PROJECT = "admin-project-id"  # county-wide resources belong to the deployer's project
 DEFAULT_DOMAIN = "default"
@@ -279,3 +293,139 @@ def _compute(
                 ),
             )
         )
+
+
+def holding_grants(
+    county: County, grants: Grants, region: str, cloud: str = "simulated"
+) -> inv.Snapshot:
+    """A snapshot of a cloud that holds exactly what `grants` grant, in `region`: each
+    department's project (tagged as the stacks tag it), the servers, volumes and networks of
+    its approved requests, and its limits and quotas as the stacks derive them. Tests whose
+    requests must pass `deploy` read it; what the stacks really build is checked against the
+    stacks under Pulumi mocks (test_holdings.py) and against the local cloud
+    (test_portal_cloud.py)."""
+    records: dict[str, list[Any]] = {}
+    kinds = {d.code: d.kind.value for d in county.departments}
+    for code, granted in grants.departments.items():
+        project = f"project:{project_name(county.code, code)}"
+        records.setdefault("projects", []).append(
+            inv.Project(
+                id=project,
+                name=project_name(county.code, code),
+                domain_id=DEFAULT_DOMAIN,
+                description=code,
+                enabled=True,
+                tags=tuple(sorted(project_tags(county.code, code, kinds[code]))),
+            )
+        )
+        for server in granted.servers:
+            name = tenant_resource_name(code, server.name)
+            records.setdefault("servers", []).append(
+                inv.Server(
+                    id=f"server:{name}",
+                    region=region,
+                    project_id=project,
+                    name=name,
+                    status="ACTIVE",
+                    flavor=server.flavor,
+                    image_id=None,
+                    addresses=(),
+                    security_groups=(),
+                    metadata={META_REQUEST: str(server.request_id)},
+                )
+            )
+        for volume in granted.volumes:
+            name = tenant_resource_name(code, volume.name)
+            records.setdefault("volumes", []).append(
+                inv.Volume(
+                    id=f"volume:{name}",
+                    region=region,
+                    project_id=project,
+                    name=name,
+                    size_gb=volume.size_gb,
+                    status="available",
+                    volume_type=None,
+                    attached_to=(),
+                )
+            )
+        for network in granted.networks:
+            name = tenant_resource_name(code, network.network)
+            records.setdefault("networks", []).append(
+                inv.Network(
+                    id=f"network:{name}",
+                    region=region,
+                    project_id=project,
+                    name=name,
+                    external=False,
+                    shared=False,
+                    provider_network_type=None,
+                    provider_physical_network=None,
+                    provider_segmentation_id=None,
+                    tags=tuple(county_tags(county.code)),
+                )
+            )
+        quotas = tenant_quotas(granted.quota)
+        for resource, value in quotas.compute.as_limits().items():
+            records.setdefault("limits", []).append(
+                inv.Limit(
+                    project_id=project,
+                    region=region,
+                    service=COMPUTE_SERVICE_TYPE,
+                    resource_name=resource,
+                    resource_limit=value,
+                )
+            )
+        for service, fields, values in (
+            ("network", inv.NETWORK_QUOTA_FIELDS, quotas.network),
+            ("volume", inv.VOLUME_QUOTA_FIELDS, quotas.volume),
+        ):
+            records.setdefault("quotas", []).append(
+                inv.Quota(
+                    project_id=project,
+                    region=region,
+                    service=service,
+                    values={f: getattr(values, f) for f in fields},
+                )
+            )
+    return inv.Snapshot(
+        cloud=cloud,
+        regions=(region,),
+        taken_at=time.time(),
+        seconds=0.0,
+        api_calls=0,
+        **{
+            kind: tuple(records.get(kind, []))
+            for kind in ("projects", "groups", "role_assignments", "limits", *inv.REGIONAL_KINDS)
+        },
+    )
+
+
+# The simulated cloud's Placement: one compute host per region, as the local cloud has.
+SIMULATED_INVENTORY = {"VCPU": (64, 4, 4.0, 10), "MEMORY_MB": (262144, 512, 1.5, 20480)}
+SIMULATED_INVENTORY |= {"DISK_GB": (2000, 0, 1.0, 300)}
+
+
+def simulated_capacity(regions: Iterable[str], cloud: str = "simulated") -> Capacity:
+    """Placement's view of the simulated cloud: per region one provider with
+    SIMULATED_INVENTORY's (total, reserved, allocation ratio, used) per class."""
+    regions = tuple(regions)
+    return Capacity(
+        cloud=cloud,
+        regions=regions,
+        taken_at=time.time(),
+        seconds=0.0,
+        api_calls=0,
+        inventories=tuple(
+            Inventory(
+                region=region,
+                provider=f"compute-{region}",
+                resource_class=rc,
+                total=total,
+                reserved=reserved,
+                allocation_ratio=ratio,
+                used=used,
+            )
+            for region in regions
+            for rc, (total, reserved, ratio, used) in SIMULATED_INVENTORY.items()
+        ),
+    )

@@ -20,16 +20,17 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "not found",
         409: "not possible now (the quota, or the request's state)",
         429: "too many failed sign-ins",
+        503: "the live cloud did not answer",
     }
     return {status: {"model": ProblemOut, "description": text[status]} for status in statuses}
 
 
 def build_router() -> APIRouter:
     """Every API route."""
-    from portal.api import audit, departments, meta, requests, users  # noqa: PLC0415
+    from portal.api import audit, departments, meta, ops, requests, users  # noqa: PLC0415
 
     router = APIRouter(prefix=API_PREFIX)
-    for module in (meta, requests, departments, users, audit):
+    for module in (meta, requests, departments, users, audit, ops):
         router.include_router(module.router)
     router.include_router(departments.grants_router)
     return router

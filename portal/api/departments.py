@@ -11,7 +11,7 @@ from govcloud.model import County
 from govcloud.quota import QUOTA_RESOURCES, Amounts
 from portal import lifecycle, observed, service
 from portal.api import problems
-from portal.context import PortalContext
+from portal.context import LiveReading, PortalContext
 from portal.deps import ApiActor, CountyDep, Ctx, Db
 from portal.errors import ForbiddenError
 from portal.quota import Ledger
@@ -34,26 +34,31 @@ def _amounts(value: Amounts) -> ResourceAmounts:
     return ResourceAmounts(**value.as_dict())
 
 
+def resource_rows(standing: Ledger) -> list[ResourceQuota]:
+    """A ledger per resource: quota, used (approved), pending, available."""
+    available = standing.available
+    return [
+        ResourceQuota(
+            resource=name,
+            quota=getattr(standing.quota, name),
+            used=getattr(standing.used, name),
+            pending=getattr(standing.pending, name),
+            available=getattr(available, name),
+        )
+        for name in QUOTA_RESOURCES
+    ]
+
+
 def quota_out(county: County, code: str, standing: Ledger) -> QuotaOut:
     """A department's ledger as the API shows it."""
-    available = standing.available
     return QuotaOut(
         department=code,
         name=county.department(code).name,
         quota=_amounts(standing.quota),
         used=_amounts(standing.used),
         pending=_amounts(standing.pending),
-        available=_amounts(available),
-        resources=[
-            ResourceQuota(
-                resource=name,
-                quota=getattr(standing.quota, name),
-                used=getattr(standing.used, name),
-                pending=getattr(standing.pending, name),
-                available=getattr(available, name),
-            )
-            for name in QUOTA_RESOURCES
-        ],
+        available=_amounts(standing.available),
+        resources=resource_rows(standing),
     )
 
 
@@ -76,23 +81,24 @@ def get_quota(code: Code, actor: ApiActor, db: Db, county: CountyDep) -> QuotaOu
     return quota_out(county, code, service.ledger(db, county, code))
 
 
-def usage_out(context: PortalContext, code: str, standing: Ledger) -> UsageOut:
-    """The ledger's usage next to the live cloud's, differences flagged."""
-    snapshot = context.snapshot()
+def usage_out(context: PortalContext, code: str, standing: Ledger, live: LiveReading) -> UsageOut:
+    """The ledger's usage next to the live cloud's (`live`, from `context.live()`)."""
     seen = None
-    if snapshot is not None:
+    if live.snapshot is not None:
         seen = observed.observed_usage(
-            snapshot, context.county.code, [code], [context.primary_region]
+            live.snapshot, context.county.code, [code], [context.primary_region]
         )[code]
     differences = observed.compare(standing.used, seen)
     return UsageOut(
         department=code,
-        observed_at=snapshot.taken_at if snapshot is not None else None,
+        observed_at=live.snapshot.taken_at if live.snapshot is not None else None,
         resources=[
             Difference(resource=d.resource, ledger=d.ledger, observed=d.observed, status=d.status)
             for d in differences
         ],
         flagged=observed.flagged(differences),
+        cloud=live.cloud,
+        cloud_error=live.error,
     )
 
 
@@ -104,7 +110,9 @@ def usage_out(context: PortalContext, code: str, standing: Ledger) -> UsageOut:
 def get_usage(code: Code, actor: ApiActor, db: Db, context: Ctx) -> UsageOut:
     """Per resource: the ledger's usage, the cloud's, and `over`/`under` where they differ."""
     service.check_department(context.county, actor, code)
-    return usage_out(context, code, service.ledger(db, context.county, code))
+    live = context.live()  # before the registry's transaction: a reading can take seconds
+    standing = service.ledger(db, context.county, code)
+    return usage_out(context, code, standing, live)
 
 
 def grants_out(found: grants.DepartmentGrants) -> GrantsOut:

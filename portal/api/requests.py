@@ -8,13 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, status
 from sqlalchemy.orm import Session
 
-from govcloud.model import County
 from govcloud.quota import QUOTA_RESOURCES
 from govcloud.registry.requests import RequestKind, RequestState
 from govcloud.registry.tables import PortalRequest
 from portal import service
 from portal.api import problems
-from portal.deps import ApiActor, CountyDep, Db
+from portal.context import PortalContext
+from portal.deps import ApiActor, CountyDep, Ctx, Db
+from portal.errors import PortalError
 from portal.lifecycle import NEEDS_REASON, Action, Actor
 from portal.schemas import EventOut, NewRequest, Reason, RequestOut, ResourceAmounts
 
@@ -96,12 +97,33 @@ def get_history(request_id: RequestId, actor: ApiActor, db: Db) -> list[EventOut
     return [EventOut.model_validate(event) for event in service.history(db, row)]
 
 
-def _act(
-    db: Session, county: County, actor: Actor, request_id: int, *, action: Action, reason: str
-) -> RequestOut:
-    row = service.transition(db, county, actor, request_id, action=action, reason=reason)
+def act(
+    db: Session,
+    context: PortalContext,
+    actor: Actor,
+    request_id: int,
+    *,
+    action: Action,
+    reason: str = "",
+) -> PortalRequest:
+    """Take one lifecycle step and commit it; `deploy` first reads the live cloud afresh.
+
+    A refusal rolls everything back, except a refusal the service audited (a deploy the cloud
+    does not bear out): its audit entry is committed, and the error raised all the same.
+    """
+    reading = None
+    if action is Action.DEPLOY:
+        reading = service.read_for_deploy(db, actor, request_id, context.cloud)
+    try:
+        row = service.transition(
+            db, context.county, actor, request_id, action=action, reason=reason, reading=reading
+        )
+    except PortalError as error:
+        if error.audited:
+            db.commit()
+        raise
     db.commit()
-    return request_out(row, service.requester_name(db, row), actor)
+    return row
 
 
 _SUMMARIES = {
@@ -110,7 +132,8 @@ _SUMMARIES = {
     "a decommission",
     Action.REJECT: "Reject a submitted or department-approved request (a reason is needed)",
     Action.WITHDRAW: "Withdraw a request before ops approval (a reason is needed)",
-    Action.DEPLOY: "Cloud ops: the resources are seen live in the cloud",
+    Action.DEPLOY: "Cloud ops: mark deployed, once a fresh reading of the live cloud holds "
+    "everything the request granted (409 naming what is missing; 409 without a cloud)",
     Action.ACCEPT: "The department confirms the resources are in use",
     Action.DECOMMISSION: "The department asks to decommission the resources",
 }
@@ -121,12 +144,11 @@ def _action_route(action: Action) -> Callable[..., RequestOut]:
         request_id: RequestId,
         actor: ApiActor,
         db: Db,
-        county: CountyDep,
+        context: Ctx,
         body: Annotated[Reason | None, Body()] = None,
     ) -> RequestOut:
-        return _act(
-            db, county, actor, request_id, action=action, reason=body.reason if body else ""
-        )
+        row = act(db, context, actor, request_id, action=action, reason=body.reason if body else "")
+        return request_out(row, service.requester_name(db, row), actor)
 
     handler.__name__ = f"{action.value}_request"
     handler.__doc__ = (
@@ -142,7 +164,7 @@ for _action in Action:
         f"/{{request_id}}/{_action.value}",
         _action_route(_action),
         methods=["POST"],
-        responses=problems(400, 401, 403, 404, 409),
+        responses=problems(400, 401, 403, 404, 409, *([503] if _action is Action.DEPLOY else [])),
         summary=_SUMMARIES[_action],
         name=f"{_action.value}_request",
     )

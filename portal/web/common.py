@@ -41,6 +41,7 @@ def _local_time(at: dt.datetime | None) -> str:
 
 
 templates.env.filters["when"] = _local_time
+templates.env.filters["unix_when"] = lambda at: _local_time(dt.datetime.fromtimestamp(at, dt.UTC))
 
 
 class LoginRequiredError(Exception):
@@ -91,6 +92,7 @@ class Page:
             + (f"?{self.request.url.query}" if self.request.url.query else ""),
             "is_approver": actor.role in {Role.DEPT_APPROVER, Role.OPS_APPROVER, Role.ADMIN},
             "is_auditor": lifecycle.can_read_audit(actor),
+            "is_county": actor.role in lifecycle.COUNTY_ROLES,
             "can_request": actor.role in {Role.REQUESTER, Role.DEPT_APPROVER, Role.ADMIN},
             **values,
         }

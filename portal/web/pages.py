@@ -11,19 +11,32 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 from pydantic import TypeAdapter, ValidationError
 
-from govcloud.conventions import REQUESTABLE_FLAVORS
+from govcloud.conventions import CAPACITY_CLASSES, REQUESTABLE_FLAVORS
 from govcloud.quota import QUOTA_RESOURCES, Amounts
 from govcloud.registry import audit_log
 from govcloud.registry.requests import RequestKind, RequestState
 from govcloud.registry.tables import PortalUser
-from portal import accounts, lifecycle, reports, service
+from portal import accounts, charts, lifecycle, reports, service
 from portal.api.departments import usage_out
+from portal.api.ops import check_overview
+from portal.api.requests import act
 from portal.deps import Ctx, Db
-from portal.errors import ForbiddenError, NotFoundError, PortalError, QuotaExceededError
+from portal.errors import (
+    CloudUnavailableError,
+    ForbiddenError,
+    NoCloudError,
+    NotDeployedError,
+    NotFoundError,
+    PortalError,
+    QuotaExceededError,
+)
+from portal.i18n import Translate
 from portal.lifecycle import NEEDS_REASON, Action, Role
-from portal.schemas import NewRequest
+from portal.overview import overview
+from portal.schemas import NewRequest, OverviewOut
 from portal.web.common import Page, PageUser, csrf_ok, redirect, safe_next, visible_departments
 
 router = APIRouter(include_in_schema=False)
@@ -38,6 +51,10 @@ KIND_FIELDS: dict[RequestKind, tuple[str, ...]] = {
     RequestKind.QUOTA_CHANGE: QUOTA_RESOURCES,
 }
 TEXT_FIELDS = frozenset({"flavor", "name"})
+OPS_PATH = "/ops"
+SECONDS_PER_MINUTE = 60
+SECONDS_PER_HOUR = 3600
+SECONDS_PER_DAY = 86400
 PAGE_SIZE = 100
 E = TypeVar("E", bound=StrEnum)
 
@@ -69,15 +86,19 @@ def _department_choice(page: Page, wanted: str | None) -> str:
 # -- dashboard ---------------------------------------------------------------------------------
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_model=None)
 def dashboard(
     page: PageUser,
     db: Db,
     context: Ctx,
     department: Annotated[str | None, Query(max_length=32)] = None,
-) -> HTMLResponse:
-    """Quota bars, requests by state, and the ledger next to the live cloud."""
+) -> Response:
+    """Quota bars, requests by state, and the ledger next to the live cloud. Cloud ops start
+    on the ops overview, which shows every department."""
+    if department is None and page.actor.role is Role.OPS_APPROVER:
+        return redirect(OPS_PATH)
     code = _department_choice(page, department)
+    live = context.live()  # before the registry's transaction: a reading can take seconds
     standing = service.ledger(db, context.county, code)
     return page.render(
         "dashboard.html",
@@ -87,7 +108,74 @@ def dashboard(
         used=standing.used.as_dict(),
         pending=standing.pending.as_dict(),
         counts=service.counts_by_state(db, code),
-        usage=usage_out(context, code, standing),
+        usage=usage_out(context, code, standing, live),
+    )
+
+
+# -- the ops overview --------------------------------------------------------------------------
+
+
+def _age(t: Translate, seconds: int) -> str:
+    """How long something has waited, to the minute: 2 天 3 小时 / 2 d 3 h."""
+    days, rest = divmod(seconds, SECONDS_PER_DAY)
+    hours, rest = divmod(rest, SECONDS_PER_HOUR)
+    minutes = rest // SECONDS_PER_MINUTE
+    if days:
+        return t("age.days", days=days, hours=hours)
+    if hours:
+        return t("age.hours", hours=hours, minutes=minutes)
+    return t("age.minutes", minutes=minutes)
+
+
+def _region_label(t: Translate, region: str, site: str | None) -> str:
+    return f"{region} {t('site.' + site)}" if site else region
+
+
+def _capacity_chart(t: Translate, found: OverviewOut) -> str:
+    panels = []
+    for resource_class in CAPACITY_CLASSES:
+        rows = [row for row in found.capacity if row.resource_class == resource_class]
+        panels.append(
+            charts.Panel(
+                title=t(f"capacity.class.{resource_class}"),
+                bars=tuple(
+                    charts.Bar(
+                        region=_region_label(t, row.region, row.site),
+                        allocatable=charts.display_value(resource_class, row.allocatable),
+                        quota=None
+                        if row.quota is None
+                        else charts.display_value(resource_class, row.quota),
+                        used=charts.display_value(resource_class, row.used),
+                    )
+                    for row in rows
+                ),
+            )
+        )
+    labels = charts.Labels(
+        allocatable=t("capacity.allocatable"),
+        quota=t("capacity.quota"),
+        used=t("capacity.used"),
+        description=t("capacity.chart"),
+    )
+    return charts.capacity_svg(tuple(panels), labels)
+
+
+@router.get(OPS_PATH, response_class=HTMLResponse)
+def ops_page(page: PageUser, db: Db, context: Ctx) -> HTMLResponse:
+    """Every department's quota, approved, pending and live usage; the county's totals; the
+    cloud's capacity against the quotas handed out; what waits for approval, with its age."""
+    try:
+        check_overview(page.actor)
+    except PortalError as error:
+        return _error(page, error)
+    found = overview(context, db, dt.datetime.now(dt.UTC))
+    t = page.context()["t"]
+    return page.render(
+        "ops.html",
+        o=found,
+        chart=Markup(_capacity_chart(t, found)) if found.capacity else "",  # noqa: S704
+        ages={a.id: _age(t, a.age_seconds) for a in found.awaiting},
+        regions={row.region: _region_label(t, row.region, row.site) for row in found.capacity},
     )
 
 
@@ -298,6 +386,7 @@ def _detail(
     request_id: int,
     *,
     error: str = "",
+    missing: list[str] | None = None,
     done: str = "",
     status_code: int = 200,
 ) -> HTMLResponse:
@@ -314,6 +403,7 @@ def _detail(
         actions=service.actions_for(page.actor, row),
         needs_reason=NEEDS_REASON,
         error=error,
+        missing=missing or [],
         done=done,
     )
 
@@ -346,15 +436,38 @@ def request_action(
     if not csrf_ok(page, csrf_token):
         return _detail(page, db, request_id, error=t("login.csrf"), status_code=403)
     try:
-        service.transition(db, context.county, page.actor, request_id, action=action, reason=reason)
+        act(db, context, page.actor, request_id, action=action, reason=reason)
     except PortalError as error:
         db.rollback()
         if error.status == 404:
             return _error(page, error)
-        return _detail(page, db, request_id, error=str(error), status_code=error.status)
-    db.commit()
+        message, missing = _refusal(t, error)
+        return _detail(
+            page, db, request_id, error=message, missing=missing, status_code=error.status
+        )
     default = f"/requests/{request_id}?done={action.value}"
     return redirect(safe_next(next_path, default) if next_path else default)
+
+
+def _refusal(t: Translate, error: PortalError) -> tuple[str, list[str]]:
+    """A refused action in the page's language, and for a deploy what the cloud lacks."""
+    if isinstance(error, NotDeployedError):
+        missing = [
+            t(
+                "deploy.missing" if m.found is None else "deploy.different",
+                kind=t(f"holding.{m.kind}"),
+                name=m.name,
+                expected=m.expected,
+                found=m.found,
+            )
+            for m in error.missing
+        ]
+        return t("deploy.not_held", cloud=error.cloud), missing
+    if isinstance(error, NoCloudError):
+        return t("deploy.no_cloud"), []
+    if isinstance(error, CloudUnavailableError):
+        return t("deploy.unreachable", detail=str(error)), []
+    return str(error), []
 
 
 @router.get("/queue", response_class=HTMLResponse)

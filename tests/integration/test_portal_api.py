@@ -8,8 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from portal_kit import PASSWORD, Portal
+from portal_kit import PASSWORD, SIMULATED_CLOUD, Portal
+from simulated_cloud import SIMULATED_INVENTORY, holding_grants, simulated_capacity
 from snapshot_kit import SNAPSHOT
+
+from desired.grants import read_grants
+from govcloud.errors import UnreachableError
+from govcloud.registry.tables import AuditEntry
+from portal.context import LiveCloud
 
 STORAGE = {"kind": "storage", "storage_gb": 10}
 ACTIONS = ["submit", "approve", "reject", "withdraw", "deploy", "accept", "decommission"]
@@ -236,6 +242,184 @@ def test_decommissioning_a_quota_change_is_409(sqlite_portal: Portal) -> None:
     assert refused.status_code == 409 and "quota change" in refused.json()["detail"]
 
 
+def _frozen_cloud(p: Portal) -> LiveCloud:
+    """The simulated cloud as it is now: what the registry grants at this moment, no more."""
+    with p.context.sessions() as session:
+        grants = read_grants(p.county, session)
+    held = holding_grants(p.county, grants, p.context.primary_region, SIMULATED_CLOUD)
+    return LiveCloud(
+        SIMULATED_CLOUD,
+        snapshot=lambda: held,
+        capacity=lambda: simulated_capacity(p.context.regions),
+        ttl=0,
+    )
+
+
+def _refusals(p: Portal, rid: int) -> list[AuditEntry]:
+    with p.context.sessions() as session:
+        return list(
+            session.query(AuditEntry).filter(
+                AuditEntry.object == f"request/{rid}", AuditEntry.action == "request.deploy_refused"
+            )
+        )
+
+
+def test_deploy_needs_the_cloud_to_hold_the_request(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    rid = p.submit("req-a", kind="compute", flavor="m1.small", count=2).json()["id"]
+    p.post("head-a", f"/requests/{rid}/approve")
+    granted = p.context.cloud
+    p.context.cloud = _frozen_cloud(p)  # the cloud before the stacks deployed the request
+    assert p.post("ops", f"/requests/{rid}/approve").json()["state"] == "ops_approved"
+    before = p.get("ops", "/departments/alpha/quota").json()
+
+    refused = p.post("ops", f"/requests/{rid}/deploy")
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert detail["request"] == rid and detail["cloud"] == SIMULATED_CLOUD
+    assert detail["missing"] == [
+        {"kind": "server", "name": f"alpha-req{rid}-{n}", "expected": "m1.small", "found": None}
+        for n in (1, 2)
+    ]
+    assert f"alpha-req{rid}-1" in detail["message"]
+    assert p.get("ops", f"/requests/{rid}").json()["state"] == "ops_approved"
+    assert p.get("ops", "/departments/alpha/quota").json() == before
+    # The refused attempt is in the audit log and the request's history, nothing else changed.
+    assert len(_refusals(p, rid)) == 1
+    history = p.get("ops", f"/requests/{rid}/history").json()
+    assert [(e["action"], e["from_state"], e["to_state"]) for e in history][-1] == (
+        "deploy_refused",
+        "ops_approved",
+        "ops_approved",
+    )
+    assert f"alpha-req{rid}-2" in history[-1]["reason"]
+
+    # No cloud: refused, naming why, and nothing written at all.
+    p.context.cloud = None
+    none = p.post("ops", f"/requests/{rid}/deploy")
+    assert none.status_code == 409 and "no cloud to check against" in none.json()["detail"]
+    assert len(_refusals(p, rid)) == 1
+
+    # A cloud that does not answer: 503, nothing written.
+    def unreachable() -> Any:
+        raise UnreachableError("cannot read cloud 'down': connection refused")
+
+    p.context.cloud = LiveCloud("down", snapshot=unreachable, capacity=unreachable, ttl=0)
+    down = p.post("ops", f"/requests/{rid}/deploy")
+    assert down.status_code == 503 and "connection refused" in down.json()["detail"]
+    assert len(_refusals(p, rid)) == 1
+
+    # Once the cloud holds both servers, the request is deployed.
+    p.context.cloud = granted
+    done = p.post("ops", f"/requests/{rid}/deploy")
+    assert done.status_code == 200 and done.json()["state"] == "deployed"
+
+
+def test_deploy_checks_each_kind_of_grant(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    bodies = {
+        "storage": {"kind": "storage", "storage_gb": 30, "volumes": 2},
+        "network": {"kind": "network", "name": "video", "hosts": 20},
+        "floating_ip": {"kind": "floating_ip", "floating_ips": 1},
+        "quota_change": {"kind": "quota_change", "vcpu": 2},
+    }
+    made = {}
+    for kind, body in bodies.items():
+        made[kind] = p.submit("req-a", **body).json()["id"]
+        p.post("head-a", f"/requests/{made[kind]}/approve")
+    granted = p.context.cloud
+    p.context.cloud = _frozen_cloud(p)
+    for rid in made.values():
+        assert p.post("ops", f"/requests/{rid}/approve").status_code == 200
+    missing = {
+        kind: [(m["kind"], m["name"], m["found"]) for m in answer.json()["detail"]["missing"]]
+        for kind, rid in made.items()
+        if (answer := p.post("ops", f"/requests/{rid}/deploy")).status_code == 409
+    }
+    storage, network = made["storage"], made["network"]
+    assert missing == {
+        "storage": [
+            ("volume", f"alpha-req{storage}-1", None),
+            ("volume", f"alpha-req{storage}-2", None),
+        ],
+        "network": [("network", f"alpha-req-{network}-video", None)],
+        # 8 vCPU before the change, 10 after: Keystone's limits and the quotas derived from it.
+        "quota_change": [
+            ("limit", "compute servers", "8"),
+            ("limit", "compute class:VCPU", "8"),
+            ("quota", "network ports", "24"),
+            ("quota", "volume volumes", "16"),
+            ("quota", "volume snapshots", "16"),
+            ("quota", "volume backups", "16"),
+        ],
+    }, missing
+    # A floating IP creates nothing: alpha's quota of 1 already holds it, so it is deployed.
+    assert p.get("ops", f"/requests/{made['floating_ip']}").json()["state"] == "deployed"
+    p.context.cloud = granted
+    for kind in ("storage", "network", "quota_change"):
+        answer = p.post("ops", f"/requests/{made[kind]}/deploy")
+        assert answer.json()["state"] == "deployed", (kind, answer.text)
+
+
+# -- ops --------------------------------------------------------------------------------------
+
+
+def test_ops_overview(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    used = make(p, "in_use")  # 10 GB of storage, deployed
+    waiting = make(p, "submitted", department="beta")  # 10 GB pending at beta
+    for who in ("req-a", "head-b"):
+        assert p.get(who, "/ops/overview").status_code == 403
+    assert no_auth(p, "GET", "/ops/overview").status_code == 401
+    for who in ("ops", "auditor", "admin"):
+        assert p.get(who, "/ops/overview").status_code == 200
+    body = p.get("ops", "/ops/overview").json()
+    assert body["county"] == p.county.code and body["cloud"] == SIMULATED_CLOUD
+    assert body["cloud_error"] is None and body["flagged"] == []
+    alpha, beta = body["departments"]
+    storage = lambda d: next(r for r in d["resources"] if r["resource"] == "storage_gb")  # noqa: E731
+    assert storage(alpha) == {
+        "resource": "storage_gb",
+        "quota": 100,
+        "used": 10,
+        "pending": 0,
+        "available": 90,
+        "observed": 10,
+        "status": "ok",
+    }
+    assert (storage(beta)["used"], storage(beta)["pending"], storage(beta)["observed"]) == (
+        0,
+        10,
+        0,
+    )
+    totals = {r["resource"]: r for r in body["totals"]}
+    assert (totals["vcpu"]["quota"], totals["storage_gb"]["quota"]) == (12, 150)
+    assert (totals["storage_gb"]["used"], totals["storage_gb"]["pending"]) == (10, 10)
+    assert totals["storage_gb"]["observed"] == 10 and totals["floating_ips"]["observed"] is None
+    # Capacity per region and class: (total - reserved) * ratio, against the limits handed out
+    # (the simulated cloud sets the quotas at the primary site only).
+    capacity = {(c["region"], c["resource_class"]): c for c in body["capacity"]}
+    assert [c["region"] for c in body["capacity"]] == ["RegionOne"] * 3 + ["RegionTwo"] * 3
+    vcpu = capacity[("RegionOne", "VCPU")]
+    total, reserved, ratio, in_use = SIMULATED_INVENTORY["VCPU"]
+    assert (vcpu["total"], vcpu["reserved"], vcpu["allocation_ratio"]) == (total, reserved, ratio)
+    assert vcpu["allocatable"] == (total - reserved) * ratio and vcpu["used"] == in_use
+    assert vcpu["quota"] == 12 and vcpu["site"] == "primary"
+    assert capacity[("RegionOne", "MEMORY_MB")]["quota"] == 24 * 1024
+    assert capacity[("RegionOne", "DISK_GB")]["quota"] == 150
+    assert capacity[("RegionTwo", "VCPU")]["quota"] == 0
+    assert capacity[("RegionTwo", "VCPU")]["site"] == "dr"
+    # What waits for approval: beta's request, for its head, with its age.
+    assert [(a["id"], a["approver"]) for a in body["awaiting"]] == [(waiting, "dept_approver")]
+    assert body["awaiting"][0]["age_seconds"] >= 0 and used not in {waiting}
+
+    # Without a cloud the registry's parts stand, the live parts are empty.
+    p.context.cloud = None
+    bare = p.get("auditor", "/ops/overview").json()
+    assert (bare["cloud"], bare["capacity"], bare["observed_at"]) == (None, [], None)
+    assert {r["status"] for r in bare["totals"]} == {"unknown"}
+
+
 # -- departments ------------------------------------------------------------------------------
 
 
@@ -281,9 +465,11 @@ def test_quota(sqlite_portal: Portal) -> None:
 
 def test_usage_without_a_cloud_is_unknown(sqlite_portal: Portal) -> None:
     p = sqlite_portal
+    p.context.cloud = None
     usage = p.get("head-a", "/departments/alpha/usage")
     assert usage.status_code == 200
     assert usage.json()["observed_at"] is None and usage.json()["flagged"] is False
+    assert usage.json()["cloud"] is None
     assert {r["status"] for r in usage.json()["resources"]} == {"unknown"}
     assert no_auth(p, "GET", "/departments/alpha/usage").status_code == 401
     assert p.get("head-b", "/departments/alpha/usage").status_code == 403
@@ -468,6 +654,7 @@ COVERED: dict[str, Callable[..., None]] = {
     "GET /api/v1/audit": test_audit_log,
     "GET /api/v1/export/requests.csv": test_csv_exports,
     "GET /api/v1/export/audit.csv": test_csv_exports,
+    "GET /api/v1/ops/overview": test_ops_overview,
     "GET /api/v1/health": test_health_and_flavors,
     "GET /api/v1/flavors": test_health_and_flavors,
 }
@@ -481,7 +668,9 @@ def test_every_api_route_has_its_test(sqlite_portal: Portal) -> None:
 
 def test_usage_compares_the_ledger_with_the_live_cloud(sqlite_portal: Portal) -> None:
     p = sqlite_portal
-    p.context.snapshot = lambda: SNAPSHOT
+    p.context.cloud = LiveCloud(
+        "test", snapshot=lambda: SNAPSHOT, capacity=lambda: simulated_capacity([]), ttl=60
+    )
     rid = p.submit("req-a", kind="storage", storage_gb=50).json()["id"]
     p.approve_twice(rid)
     usage = p.get("req-a", "/departments/alpha/usage").json()

@@ -173,3 +173,43 @@ def test_auditor_filters_and_exports(browser: Browser, base_url: str, shots: Pat
     assert exported.splitlines()[0].startswith("id,department,kind,state")
     assert ",floating_ip," in exported
     auditor.screenshot(path=shots / "11-auditor.png", full_page=True)
+
+
+def test_ops_overview_in_chinese_and_english(
+    browser: Browser, base_url: str, sqlite_portal: Portal, shots: Path
+) -> None:
+    """Cloud ops land on the overview: departments, county totals, the capacity chart with the
+    table beside it, and what waits for approval, in zh-CN and then in English."""
+    p = sqlite_portal
+    waiting = p.submit("req-b", kind="storage", storage_gb=5).json()["id"]
+    used = p.submit("req-a", kind="storage", storage_gb=30).json()["id"]
+    p.approve_twice(used)
+    ops = sign_in(browser, base_url, "ops")
+    expect(ops).to_have_url(f"{base_url}/ops")
+    expect(ops.get_by_role("heading", name="运维总览", exact=True)).to_be_visible()
+    expect(ops.get_by_test_id("cloud")).to_contain_text("读取云平台 simulated")
+    expect(ops.get_by_test_id("total-storage_gb")).to_contain_text("150")  # 100 + 50
+    # The chart's text is text: the browser draws the Chinese labels itself.
+    chart = ops.get_by_test_id("capacity-chart")
+    expect(chart.locator("svg")).to_be_visible()
+    expect(chart.locator("svg text", has_text="可分配")).to_have_count(1)
+    expect(chart.locator("svg text", has_text="RegionTwo 灾备站点").first).to_be_visible()
+    # (64 - 4) * 4: the simulated host's vCPUs that Placement lets the scheduler place.
+    vcpu = ops.get_by_test_id("capacity-RegionOne-VCPU")
+    expect(vcpu).to_contain_text("240")
+    expect(vcpu).to_contain_text("12")  # alpha's 8 and beta's 4 vCPU handed out
+    expect(ops.get_by_role("table", name="容量明细")).to_be_visible()
+    expect(ops.get_by_test_id(f"awaiting-{waiting}")).to_contain_text("科室负责人")
+    expect(ops.get_by_test_id(f"age-{waiting}")).to_contain_text("分钟")
+    expect(ops.get_by_test_id("department-alpha")).to_contain_text("30")
+    ops.screenshot(path=shots / "12-ops-overview-zh.png", full_page=True)
+
+    ops.get_by_test_id("lang-en").click()
+    expect(ops.locator("html")).to_have_attribute("lang", "en")
+    expect(ops.get_by_role("heading", name="Ops overview", exact=True)).to_be_visible()
+    expect(chart.locator("svg text", has_text="Allocatable")).to_have_count(1)
+    expect(ops.get_by_role("table", name="Capacity in figures")).to_be_visible()
+    expect(ops.get_by_test_id(f"awaiting-{waiting}")).to_contain_text("department head")
+    expect(ops.get_by_test_id(f"age-{waiting}")).to_contain_text("min")
+    ops.screenshot(path=shots / "13-ops-overview-en.png", full_page=True)
+    ops.get_by_test_id("lang-zh-CN").click()

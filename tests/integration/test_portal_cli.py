@@ -116,7 +116,7 @@ def test_demo_then_serve_in_the_background(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     for line in ("zhang.jyj", "li.jyj", "wang.ops", "zhao.audit", "admin"):
         assert line in demo.stdout
-    states = {"in_use", "ops_approved", "dept_approved", "submitted", "rejected", "draft"}
+    states = {"ops_approved", "dept_approved", "submitted", "rejected", "draft"}
     assert all(f": {state}" in demo.stdout for state in states), demo.stdout
     again = govcloud("portal", "demo", cwd=tmp_path, env=env)
     assert again.returncode == 0 and "request #" not in again.stdout  # made only once
@@ -125,6 +125,7 @@ def test_demo_then_serve_in_the_background(tmp_path: Path) -> None:
     started = govcloud("portal", "serve", "--background", "--port", port, cwd=tmp_path, env=env)
     try:
         assert started.returncode == 0, started.stderr + started.stdout
+        assert "reads" in started.stdout  # which cloud, or that it reads none
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/login") as page:
             assert "政务云资源申请门户" in page.read().decode()
         twice = govcloud("portal", "serve", "--background", "--port", port, cwd=tmp_path, env=env)
@@ -134,3 +135,56 @@ def test_demo_then_serve_in_the_background(tmp_path: Path) -> None:
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert "not running" in govcloud("portal", "stop", cwd=tmp_path, env=env).stdout
     assert govcloud("audit", "verify-log", cwd=tmp_path, env=env).returncode == 0
+
+
+CLOUDS_YAML = """\
+clouds:
+  {name}:
+    auth:
+      auth_url: http://127.0.0.1:5000/v3
+      username: admin
+      password: not-a-secret
+      project_name: admin
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: RegionOne
+"""
+
+
+def test_serve_reads_the_local_cloud_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`portal serve`'s cloud: --cloud, $GOVCLOUD_PORTAL_CLOUD, $OS_CLOUD, else the local cloud
+    when its clouds.yaml exists, passed to the workers as OS_CLIENT_CONFIG_FILE."""
+    from cli.portal import portal_cloud  # noqa: PLC0415
+    from govcloud.errors import BadInputError  # noqa: PLC0415
+    from lab.localcloud.layout import CLOUD_NAME  # noqa: PLC0415
+
+    root = tmp_path / "localcloud"
+    monkeypatch.setenv("GOVCLOUD_LOCALCLOUD_DIR", str(root))
+    assert portal_cloud(None, {}) == (None, {})  # no local cloud set up: no cloud at all
+    with pytest.raises(BadInputError, match="no local cloud"):
+        portal_cloud(CLOUD_NAME, {})
+    root.mkdir()
+    local = root / "clouds.yaml"
+    local.write_text(CLOUDS_YAML.format(name=CLOUD_NAME))
+    assert portal_cloud(None, {}) == (
+        CLOUD_NAME,
+        {"GOVCLOUD_PORTAL_CLOUD": CLOUD_NAME, "OS_CLIENT_CONFIG_FILE": str(local)},
+    )
+    # Any other cloud by its clouds.yaml entry: the file openstacksdk finds is left to it.
+    other = tmp_path / "other.yaml"
+    other.write_text(CLOUDS_YAML.format(name="county-prod"))
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(other))
+    given = {"OS_CLIENT_CONFIG_FILE": str(other)}
+    for environ in (
+        {**given, "OS_CLOUD": "county-prod"},
+        {**given, "GOVCLOUD_PORTAL_CLOUD": "county-prod"},
+    ):
+        assert portal_cloud(None, environ) == (
+            "county-prod",
+            {"GOVCLOUD_PORTAL_CLOUD": "county-prod"},
+        )
+    assert portal_cloud("county-prod", given)[0] == "county-prod"
+    with pytest.raises(BadInputError, match="no cloud named 'nosuch'"):
+        portal_cloud("nosuch", given)

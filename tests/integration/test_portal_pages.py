@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from govcloud.registry.tables import PortalSession
 from portal import i18n
+from portal.context import LiveCloud
 
 
 def csrf_of(html: str) -> str:
@@ -261,3 +262,68 @@ def test_requests_page_filters(sqlite_portal: Portal) -> None:
     assert f"request-row-{a}" not in only_beta and f"request-row-{c}" in only_beta
     assert f"request-row-{c}" not in sign_in(p, "req-a").get("/requests").text
     assert sign_in(p, "req-a").get("/requests?department=beta").status_code == 403
+
+
+def test_ops_start_on_the_overview(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    waiting = p.submit("req-b", kind="storage", storage_gb=5).json()["id"]
+    ops = sign_in(p, "ops")
+    home = ops.get("/", follow_redirects=False)
+    assert (home.status_code, home.headers["location"]) == (303, "/ops")
+    page = ops.get("/ops")
+    assert page.status_code == 200 and "<h1>运维总览</h1>" in page.text
+    assert "读取云平台 simulated" in page.text and 'href="/ops">运维总览</a>' in page.text
+    assert f'data-testid="awaiting-{waiting}"' in page.text and "科室负责人" in page.text
+    assert (
+        'data-testid="department-alpha"' in page.text
+        and 'data-testid="department-beta"' in page.text
+    )
+    # The chart is SVG with its text as text (the browser draws the Chinese), a table beside it.
+    chart = re.search(r'data-testid="capacity-chart".*?(<svg.*?</svg>)', page.text, re.S)
+    assert chart and "<text" in chart.group(1) and "可分配容量" in chart.group(1)
+    assert 'data-testid="capacity-table"' in page.text
+    # A department chosen from the overview still shows its dashboard.
+    assert "配额使用情况" in ops.get("/?department=beta").text
+    ops.cookies.set(i18n.LANGUAGE_COOKIE, "en")
+    english = ops.get("/ops")
+    assert "<h1>Ops overview</h1>" in english.text and "Allocatable" in english.text
+    ops.cookies.set(i18n.LANGUAGE_COOKIE, "zh-CN")
+    for who in ("auditor", "admin"):
+        client = sign_in(p, who)
+        assert client.get("/ops").status_code == 200
+        assert client.get("/", follow_redirects=False).status_code == 200  # their own start page
+    assert sign_in(p, "req-a").get("/ops").status_code == 403
+    p.context.cloud = None
+    assert "未连接云平台" in ops.get("/ops").text
+
+
+def test_the_detail_page_says_why_deploy_is_refused(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    rid = p.submit("req-a", kind="compute", flavor="m1.small", count=1).json()["id"]
+    p.post("head-a", f"/requests/{rid}/approve")
+    granted = p.context.cloud
+    p.context.cloud = None
+    p.post("ops", f"/requests/{rid}/approve")
+    ops = sign_in(p, "ops")
+    token = csrf_of(ops.get(f"/requests/{rid}").text)
+    none = ops.post(f"/requests/{rid}/deploy", data={"csrf_token": token})
+    assert none.status_code == 409 and "门户未连接云平台" in none.text
+
+    # A cloud that holds nothing of the request: the page names the missing server.
+    assert granted is not None
+    empty = granted.snapshot().model_copy(update={"servers": ()})
+    p.context.cloud = LiveCloud("empty", snapshot=lambda: empty, capacity=granted.capacity, ttl=0)
+    refused = ops.post(f"/requests/{rid}/deploy", data={"csrf_token": token})
+    assert refused.status_code == 409
+    assert "云平台 empty 上还没有本申请批准的以下资源" in refused.text
+    assert f"缺少云服务器 alpha-req{rid}-1（应为 m1.small）" in refused.text
+    assert "确认部署被拒绝" in refused.text  # the refused attempt, in the request's history
+    ops.cookies.set(i18n.LANGUAGE_COOKIE, "en")
+    english = ops.post(f"/requests/{rid}/deploy", data={"csrf_token": token})
+    ops.cookies.set(i18n.LANGUAGE_COOKIE, "zh-CN")
+    assert f"missing server alpha-req{rid}-1 (m1.small)" in english.text
+
+    p.context.cloud = granted
+    done = ops.post(f"/requests/{rid}/deploy", data={"csrf_token": token}, follow_redirects=False)
+    assert done.status_code == 303
+    assert 'data-testid="state">已部署' in ops.get(f"/requests/{rid}").text
