@@ -261,6 +261,7 @@ class LocalCloud:
         slug = region.slug if region else ""
         argv: list[str] = ["gunicorn"]
         environ: dict[str, str] = {}
+        warm_policy = ""
         if service is KEYSTONE:
             module, environ = "keystone.wsgi.api", {"OS_KEYSTONE_CONFIG_DIR": f"{etc}/keystone"}
         elif service is GLANCE:
@@ -274,6 +275,10 @@ class LocalCloud:
                 "OS_NEUTRON_CONFIG_DIR": f"{etc}/neutron-{slug}",
                 "OS_NEUTRON_CONFIG_FILES": "neutron.conf;ml2_conf.ini",
             }
+            # neutron.policy.init() publishes its enforcer before loading the rules: a thread
+            # that arrives meanwhile finds no rule and answers 403 (seen on delete_quota right
+            # after a start). Loading them before the first request closes that window.
+            warm_policy = "neutron.policy"
         elif service.name.startswith("nova"):
             module = "nova.wsgi.osapi_compute"
             environ = {"OS_NOVA_CONFIG_DIR": f"{etc}/nova-{slug}"}
@@ -287,6 +292,7 @@ class LocalCloud:
             module=module,
             argv=json.dumps(argv),
             environ=environ,
+            warm_policy=warm_policy,
         )
 
     # -- databases ---------------------------------------------------------------------------

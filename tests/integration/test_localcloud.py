@@ -159,6 +159,27 @@ def test_failures_name_the_service_and_show_its_log(local_cloud: LocalCloud) -> 
     assert "cannot listen: port 1 is taken" in message
 
 
+def test_neutron_has_its_policy_before_the_first_request(local_cloud: LocalCloud) -> None:
+    """neutron.policy.init() publishes its enforcer before loading the rules, so a request
+    arriving meanwhile was refused (403 on delete_quota right after a start): the WSGI module
+    the cloud runs loads them when gunicorn imports it."""
+    slug = REGIONS[0].slug
+    module = local_cloud.paths.wsgi / f"neutron_{slug}_app.py"
+    check = (
+        f"import runpy; runpy.run_path({str(module)!r}); import neutron.policy as policy; "
+        "print('delete_quota' in policy._ENFORCER.rules)"
+    )
+    result = subprocess.run(
+        [local_cloud.bin_path("python"), "-c", check],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "True"
+
+
 def test_env_points_clients_at_the_cloud(local_cloud: LocalCloud, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "GOVCLOUD_"))}
     env["GOVCLOUD_LOCALCLOUD_DIR"] = str(local_cloud.paths.root)
