@@ -93,3 +93,19 @@ def write_county(root: Path, changes: dict[str, tuple[str, str]] | None = None) 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return root
+
+
+PHYSICAL_SETTING = "county-cloud:extranetPhysicalNetwork: extranet"
+
+
+def write_project(root: Path, code: str) -> Path:
+    """The stacks' Pulumi project files in `root`, the county's external network on a physical
+    network of its own (`extranet-<code>`): Neutron holds one flat network per physical
+    network, and the sample county (deployed by `make demo`) may hold `extranet`."""
+    repo = Path(__file__).resolve().parents[1]
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("Pulumi.yaml", "Pulumi.primary.yaml", "Pulumi.dr.yaml"):
+        text = (repo / name).read_text()
+        assert name == "Pulumi.yaml" or PHYSICAL_SETTING in text, name
+        (root / name).write_text(text.replace(PHYSICAL_SETTING, f"{PHYSICAL_SETTING}-{code}"))
+    return root

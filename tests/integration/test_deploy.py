@@ -16,7 +16,7 @@ from typing import Any
 import openstack
 import pytest
 from handdeploy import remove_county
-from small_county import write_county
+from small_county import write_county, write_project
 
 from lab.localcloud.layout import CLOUD_NAME, REGIONS
 from lab.localcloud.manager import LocalCloud
@@ -32,6 +32,7 @@ class Site:
     """A small county, its registry, and the local cloud it deploys to."""
 
     county: Path
+    project: Path
     env: dict[str, str]
 
     def govcloud(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -49,13 +50,30 @@ class Site:
 
     def deploy(self, stack: str = "primary") -> dict[str, Any]:
         result = self.govcloud(
-            "localcloud", "deploy", "--stack", stack, "--county", str(self.county), "--json"
+            "localcloud",
+            "deploy",
+            "--stack",
+            stack,
+            "--county",
+            str(self.county),
+            "--project-dir",
+            str(self.project),
+            "--json",
         )
         assert result.returncode == 0, result.stdout + result.stderr
         return dict(json.loads(result.stdout))
 
     def plan(self, stack: str = "primary") -> tuple[int, dict[str, Any]]:
-        result = self.govcloud("plan", "--stack", stack, "--county", str(self.county), "--json")
+        result = self.govcloud(
+            "plan",
+            "--stack",
+            stack,
+            "--county",
+            str(self.county),
+            "--project-dir",
+            str(self.project),
+            "--json",
+        )
         assert result.returncode in {0, 1}, result.stdout + result.stderr
         return result.returncode, dict(json.loads(result.stdout))
 
@@ -79,7 +97,7 @@ def site(local_cloud: LocalCloud, tmp_path: Path) -> Iterator[Site]:
         "GOVCLOUD_LOCALCLOUD_DIR": str(local_cloud.paths.root),
         "GOVCLOUD_ACTOR": "test:deploy",
     }
-    found = Site(county, env)
+    found = Site(county, write_project(tmp_path / "project", CODE), env)
     assert found.govcloud("db", "upgrade").returncode == 0
     os.environ["OS_CLIENT_CONFIG_FILE"] = str(local_cloud.paths.clouds_yaml)
     try:
