@@ -6,11 +6,21 @@ import os
 import secrets
 import sys
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from cli.kit import CountyOption, actor, county_dir, load, out, registry_session
+from cli.kit import (
+    CountyOption,
+    JsonOption,
+    actor,
+    county_dir,
+    load,
+    out,
+    print_json,
+    registry_session,
+)
+from govcloud import constants
 from govcloud.errors import BadInputError
 from govcloud.registry import db
 from govcloud.settings import get_settings
@@ -223,3 +233,111 @@ def demo(county: CountyOption = None) -> None:
         )
     for sample in samples:
         out.print(f"  request #{sample.id} {sample.title}: {sample.state}")
+
+
+@portal_app.command("mark-deployed")
+def mark_deployed(
+    *,
+    as_account: Annotated[
+        str, typer.Option("--as", help="the ops approver's account the audit log names")
+    ],
+    request: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--request",
+            help="a request to check (repeatable) [default: every one "
+            "approved by ops and not yet deployed]",
+            show_default=False,
+        ),
+    ] = None,
+    cloud: Annotated[
+        str | None,
+        typer.Option("--cloud", help="clouds.yaml entry [default: as `portal serve` chooses]"),
+    ] = None,
+    county: CountyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Mark deployed the approved requests the live cloud is seen to hold.
+
+    One fresh reading of the cloud, then each request is checked against it exactly as the
+    portal's deploy action checks it: held, it becomes `deployed`; not held, it stays
+    `ops_approved` and what is missing is printed (and the refused attempt audited). Run it
+    after a deploy, or from cron as the background check. Exit 0 when every checked request
+    is deployed, 1 when some are not held yet.
+    """
+    from cloud import inventory  # noqa: PLC0415  (openstacksdk: slow to import)
+    from govcloud.model import SiteRole  # noqa: PLC0415
+    from govcloud.registry.requests import RequestState  # noqa: PLC0415
+    from portal import accounts, service  # noqa: PLC0415
+    from portal.errors import NotDeployedError, PortalError  # noqa: PLC0415
+    from portal.lifecycle import Action, Role  # noqa: PLC0415
+
+    model = load(county)
+    chosen, environment = portal_cloud(cloud)
+    if chosen is None:
+        raise BadInputError(
+            "no cloud to check against: name one with --cloud or OS_CLOUD, or start the local "
+            "cloud (`govcloud localcloud up`)"
+        )
+    with registry_session() as session:
+        try:
+            ops = accounts.actor_of(accounts.find_user(session, as_account))
+        except PortalError as error:
+            raise _portal_error(error) from None
+        if ops.role is not Role.OPS_APPROVER:
+            raise BadInputError(f"{as_account} is a {ops.role.value}: --as names an ops approver")
+        wanted = request or [
+            row.id
+            for row, _ in service.listing(
+                session,
+                ops,
+                service.Filters(),
+                limit=10_000,
+                states=frozenset({RequestState.OPS_APPROVED}),
+            )
+        ]
+        session.rollback()  # no transaction stays open while the cloud is read
+        region = model.site(SiteRole.PRIMARY).region
+        snapshot = inventory.read(
+            chosen, regions=[region], config_file=environment.get(CONFIG_FILE_ENV)
+        )
+        reading = service.CloudReading(chosen, snapshot)
+        results: list[dict[str, Any]] = []
+        for request_id in sorted(wanted):
+            try:
+                row = service.transition(
+                    session, model, ops, request_id, action=Action.DEPLOY, reading=reading
+                )
+                results.append({"id": request_id, "state": row.state, "missing": []})
+            except NotDeployedError as error:
+                results.append(
+                    {
+                        "id": request_id,
+                        "state": RequestState.OPS_APPROVED.value,
+                        "missing": [m.message() for m in error.missing],
+                    }
+                )
+            except PortalError as error:
+                session.rollback()
+                raise _portal_error(error) from None
+            session.commit()  # each request its own transaction; a refusal keeps its audit
+    if as_json:
+        print_json({"cloud": chosen, "requests": results})
+    else:
+        _print_marked(chosen, results)
+    if any(r["missing"] for r in results):
+        raise typer.Exit(constants.EXIT_FINDINGS)
+
+
+def _print_marked(cloud: str, results: list[dict[str, Any]]) -> None:
+    for result in results:
+        if result["missing"]:
+            missing = "; ".join(result["missing"])
+            out.print(
+                f"request #{result['id']}: not deployed yet, cloud {cloud} does not hold {missing}",
+                markup=False,
+            )
+        else:
+            out.print(f"request #{result['id']}: deployed (cloud {cloud} holds it)")
+    if not results:
+        out.print("no request is waiting to be marked deployed")

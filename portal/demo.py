@@ -29,6 +29,7 @@ from portal.schemas import (
 )
 
 PREFERRED_DEPARTMENT = "jyj"  # 县教育局 in the sample county
+OPS_ACCOUNT = "wang.ops"  # the demo's cloud ops approver
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _cast(department: str) -> list[tuple[str, str, Role, str | None]]:
     return [
         (f"zhang.{department}", "张科员", Role.REQUESTER, department),
         (f"li.{department}", "李科长", Role.DEPT_APPROVER, department),
-        ("wang.ops", "王工（云平台运维）", Role.OPS_APPROVER, None),
+        (OPS_ACCOUNT, "王工（云平台运维）", Role.OPS_APPROVER, None),
         ("zhao.audit", "赵审计", Role.AUDITOR, None),
         ("admin", "门户管理员", Role.ADMIN, None),
     ]
@@ -104,7 +105,7 @@ def sample_requests(session: Session, county: County) -> list[DemoRequest]:
     department = _department(county)
     staff = _actor(session, f"zhang.{department}")
     head = _actor(session, f"li.{department}")
-    ops = _actor(session, "wang.ops")
+    ops = _actor(session, OPS_ACCOUNT)
     existing = session.execute(
         select(func.count())
         .select_from(PortalRequest)

@@ -11,6 +11,7 @@ Only what this county owns is removed afterwards; other work uses the same cloud
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from typing import Any
 import openstack
 import psycopg
 import pytest
+from clirunner import govcloud
 from handdeploy import remove_county
 from portal_kit import Portal, make_portal
-from small_county import write_county
+from small_county import write_county, write_project
 from sqlalchemy.engine import make_url
 
 from cloud import deploy, inventory
@@ -37,7 +39,6 @@ pytestmark = [pytest.mark.cloud, pytest.mark.postgres]
 REPO = Path(__file__).resolve().parents[2]
 CODE = "519966"  # a county of its own: other cloud tests and the sample county use others
 DEPARTMENTS = ("alpha", "beta")
-PHYSICAL_SETTING = "county-cloud:extranetPhysicalNetwork: extranet"
 
 
 @dataclass
@@ -85,12 +86,7 @@ def site(
             "departments/alpha.yaml": ("location: cloud", "location: legacy"),
         },
     )
-    # The stacks' project, its external network on a physical network of its own: Neutron
-    # holds one flat network per physical network, and the sample county may hold `extranet`.
-    for name in ("Pulumi.yaml", "Pulumi.primary.yaml", "Pulumi.dr.yaml"):
-        text = (REPO / name).read_text()
-        (root / name).write_text(text.replace(PHYSICAL_SETTING, f"{PHYSICAL_SETTING}-{CODE}"))
-    assert f"extranet-{CODE}" in (root / "Pulumi.primary.yaml").read_text()
+    write_project(root, CODE)
     regions = [r.name for r in REGIONS]
     remove_county(cloud_name, regions, CODE)  # what an interrupted run may have left
     name = f"t_portal_cloud_{secrets.token_hex(3)}"
@@ -145,6 +141,35 @@ def test_a_request_is_deployed_only_once_the_cloud_holds_it(site: Site) -> None:
     deployed = p.post("ops", f"/requests/{rid}/deploy")
     assert deployed.status_code == 200, deployed.text
     assert deployed.json()["state"] == "deployed"
+
+
+def test_mark_deployed_checks_the_cloud(site: Site, local_cloud: Any) -> None:
+    """`govcloud portal mark-deployed`, the check ops run after a deploy (or from cron)."""
+    p = site.portal
+    rid = _approved(p, "req-b", kind="compute", flavor="m1.small", count=1)
+    env = {
+        "GOVCLOUD_DATABASE_URL": site.url,
+        "GOVCLOUD_COUNTY": str(site.project / "county"),
+        "GOVCLOUD_LOCALCLOUD_DIR": str(local_cloud.paths.root),
+    }
+    args = ("portal", "mark-deployed", "--as", "ops", "--request", str(rid), "--json")
+
+    before = govcloud(*args, cwd=site.project, env=env)
+    assert before.returncode == 1, before.stderr
+    [result] = json.loads(before.stdout)["requests"]
+    assert result["state"] == "ops_approved"
+    assert any(f"beta-req{rid}-1" in m for m in result["missing"]), result
+    assert p.get("ops", f"/requests/{rid}").json()["state"] == "ops_approved"
+
+    site.deploy_primary()
+    after = govcloud(*args, cwd=site.project, env=env)
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout)["requests"] == [{"id": rid, "state": "deployed", "missing": []}]
+    assert p.get("ops", f"/requests/{rid}").json()["state"] == "deployed"
+
+    requester = govcloud(*args[:3], "req-b", *args[4:], cwd=site.project, env=env)
+    assert requester.returncode == 2
+    assert "names an ops approver" in requester.stderr
 
 
 def _direct_usage(cloud: str, region: str) -> dict[str, dict[str, float]]:
