@@ -48,10 +48,10 @@ class Site:
         assert "Traceback" not in result.stderr + result.stdout, result.stderr
         return result
 
-    def deploy(self, stack: str = "primary") -> dict[str, Any]:
-        result = self.govcloud(
-            "localcloud",
-            "deploy",
+    def on_stack(self, *command: str, stack: str) -> subprocess.CompletedProcess[str]:
+        """A stack command on this county and its project files, in JSON."""
+        return self.govcloud(
+            *command,
             "--stack",
             stack,
             "--county",
@@ -60,20 +60,14 @@ class Site:
             str(self.project),
             "--json",
         )
+
+    def deploy(self, stack: str = "primary") -> dict[str, Any]:
+        result = self.on_stack("localcloud", "deploy", stack=stack)
         assert result.returncode == 0, result.stdout + result.stderr
         return dict(json.loads(result.stdout))
 
     def plan(self, stack: str = "primary") -> tuple[int, dict[str, Any]]:
-        result = self.govcloud(
-            "plan",
-            "--stack",
-            stack,
-            "--county",
-            str(self.county),
-            "--project-dir",
-            str(self.project),
-            "--json",
-        )
+        result = self.on_stack("plan", stack=stack)
         assert result.returncode in {0, 1}, result.stdout + result.stderr
         return result.returncode, dict(json.loads(result.stdout))
 
