@@ -143,23 +143,28 @@ def wait_for_agents(cloud: LocalCloud, progress: Progress) -> None:
             computes = [s for s in conn.compute.services() if s.binary == "nova-compute"]
             volumes = [s for s in conn.block_storage.services() if s.binary == "cinder-volume"]
             hypervisors = list(conn.compute.hypervisors())
+            # cinder-volume reports its pool to the scheduler a while after it is "up"; until
+            # then every volume create ends in error (No valid backend).
+            pools = list(conn.block_storage.backend_pools())
             ready = (
                 computes
                 and all(s.state == "up" for s in computes)
                 and volumes
                 and all(s.state == "up" for s in volumes)
                 and hypervisors
+                and pools
             )
             if ready:
                 break
             if time.monotonic() > deadline:
                 raise LocalCloudError(
                     f"nova-compute-{region.slug}",
-                    f"compute or volume service not up after {AGENT_TIMEOUT_S} s",
+                    f"compute or volume service (or the volume scheduler's pool) not up after "
+                    f"{AGENT_TIMEOUT_S} s",
                     cloud.paths.log(f"nova-compute-{region.slug}"),
                 )
             time.sleep(1)
-        progress(f"{region.name}: compute and volume services are up")
+        progress(f"{region.name}: compute and volume services are up, volumes can be placed")
 
 
 def platform_content(cloud: LocalCloud, progress: Progress) -> None:
