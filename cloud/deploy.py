@@ -773,7 +773,8 @@ class Deployer:
         for attachment in volume.attachments or ():
             with contextlib.suppress(sdk_exceptions.NotFoundException):
                 c.compute.delete_volume_attachment(attachment["server_id"], volume.id)
-        with contextlib.suppress(sdk_exceptions.ResourceTimeout):
+        # A volume in error never becomes available: it is force-deleted as it is.
+        with contextlib.suppress(sdk_exceptions.ResourceTimeout, sdk_exceptions.ResourceFailure):
             c.block_storage.wait_for_status(volume, "available", wait=VOLUME_WAIT_S)
         c.block_storage.delete_volume(volume.id, force=True)
         c.block_storage.wait_for_delete(volume, wait=VOLUME_WAIT_S)

@@ -326,7 +326,9 @@ def remove_project(cloud: str, regions: Iterable[str], project: Any) -> None:
             c.compute.wait_for_delete(server, wait=SERVER_WAIT_S)
         volumes = list(c.block_storage.volumes(all_projects=True, project_id=project.id))
         for volume in volumes:
-            with contextlib.suppress(sdk_exceptions.ResourceTimeout):
+            with contextlib.suppress(
+                sdk_exceptions.ResourceTimeout, sdk_exceptions.ResourceFailure
+            ):
                 c.block_storage.wait_for_status(volume, "available", wait=VOLUME_WAIT_S)
             c.block_storage.delete_volume(volume.id, force=True)
         for volume in volumes:
