@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.rule import Rule
 
+from portal.demo import OPS_ACCOUNT
+
 console = Console(highlight=False)
 
 
@@ -38,28 +40,39 @@ STEPS: tuple[Step, ...] = (
         "Start the local cloud: a real OpenStack, RegionOne (primary) and RegionTwo (DR)",
         ("localcloud", "up"),
     ),
-    Step("Read the live cloud: every resource the stacks manage", ("cloud", "inventory")),
     Step(
-        "Resource-request portal: demo accounts and sample requests",
+        "Resource-request portal: demo accounts and sample requests (two approved by ops)",
         ("portal", "demo"),
+    ),
+    Step(
+        "Deploy the primary stack: tenants, networks, security baselines, workloads and the "
+        "approved requests (stands in for `pulumi up`)",
+        ("localcloud", "deploy", "--stack", "primary"),
+    ),
+    Step(
+        "Deploy the DR stack (RegionTwo): replicas and standbys by tier",
+        ("localcloud", "deploy", "--stack", "dr"),
+    ),
+    Step("Plan the primary stack again: nothing left to do", ("plan", "--stack", "primary")),
+    Step("Plan the DR stack again: nothing left to do", ("plan", "--stack", "dr")),
+    Step(
+        "Mark deployed the approved requests the cloud is seen to hold",
+        ("portal", "mark-deployed", "--as", OPS_ACCOUNT),
     ),
     Step(
         "Start the portal on http://127.0.0.1:8080/ (stop: govcloud portal stop)",
         ("portal", "serve", "--background"),
     ),
-    Step(
-        "Plan the primary stack against the live cloud (exit 1 = changes to deploy)",
-        ("plan", "--stack", "primary"),
-        ok_codes=(0, 1),
-    ),
-    Step(
-        "Plan the DR stack (RegionTwo) against the live cloud",
-        ("plan", "--stack", "dr"),
-        ok_codes=(0, 1),
-    ),
     Step("Verify the audit log's SM3 chain", ("audit", "verify-log")),
 )
 
+WHERE_TO_LOOK = f"""Where to look:
+  portal         http://127.0.0.1:8080/  (accounts and passwords: printed by `portal demo` above)
+  ops overview   http://127.0.0.1:8080/ops  (sign in as {OPS_ACCOUNT}: quotas, live usage,
+                 capacity, pending approvals)
+  the cloud      govcloud cloud inventory   (every resource the stacks manage, read live)
+  drift          govcloud plan --stack primary   (0 changes: the cloud matches the county)
+  stop           govcloud portal stop; govcloud localcloud down"""
 
 LAB = ("--name", "demo")
 LAB_STEPS: tuple[Step, ...] = (
@@ -99,6 +112,7 @@ def run(steps: tuple[Step, ...] = STEPS, lab_steps: tuple[Step, ...] = ()) -> in
         code = code or down
     if code == 0:
         console.print(Rule("[green]demo complete"))
+        console.print(WHERE_TO_LOOK, markup=False, soft_wrap=True)
     return code
 
 
