@@ -21,6 +21,7 @@ from govcloud import constants
 from govcloud.errors import BadInputError, GovcloudError, UnreachableError
 from govcloud.registry import audit_log
 from govcloud.settings import get_settings
+from lab.localcloud.layout import CONFIG_FILE_ENV
 from lab.localcloud.layout import Paths as LocalCloudPaths
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def localcloud_deploy(  # noqa: PLR0917  (typer options)
     chosen = cloud or default_cloud(settings.localcloud_root())[0]
     # Past the check below, the cloud is the local one: always read its own clouds.yaml.
     local_config = str(LocalCloudPaths(settings.localcloud_root()).clouds_yaml)
-    given_config = os.environ.get("OS_CLIENT_CONFIG_FILE")
+    given_config = os.environ.get(CONFIG_FILE_ENV)
     if chosen != CLOUD_NAME or (
         given_config and Path(given_config).resolve() != Path(local_config).resolve()
     ):

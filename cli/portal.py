@@ -6,6 +6,7 @@ import os
 import secrets
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,8 +25,7 @@ from govcloud import constants
 from govcloud.errors import BadInputError
 from govcloud.registry import db
 from govcloud.settings import get_settings
-from lab.localcloud.layout import CLOUD_NAME
-from lab.localcloud.layout import Paths as LocalCloudPaths
+from lab.localcloud.layout import CONFIG_FILE_ENV, OS_CLOUD_ENV, default_cloud
 from portal import supervisor
 
 portal_app = typer.Typer(
@@ -37,8 +37,6 @@ portal_app.add_typer(user_app, name="user")
 ROLES = "requester, dept_approver, ops_approver, auditor, admin"
 DEFAULT_PORT = 8080
 PORTAL_CLOUD_ENV = "GOVCLOUD_PORTAL_CLOUD"
-CONFIG_FILE_ENV = "OS_CLIENT_CONFIG_FILE"
-OS_CLOUD_ENV = "OS_CLOUD"
 
 
 def _portal_error(error: Exception) -> BadInputError:
@@ -50,29 +48,29 @@ def portal_cloud(
 ) -> tuple[str | None, dict[str, str]]:
     """The cloud the portal reads, and the environment its workers need to read it.
 
-    --cloud, else $GOVCLOUD_PORTAL_CLOUD, else $OS_CLOUD, each a clouds.yaml entry found where
-    openstacksdk looks ($OS_CLIENT_CONFIG_FILE first); else the local cloud, when its
-    clouds.yaml exists. The local cloud's clouds.yaml is passed as $OS_CLIENT_CONFIG_FILE
-    unless one is set: credentials stay in the file, never on a command line. No cloud at all:
-    (None, {}), and the portal shows no live usage and marks nothing deployed.
+    --cloud, else $GOVCLOUD_PORTAL_CLOUD, else what every command reads (`default_cloud`:
+    $OS_CLOUD, else the local cloud), each a clouds.yaml entry found where openstacksdk looks
+    ($OS_CLIENT_CONFIG_FILE first). The local cloud counts only when its clouds.yaml exists,
+    and is passed as $OS_CLIENT_CONFIG_FILE: credentials stay in the file, never on a command
+    line. No cloud at all: (None, {}), and the portal shows no live usage and marks nothing
+    deployed.
     """
-    named = option or environ.get(PORTAL_CLOUD_ENV) or environ.get(OS_CLOUD_ENV)
-    name = named or CLOUD_NAME
+    named = option or environ.get(PORTAL_CLOUD_ENV)
+    name, local = default_cloud(get_settings().localcloud_root(), named, environ)
     environment = {PORTAL_CLOUD_ENV: name}
-    if name == CLOUD_NAME and CONFIG_FILE_ENV not in environ:
-        local = LocalCloudPaths(get_settings().localcloud_root()).clouds_yaml
-        if not local.is_file():
-            if named:
+    if local is not None:
+        if not Path(local).is_file():
+            if named or environ.get(OS_CLOUD_ENV):
                 raise BadInputError(
                     f"no local cloud: {local} does not exist; start it with "
                     "`govcloud localcloud up`, or name another cloud"
                 )
             return None, {}
-        environment[CONFIG_FILE_ENV] = str(local)
+        environment[CONFIG_FILE_ENV] = local
     from cloud.inventory import connect  # noqa: PLC0415  (openstacksdk: slow to import)
 
     # An unknown entry is bad input now (exit 2), not a failing page later.
-    connect(name, config_file=environment.get(CONFIG_FILE_ENV) or environ.get(CONFIG_FILE_ENV))
+    connect(name, config_file=local or environ.get(CONFIG_FILE_ENV))
     return name, environment
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Final
 
 HOST = "127.0.0.1"
 KEYSTONE_PORT = 5000
 GLANCE_PORT = 9292
 RABBIT_PORT = 5672
+OS_CLOUD_ENV: Final = "OS_CLOUD"  # openstacksdk's own variables
+CONFIG_FILE_ENV: Final = "OS_CLIENT_CONFIG_FILE"
 CLOUD_NAME = "govcloud-local"
 SYSTEM_CLOUD_NAME = "govcloud-local-system"
 
@@ -208,11 +212,14 @@ class Paths:
         return self.logs / f"{name}.log"
 
 
-def default_cloud(root: Path) -> tuple[str, str | None]:
-    """The cloud commands read: $OS_CLOUD, else the local cloud (and its clouds.yaml if
-    $OS_CLIENT_CONFIG_FILE is unset); the local cloud under `root` is the embedded default."""
-    name = os.environ.get("OS_CLOUD") or CLOUD_NAME
+def default_cloud(
+    root: Path, name: str | None = None, environ: Mapping[str, str] = os.environ
+) -> tuple[str, str | None]:
+    """The cloud commands read: `name` if given, else $OS_CLOUD, else the local cloud; with the
+    local cloud's clouds.yaml under `root` when the local cloud is chosen and
+    $OS_CLIENT_CONFIG_FILE is unset (the embedded default)."""
+    name = name or environ.get(OS_CLOUD_ENV) or CLOUD_NAME
     config = None
-    if "OS_CLIENT_CONFIG_FILE" not in os.environ and name == CLOUD_NAME:
+    if CONFIG_FILE_ENV not in environ and name == CLOUD_NAME:
         config = str(Paths(root).clouds_yaml)
     return name, config

@@ -763,7 +763,10 @@ class LocalCloud:
 
     def env(self) -> dict[str, str]:
         """Variables that point openstacksdk, the openstack CLI, Pulumi and Ansible here."""
-        return {"OS_CLIENT_CONFIG_FILE": str(self.paths.clouds_yaml), "OS_CLOUD": layout.CLOUD_NAME}
+        return {
+            layout.CONFIG_FILE_ENV: str(self.paths.clouds_yaml),
+            layout.OS_CLOUD_ENV: layout.CLOUD_NAME,
+        }
 
 
 def _exited(pid: int) -> bool:
