@@ -388,28 +388,18 @@ class Deployer:
             )
         )
 
-    def _create_limit(self, c: Connection, step: Step) -> None:
-        assert step.want is not None  # noqa: S101
-        project, region, resource = step.key
-        identity: Any = c.identity
-        identity.create_limit(
-            service_id=self._compute_service(c),
-            project_id=self.ids.get("project", project),
-            region_id=region,
-            resource_name=resource,
-            resource_limit=step.want.attrs["resource_limit"],
-        )
-
     def _create_limits(self, c: Connection, steps: Sequence[Step]) -> None:
-        """Several limits in one request (Keystone takes a list; openstacksdk posts one)."""
+        """Several limits in one request (Keystone takes a list; openstacksdk posts one).
+        `_apply` creates every kind with a `_create_<kind>s` in batches, never one by one."""
         identity: Any = c.identity
+        service_id = self._compute_service(c)
         body = []
         for step in steps:
             assert step.want is not None  # noqa: S101
             project, region, resource = step.key
             body.append(
                 {
-                    "service_id": self._compute_service(c),
+                    "service_id": service_id,
                     "project_id": self.ids.get("project", project),
                     "region_id": region,
                     "resource_name": resource,
@@ -626,9 +616,6 @@ class Deployer:
     def _delete_security_group(self, c: Connection, step: Step) -> None:
         assert step.have is not None  # noqa: S101
         c.network.delete_security_group(step.have.ref)
-
-    def _create_security_group_rule(self, c: Connection, step: Step) -> None:
-        self._create_security_group_rules(c, [step])
 
     def _create_security_group_rules(self, c: Connection, steps: Sequence[Step]) -> None:
         """Rules in one bulk request per group (Neutron takes one group a request, and creates
