@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cloud.inventory import READ_ERRORS, Record, connect
+from cloud.inventory import READ_ERRORS, Record, api_calls, connect
 from govcloud.conventions import CAPACITY_CLASSES
 from govcloud.errors import UnreachableError
 
@@ -154,7 +154,7 @@ def _read(
         regions=names,
         taken_at=time.time(),
         seconds=time.monotonic() - started,
-        api_calls=sum(len(c.session.get_timings()) for c in connections),
+        api_calls=api_calls(connections),
         inventories=tuple(
             sorted(inventories, key=lambda i: (i.region, i.provider, i.resource_class))
         ),

@@ -35,7 +35,7 @@ from openstack import exceptions as sdk_exceptions
 from openstack.config import cloud_region
 from openstack.connection import Connection
 
-from cloud.inventory import Snapshot, connect
+from cloud.inventory import Snapshot, api_calls, connect
 from cloud.plan.diff import Action, PlanReport
 from cloud.plan.items import ANY, KEY_FIELDS, KINDS, Item
 from cloud.plan.live_items import live_items
@@ -819,5 +819,5 @@ def deploy_stack(
         progress=progress,
     )
     result = deployer.run(workers)
-    result.api_calls = sum(len(c.session.get_timings()) for c in made.values())
+    result.api_calls = api_calls(made.values())
     return plan, result

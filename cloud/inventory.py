@@ -282,7 +282,8 @@ def connect(cloud: str, region: str | None = None, config_file: str | None = Non
         raise BadInputError(f"no cloud named {cloud!r} in {where}: {error}") from None
 
 
-def _calls(connections: Iterable[Connection]) -> int:
+def api_calls(connections: Iterable[Connection]) -> int:
+    """HTTP requests the connections made (each is opened with timing on)."""
     return sum(len(c.session.get_timings()) for c in connections)
 
 
@@ -366,7 +367,7 @@ def _read(
         regions=region_names,
         taken_at=time.time(),
         seconds=time.monotonic() - started,
-        api_calls=_calls(connections),
+        api_calls=api_calls(connections),
         projects=_sorted(projects),
         groups=_sorted(groups),
         role_assignments=tuple(
