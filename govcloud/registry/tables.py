@@ -219,3 +219,60 @@ class PortalRequest(Base):
     allocation: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- migration onto the cloud (migration/) -------------------------------------------------------
+SYSTEM_REF_LENGTH = 49  # "dept/system": 16 + 1 + 32, the longest the model's patterns allow
+
+
+class MigrationSystem(Base):
+    """A system's migration onto the cloud: its wave and where it is in the lifecycle.
+
+    The county YAML's `location` is where a system started; this row is its progress. `run_id`
+    is set while a run holds the system, so two runs never move the same system at once.
+    """
+
+    __tablename__ = "migration_system"
+
+    system: Mapped[str] = mapped_column(String(SYSTEM_REF_LENGTH), primary_key=True)
+    department: Mapped[str] = mapped_column(String(32), index=True)
+    wave: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    why: Mapped[str | None] = mapped_column(Text, nullable=True)
+    state: Mapped[str] = mapped_column(String(24), index=True)
+    mode: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    result: Mapped[Any] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MigrationStep(Base):
+    """The journal of a migration run: one row per step begun, finished when it is done.
+
+    A killed run leaves its last step `started`; the next run reads the journal and resumes.
+    """
+
+    __tablename__ = "migration_step"
+    __table_args__ = (Index("ix_migration_step_system_id", "system", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system: Mapped[str] = mapped_column(String(SYSTEM_REF_LENGTH))
+    run_id: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(12))
+    detail: Mapped[Any] = mapped_column(JSON, nullable=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CloudRateSample(Base):
+    """The on-cloud rate (上云率) of a department at one moment, kept to show it over time."""
+
+    __tablename__ = "cloud_rate_sample"
+    __table_args__ = (Index("ix_cloud_rate_sample_department_at", "department", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    department: Mapped[str] = mapped_column(String(32))
+    on_cloud: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)

@@ -8,13 +8,15 @@ from __future__ import annotations
 import threading
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from govcloud.errors import BadInputError, UnreachableError
 from govcloud.registry import audit_log, db
 from govcloud.registry.audit_log import Break
-from govcloud.registry.tables import AuditEntry
+from govcloud.registry.tables import AuditEntry, Base
 
 
 def append(engine: Engine, count: int, *, actor: str = "test") -> None:
@@ -190,3 +192,11 @@ def test_unreachable_postgres_exits_with_a_message() -> None:
 def test_bad_url_is_bad_input() -> None:
     with pytest.raises(BadInputError, match="is not a SQLAlchemy URL"):
         db.make_engine("not a url")
+
+
+def test_migrations_build_exactly_the_tables_the_code_declares(registry: Engine) -> None:
+    """A table or column added to tables.py without its Alembic revision fails here."""
+    with registry.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == [], f"tables.py and the migrations differ: {differences}"
