@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from ports import free_port
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
@@ -44,12 +44,6 @@ def _postgres_bin() -> Path:
         pytest.fail(f"{error} (or set {POSTGRES_URL_ENV} to a server's admin URL)")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class ThrowawayPostgres:
     """A PostgreSQL cluster in a temporary directory, on 127.0.0.1, for one test session."""
 
@@ -58,7 +52,7 @@ class ThrowawayPostgres:
         self.base = Path(tempfile.mkdtemp(prefix="govcloud-pg-"))
         self.data = self.base / "data"
         self.password = secrets.token_urlsafe(18)
-        self.port = _free_port()
+        self.port = free_port()
         # initdb refuses to run as root: run the server as Debian's postgres user then.
         self.as_user: list[str] = []
         if os.geteuid() == 0:
