@@ -14,11 +14,15 @@ from rich.table import Table
 from cli.kit import CountyOption, JsonOption, err, load, out, print_json, registry_session
 from desired import network_plan
 from govcloud import constants
+from govcloud.errors import BadInputError, UnreachableError
+from govcloud.model import County, SiteRole
 from govcloud.settings import get_settings
+from lab.localcloud.layout import default_cloud
 
 if TYPE_CHECKING:
+    from cloud.inventory import Snapshot
     from lab.netlab.manager import CheckResult, NetLab
-    from lab.netlab.topology import Topology
+    from lab.netlab.topology import Topology, WorkloadSpec
 
 lab_app = typer.Typer(
     help="The network lab: the county's extranet core, department routers (FRR, BIRD) and "
@@ -40,6 +44,54 @@ def _lab(name: str) -> NetLab:
     return NetLab(get_settings().lab_root(), name)
 
 
+def _workloads(
+    county: County, systems: str | None, data_mb: int, cloud: str | None
+) -> list[WorkloadSpec]:
+    """The systems the lab runs as real services, each with its cloud server if the cloud
+    holds one (read from --cloud, else the default cloud when there is one)."""
+    from lab.netlab.topology import WorkloadSpec  # noqa: PLC0415
+
+    refs = [r.strip() for r in (systems or "").split(",") if r.strip()]
+    if not refs:
+        return []
+    snapshot = _cloud_snapshot(cloud)
+    region = county.site(SiteRole.PRIMARY).region
+    specs = []
+    for ref in refs:
+        target = None
+        if snapshot is not None and "/" in ref:
+            from cloud.addresses import server_port  # noqa: PLC0415
+
+            department, _, system = ref.partition("/")
+            try:
+                target = server_port(
+                    snapshot, county=county.code, department=department, name=system,
+                    region=region,
+                )  # fmt: skip
+            except BadInputError as error:
+                err.print(f"· {ref}: source only ({error})", markup=False)
+        specs.append(WorkloadSpec(ref, data_mb, target))
+    return specs
+
+
+def _cloud_snapshot(option: str | None) -> Snapshot | None:
+    """A reading of the cloud named by --cloud, or of the default cloud if it is there."""
+    from cloud.inventory import read  # noqa: PLC0415  (openstacksdk: slow to import)
+
+    name, local = default_cloud(get_settings().localcloud_root(), option)
+    if local is not None and not Path(local).is_file():
+        if option:
+            raise BadInputError(f"no local cloud: {local} does not exist; start it first")
+        return None
+    try:
+        return read(name, config_file=local)
+    except UnreachableError as error:
+        if option:
+            raise
+        err.print(f"· no cloud servers in the lab: {error}", markup=False)
+        return None
+
+
 def _topology(
     county_dir: Path | None,
     departments: str | None,
@@ -48,6 +100,9 @@ def _topology(
     name: str,
     *,
     registry: bool,
+    workloads: str | None = None,
+    workload_mb: int = 0,
+    cloud: str | None = None,
 ) -> Topology:
     from lab.netlab.topology import build_topology, choose_departments  # noqa: PLC0415
     from network.plan import plan_network  # noqa: PLC0415
@@ -61,7 +116,13 @@ def _topology(
     chosen = choose_departments(county, departments)
     bird_codes = None if bird is None else tuple(c.strip() for c in bird.split(",") if c.strip())
     return build_topology(
-        county, plan, chosen, lab=name, bird=bird_codes, hosts_per_lan=hosts_per_lan
+        county,
+        plan,
+        chosen,
+        lab=name,
+        bird=bird_codes,
+        hosts_per_lan=hosts_per_lan,
+        workloads=_workloads(county, workloads, workload_mb, cloud),
     )
 
 
@@ -87,12 +148,38 @@ def lab_up(  # noqa: PLR0917  (typer options)
     registry: Annotated[
         bool, typer.Option(help="use the plan stored in the registry, not a fresh one")
     ] = False,
+    workloads: Annotated[
+        str | None,
+        typer.Option(
+            help="legacy systems to run as real services (dept/system, comma-separated): "
+            "PostgreSQL with their data and an app on a server of their own; with their "
+            "cloud server too when the cloud holds it",
+            show_default=False,
+        ),
+    ] = None,
+    workload_mb: Annotated[
+        int, typer.Option(min=0, help="data each workload's database starts with (MB)")
+    ] = 16,
+    cloud: Annotated[
+        str | None,
+        typer.Option(help="cloud whose servers the lab realises [default: the local cloud]"),
+    ] = None,
     name: NameOption = "lab",
     county_dir: CountyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Build the lab; every department starts in its legacy state (before the merge)."""
-    topology = _topology(county_dir, departments, bird, hosts_per_lan, name, registry=registry)
+    topology = _topology(
+        county_dir,
+        departments,
+        bird,
+        hosts_per_lan,
+        name,
+        registry=registry,
+        workloads=workloads,
+        workload_mb=workload_mb,
+        cloud=cloud,
+    )
     lab = _lab(name)
     timings = lab.up(topology, progress=lambda message: err.print(f"· {message}", markup=False))
     if as_json:
@@ -119,6 +206,36 @@ def lab_up(  # noqa: PLR0917  (typer options)
     )
     out.print(f"check it:       govcloud lab verify --name {name}")
     out.print(f"tear it down:   govcloud lab down --name {name}")
+
+
+@lab_app.command("app")
+def lab_app_info(
+    system: Annotated[str, typer.Argument(help="the system, as dept/system")],
+    name: NameOption = "lab",
+    as_json: JsonOption = False,
+) -> None:
+    """Where a workload runs: service name, port, its servers' addresses, the name's target."""
+    info = _lab(name).app(system)
+    if as_json:
+        print_json(info)
+        return
+    out.print(f"{info['system']}: http://{info['name']}:{info['port']}/ (POST /records)")
+    for role, server in info["servers"].items():
+        addresses = ", ".join(a for a in (server["ipv4"], server["ipv6"]) if a)
+        out.print(f"  {role:<7} {server['node']:<28} {addresses}")
+    out.print(f"  the name resolves to: {', '.join(info['resolves_to']) or '(nothing)'}")
+
+
+@lab_app.command(
+    "exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def lab_exec(
+    ctx: typer.Context,
+    node: Annotated[str, typer.Argument(help="the lab node to run in (see `lab status`)")],
+    name: NameOption = "lab",
+) -> None:
+    """Run a command inside a lab node, e.g. a client on a department host (root)."""
+    raise typer.Exit(_lab(name).exec(node, list(ctx.args)))
 
 
 @lab_app.command("down")

@@ -7,7 +7,10 @@ Two sources make up a department's grants (`DepartmentGrants`):
 
 - The county model: the migrated systems. Every non-classified system on the cloud
   (`location: cloud`) is granted one server and one data volume, sized by its tier and its
-  data, on its department's first legacy network (`grants_from_model`).
+  data, on its department's first legacy network (`grants_from_model`). So is every system
+  the registry holds a migration for (`migration_system`, from `govcloud migrate plan` on):
+  its target server is declared once it is planned, so the stacks provision it before its
+  wave, and it stays after the cutover.
 - The portal, when `session` is an open registry session: every request cloud ops approved
   that is not decommissioned yet (states in `GRANTED_STATES`). A compute request for n servers
   grants servers `req<id>-1` … `req<id>-n` of its flavor (tier general, no data volume) on the
@@ -42,7 +45,7 @@ from govcloud.errors import BadInputError
 from govcloud.model import County, Department, Location, Quota, Tier
 from govcloud.quota import QUOTA_RESOURCES, ZERO, Amounts
 from govcloud.registry.requests import GRANTED_STATES, RequestKind
-from govcloud.registry.tables import PortalRequest
+from govcloud.registry.tables import MigrationSystem, PortalRequest
 
 
 @dataclass(frozen=True)
@@ -188,13 +191,21 @@ def _approved(session: Session) -> dict[str, _Approved]:
     return result
 
 
-def grants_from_model(county: County) -> tuple[ServerGrant, ...]:
-    """One grant per non-classified system on the cloud, from the county model."""
+def migrating(session: Session) -> frozenset[str]:
+    """Systems (`dept/system`) the registry holds a migration for, whatever its state."""
+    return frozenset(session.execute(select(MigrationSystem.system)).scalars())
+
+
+def grants_from_model(
+    county: County, migrating: frozenset[str] = frozenset()
+) -> tuple[ServerGrant, ...]:
+    """One grant per non-classified system on the cloud or on its way there."""
     grants: list[ServerGrant] = []
     for department in sorted(county.departments, key=lambda d: d.code):
         network = department.legacy_networks[0].name if department.legacy_networks else None
         for system in sorted(department.systems, key=lambda s: s.code):
-            if system.location is not Location.CLOUD or system.classified:
+            moving = f"{department.code}/{system.code}" in migrating
+            if system.classified or (system.location is not Location.CLOUD and not moving):
                 continue
             grants.append(
                 ServerGrant(
@@ -284,8 +295,9 @@ def _department(
 def read_grants(county: County, session: Session | None = None) -> Grants:
     """The grants the stacks deploy (see the module docstring for the contract)."""
     approved = _approved(session) if session is not None else {}
+    moving = migrating(session) if session is not None else frozenset()
     by_department: dict[str, list[ServerGrant]] = {}
-    for grant in grants_from_model(county):
+    for grant in grants_from_model(county, moving):
         by_department.setdefault(grant.department, []).append(grant)
     departments = {
         department.code: _department(

@@ -234,3 +234,14 @@ def department_from_tags(tags: list[str] | tuple[str, ...], county_code: str) ->
         if tag.startswith(TAG_DEPARTMENT):
             return tag.removeprefix(TAG_DEPARTMENT)
     return None
+
+
+# A department system's service name: clients reach it by name, so migration and failover
+# move the name, not the clients (RFC 2606 reserves .example).
+SYSTEM_SERVICE_DOMAIN: Final = "svc.extranet.example"
+
+
+def system_service_name(system_ref: str) -> str:
+    """`<system>.<department>.svc.extranet.example` for `department/system`."""
+    department, _, system = system_ref.partition("/")
+    return f"{system}.{department}.{SYSTEM_SERVICE_DOMAIN}"

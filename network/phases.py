@@ -34,6 +34,9 @@ ROLE_CORE = "core_router"
 ROLE_ROUTER = "department_router"
 ROLE_HOST = "lan_host"
 ROLE_CLOUD = "cloud"
+# A department's server on the cloud (a migration target, a DR replica): the lab realises it
+# at the addresses Neutron gave its port, behind the cloud gateway.
+ROLE_CLOUD_SERVER = "cloud_server"
 
 DAEMON_FRR = "frr"
 DAEMON_BIRD = "bird"

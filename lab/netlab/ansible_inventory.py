@@ -21,7 +21,15 @@ import yaml
 from govcloud.model import County
 from lab.netlab.addressing import identity_map
 from lab.netlab.topology import Topology, build_topology, choose_departments
-from network.phases import DAEMON_BIRD, ROLE_CLOUD, ROLE_CORE, ROLE_HOST, ROLE_ROUTER, address_of
+from network.phases import (
+    DAEMON_BIRD,
+    ROLE_CLOUD,
+    ROLE_CLOUD_SERVER,
+    ROLE_CORE,
+    ROLE_HOST,
+    ROLE_ROUTER,
+    address_of,
+)
 from network.plan import plan_network
 
 HEADER: Final = (
@@ -105,6 +113,11 @@ def groups(topology: Topology) -> dict[str, Any]:
         "lan_hosts": hosts(topology.by_role(ROLE_HOST)),
         "cloud_gateways": hosts(topology.by_role(ROLE_CLOUD)),
     }
+    sources = [n for n in topology.by_role(ROLE_HOST) if "workload" in nodes[n]]
+    if sources:
+        children["workload_sources"] = hosts(sources)
+    if topology.by_role(ROLE_CLOUD_SERVER):
+        children["cloud_servers"] = hosts(topology.by_role(ROLE_CLOUD_SERVER))
     for code in topology.departments:
         members = [n for n, v in nodes.items() if v.get("department") == code]
         children[f"dept_{code}"] = hosts(members)

@@ -37,10 +37,12 @@ from lab.netlab.topology import (
     controller_addresses,
     namespace_prefix,
 )
+from lab.workload import servers as workload_servers
 from network.phases import (
     DAEMON_BIRD,
     DAEMON_FRR,
     ROLE_CLOUD,
+    ROLE_CLOUD_SERVER,
     ROLE_CORE,
     ROLE_HOST,
     ROLE_ROUTER,
@@ -87,6 +89,7 @@ hostname "$node"
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$dir/upper,workdir=$dir/work" /etc
 mount --bind "$dir/run" /run
 mount --bind "$dir/log" /var/log
+if [ -d "$dir/pg" ]; then mount --bind "$dir/pg" /var/lib/postgresql; fi
 : > "$dir/ready"
 exec sleep infinity
 """
@@ -246,6 +249,10 @@ class NetLab:
         state["services_pid"] = self._start_services(topology)
         self._save(state)
         lap("services")
+        state["workload_pids"] = self._start_workloads(topology, state["anchors"])
+        self._save(state)
+        if state["workload_pids"]:
+            lap("workloads")
         write_inventory(
             self.inventory_dir,
             render_inventory(
@@ -268,7 +275,7 @@ class NetLab:
         routers = {
             topology.namespace(n)
             for n, v in topology.nodes.items()
-            if v["role"] in (ROLE_CORE, ROLE_ROUTER)
+            if v["role"] in (ROLE_CORE, ROLE_ROUTER) or v.get("tenants")
         }
         for namespace in topology.namespaces:
             settings = {"net/ipv6/conf/default/accept_dad": "1"}
@@ -325,12 +332,23 @@ class NetLab:
     def _node_files(self, topology: Topology, variables: dict[str, Any]) -> None:
         frr = _user("frr")
         bird = _user("bird")
+        system_names = workload_servers.names(topology.nodes)
+        hosts = (
+            workload_servers.hosts_file(system_names, Path("/etc/hosts").read_text())
+            if system_names
+            else None
+        )
         for name, node in topology.nodes.items():
             base = self.node_dir(name)
             for sub in ("upper", "work", "run/sshd", "run/lock", "log"):
                 (base / sub).mkdir(parents=True, exist_ok=True)
             files: dict[str, str] = {}
             role = node["role"]
+            if "workload" in node:
+                workload_servers.prepare_node(base)
+            if hosts and role in (ROLE_HOST, ROLE_CLOUD_SERVER):
+                # Clients reach systems by name; the playbooks move the names.
+                (base / "upper" / "hosts").write_text(hosts)
             if role == ROLE_ROUTER:
                 files = configs.router_files(node, Phase.LEGACY, variables)
             elif role == ROLE_HOST:
@@ -443,10 +461,11 @@ class NetLab:
             list(pool.map(start, topology.nodes))
 
     def _start_services(self, topology: Topology) -> int:
+        # A workload's server runs the system's own app on those ports instead.
         targets = [
             topology.namespace(n)
             for n, v in topology.nodes.items()
-            if v["role"] in (ROLE_HOST, ROLE_CLOUD)
+            if v["role"] in (ROLE_HOST, ROLE_CLOUD) and not _is_source(v)
         ]
         log_file = (self.root / "services.log").open("w")
         process = subprocess.Popen(  # noqa: S603
@@ -468,6 +487,19 @@ class NetLab:
             log = (self.root / "services.log").read_text()
             raise UnreachableError(f"lab: the service listeners did not start: {log}")
         return process.pid
+
+    def _start_workloads(self, topology: Topology, anchors: dict[str, int]) -> dict[str, int]:
+        """Each workload's cluster, data and app on its source server; their PIDs."""
+        sources = [n for n, v in topology.nodes.items() if _is_source(v)]
+
+        def start(name: str) -> int:
+            log = self.node_dir(name) / "workload.log"
+            return workload_servers.start_source(
+                anchors[name], topology.nodes[name]["workload"], log
+            )
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            return dict(zip(sources, pool.map(start, sources), strict=True))
 
     def _wait_for_ssh(self, topology: Topology) -> None:
         targets = {n: address_of(v["management"]["ipv6"]) for n, v in topology.nodes.items()}
@@ -627,6 +659,77 @@ class NetLab:
             netns.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], stdin=FAULTS[kind])
 
     # -- running commands as the management controller ---------------------------------------
+    # -- workloads ---------------------------------------------------------------------------
+    def exec(self, node: str, command: list[str]) -> int:
+        """Run a command inside a node (its network, mounts and name), as a client there would;
+        its exit code. The project's Python comes first on PATH."""
+        require_root("exec")
+        state = self.state()
+        if node not in state["nodes"]:
+            known = ", ".join(sorted(state["nodes"]))
+            raise BadInputError(f"lab {self.name!r} has no node {node!r}; nodes: {known}")
+        if not command:
+            raise BadInputError("name the command to run: govcloud lab exec NODE -- CMD...")
+        anchor = state["anchors"][node]
+        if not netns.alive(anchor):
+            raise UnreachableError(f"lab: node {node} is gone (its anchor {anchor} ended)")
+        env = {
+            "PATH": f"{Path(sys.executable).parent}:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": "/root",
+            "LANG": "C.UTF-8",
+        }
+        return subprocess.run(  # noqa: S603
+            netns.nsenter(anchor, command), env=env, cwd=REPO, check=False
+        ).returncode
+
+    def app(self, system: str) -> dict[str, Any]:
+        """Where a workload runs: its service name and port, its servers' addresses now (the
+        source's follow its department's phase), and which one the name resolves to."""
+        state = self.state()
+        nodes = state["nodes"]
+        source = next(
+            (n for n, v in nodes.items() if _is_source(v) and v["workload"]["system"] == system),
+            None,
+        )
+        if source is None:
+            running = sorted(v["workload"]["system"] for v in nodes.values() if _is_source(v))
+            raise BadInputError(
+                f"lab {self.name!r} runs no workload {system!r} "
+                f"(it runs: {', '.join(running) or 'none'}); see `govcloud lab up --workloads`"
+            )
+        node = nodes[source]
+        router = next(
+            n
+            for n, v in nodes.items()
+            if v["role"] == ROLE_ROUTER and v["department"] == node["department"]
+        )
+        now = host_state(node, self.phase(router))
+        servers = {
+            "source": {
+                "node": source,
+                "ipv4": address_of(now["ipv4"][0]) if now["ipv4"] else None,
+                "ipv6": address_of(now["ipv6"][0]) if now["ipv6"] else None,
+            }
+        }
+        target = node["workload"]["cloud_server"]
+        if target:
+            cloud = nodes[target]
+            servers["cloud"] = {
+                "node": target,
+                "ipv4": address_of(cloud["ipv4"]),
+                "ipv6": address_of(cloud["ipv6"]) if cloud["ipv6"] else None,
+            }
+        name = node["workload"]["name"]
+        hosts = self.node_dir(source) / "upper" / "hosts"
+        return {
+            "system": system,
+            "name": name,
+            "port": SERVICE_PORT,
+            "database_port": node["workload"]["db_port"],
+            "servers": servers,
+            "resolves_to": workload_servers.resolved(hosts, name),
+        }
+
     def environment(self) -> dict[str, str]:
         """Environment for Ansible and testinfra run against this lab."""
         env = dict(os.environ)
@@ -670,15 +773,37 @@ def _data_plane(node: dict[str, Any]) -> list[str]:
             lines.append(f"route add default via {state['gateway4']}")
         return lines
     if role == ROLE_CLOUD:
-        return [
+        lines = [
             f"addr add {node['ipv4']} dev {node['interface']}",
             f"addr add {node['ipv6']} dev {node['interface']} nodad",
             f"route add default via {node['gateway4']}",
             f"route add default via {node['gateway6']}",
         ]
+        # The tenant subnets of deployed servers: the gateway is their Neutron router.
+        for tenant in node.get("tenants", []):
+            lines.append(f"addr add {tenant['ipv4']} dev {tenant['bridge']}")
+            if tenant["ipv6"]:
+                lines.append(f"addr add {tenant['ipv6']} dev {tenant['bridge']} nodad")
+        return lines
+    if role == ROLE_CLOUD_SERVER:
+        lines = [
+            f"addr add {node['ipv4']} dev {node['interface']}",
+            f"route add default via {node['gateway4']}",
+        ]
+        if node["ipv6"]:
+            lines += [
+                f"addr add {node['ipv6']} dev {node['interface']} nodad",
+                f"route add default via {node['gateway6']}",
+            ]
+        return lines
     if role == ROLE_ROUTER and node["daemon"] == DAEMON_BIRD:
         return [f"addr add {lan['legacy']} dev {lan['interface']}" for lan in node["lans"]]
     return []
+
+
+def _is_source(node: dict[str, Any]) -> bool:
+    """A workload's server in its department (the one that starts with the data)."""
+    return node["role"] == ROLE_HOST and "workload" in node
 
 
 def _sysctls(namespace: str, settings: dict[str, str]) -> None:

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from cloud.addresses import ServerPort
+from govcloud.conventions import system_service_name
 from govcloud.errors import BadInputError
 from govcloud.model import County, Department, LegacyNetwork, Location
 from lab.netlab.addressing import (
@@ -32,6 +35,7 @@ from network.phases import (
     DAEMON_BIRD,
     DAEMON_FRR,
     ROLE_CLOUD,
+    ROLE_CLOUD_SERVER,
     ROLE_CORE,
     ROLE_HOST,
     ROLE_ROUTER,
@@ -48,6 +52,14 @@ HOST_OFFSET: Final = 10
 MAX_HOSTS_PER_LAN: Final = 4  # the smallest extranet LAN is a /28 (network.plan)
 CLOUD_HOST_OFFSET: Final = 10
 CLOUD_SERVICE_NAME: Final = "cloud.extranet.example"  # RFC 2606 reserved name
+# A workload's server sits on its LAN below the hosts (.1 is the router, hosts from .10).
+WORKLOAD_OFFSET: Final = 2
+MAX_WORKLOADS_PER_LAN: Final = HOST_OFFSET - WORKLOAD_OFFSET
+# Workload servers sort after a LAN's ordinary hosts (the first host speaks for the LAN).
+WORKLOAD_HOST_INDEX: Final = 100
+WORKLOAD_DB_PORT: Final = 5432  # PostgreSQL's registered port
+SOURCE_SUFFIX: Final = ""
+CLOUD_SERVER_SUFFIX: Final = "-cloud"
 # The lab a plain `govcloud lab up` builds: two overlapping pairs (cgj and gaj share
 # 192.168.0.0/24, sfj and zwfw 192.168.1.0/24), NAT'd LANs (gaj, sfj), a department that runs
 # BIRD (gaj, the second) and one marked ipv6_ready (zwfw).
@@ -69,6 +81,25 @@ class Veth:
     b: str
     b_if: str
     bridge: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """A system the lab runs as a real service: its data, and its cloud server if deployed."""
+
+    system: str  # department/system
+    data_mb: int
+    target: ServerPort | None = None
+
+
+def source_node(system_ref: str) -> str:
+    """The lab node of a system's server in its department's machine room."""
+    return system_ref.replace("/", "-") + SOURCE_SUFFIX
+
+
+def cloud_server_node(system_ref: str) -> str:
+    """The lab node of a system's server on the cloud."""
+    return system_ref.replace("/", "-") + CLOUD_SERVER_SUFFIX
 
 
 @dataclass
@@ -199,9 +230,11 @@ def build_topology(
     bird: tuple[str, ...] | None = None,
     hosts_per_lan: int = 1,
     address_map: AddressMap | None = None,
+    workloads: Sequence[WorkloadSpec] = (),
 ) -> Topology:
     """The lab for these departments of the county, on the plan's addresses mapped into the lab."""
     bird = _checked(lab, departments, bird, hosts_per_lan)
+    _check_workloads(county, departments, workloads)
     chosen = [county.department(code) for code in departments]
     legacy = [n.prefix for d in chosen for n in d.legacy_networks]
     amap = address_map or build_address_map(county, legacy)
@@ -263,13 +296,9 @@ def build_topology(
                 topology.veths.append(
                     Veth(name, f"l{number}h{host_number + 1}", host, "eth0", interface.name)
                 )
-        first_host = topology.nodes[hosts[0]]
-        for system in department.systems:
-            entry = {"ref": f"{code}/{system.code}", "depends_on": list(system.depends_on)}
-            if system.location is Location.CLOUD:
-                cloud_systems.append(entry)
-            else:
-                first_host["systems"].append(entry)
+        cloud_systems += _place_systems(
+            topology, county, department, topology.nodes[hosts[0]], name, lans, workloads, cloud
+        )
         topology.nodes[name] = _router_node(
             name, department, router, amap, daemon, asn, downlink, lans, cloud
         )
@@ -285,6 +314,7 @@ def build_topology(
         "systems": cloud_systems,
     }
     topology.veths.append(Veth(CORE, "cloud0", CLOUD, "eth0"))
+    _add_cloud_servers(topology, [w for w in workloads if w.target is not None])
     _order_nodes(topology)
     _management(topology)
     return topology
@@ -428,9 +458,178 @@ def _host_node(  # noqa: PLR0917  (one host's coordinates)
     }
 
 
+def _place_systems(  # noqa: PLR0917  (a department's parts)
+    topology: Topology,
+    county: County,
+    department: Department,
+    first_host: dict[str, Any],
+    router: str,
+    lans: list[dict[str, Any]],
+    workloads: Sequence[WorkloadSpec],
+    cloud: dict[str, str],
+) -> list[dict[str, Any]]:
+    """Legacy systems on the first host, or on a server of their own when the lab runs them;
+    returns the department's systems on the cloud."""
+    code = department.code
+    served = {w.system: w for w in workloads if w.system.startswith(f"{code}/")}
+    on_cloud = []
+    for system in department.systems:
+        entry = {"ref": f"{code}/{system.code}", "depends_on": list(system.depends_on)}
+        if system.location is Location.CLOUD:
+            on_cloud.append(entry)
+        elif entry["ref"] not in served:
+            first_host["systems"].append(entry)
+    for number, spec in enumerate(served.values()):
+        entry = {"ref": spec.system, "depends_on": list(_system(county, spec.system).depends_on)}
+        _add_source(topology, department, router, lans, number, spec, entry, cloud)
+    return on_cloud
+
+
+def _system(county: County, ref: str) -> Any:
+    department, _, code = ref.partition("/")
+    return next(s for s in county.department(department).systems if s.code == code)
+
+
+def _check_workloads(
+    county: County, departments: tuple[str, ...], workloads: Sequence[WorkloadSpec]
+) -> None:
+    """Every workload is a legacy, unclassified system of a chosen department, on a LAN."""
+    problems = []
+    seen: set[str] = set()
+    for spec in workloads:
+        department, _, code = spec.system.partition("/")
+        if spec.system in seen:
+            problems.append(f"{spec.system}: named twice")
+        seen.add(spec.system)
+        if department not in departments:
+            problems.append(f"{spec.system}: its department is not in the lab (--departments)")
+            continue
+        systems = {s.code: s for s in county.department(department).systems}
+        system = systems.get(code)
+        if system is None:
+            problems.append(f"{spec.system}: no such system in {department}")
+        elif system.classified:
+            problems.append(f"{spec.system}: classified (涉密) systems never go to the cloud")
+        elif not any(n.renumber for n in county.department(department).legacy_networks):
+            problems.append(
+                f"{spec.system}: {department} has no renumbered LAN for the system's server"
+            )
+        if spec.data_mb < 0:
+            problems.append(f"{spec.system}: data size must not be negative")
+    per_department: dict[str, int] = {}
+    for spec in workloads:
+        per_department[spec.system.partition("/")[0]] = (
+            per_department.get(spec.system.partition("/")[0], 0) + 1
+        )
+    problems += [
+        f"{code}: {count} workloads; a LAN holds at most {MAX_WORKLOADS_PER_LAN}"
+        for code, count in sorted(per_department.items())
+        if count > MAX_WORKLOADS_PER_LAN
+    ]
+    if problems:
+        raise BadInputError("--workloads: " + "; ".join(problems))
+
+
+def _add_source(  # noqa: PLR0917  (one server's coordinates)
+    topology: Topology,
+    department: Department,
+    router: str,
+    lans: list[dict[str, Any]],
+    number: int,
+    spec: WorkloadSpec,
+    entry: dict[str, Any],
+    cloud: dict[str, str],
+) -> None:
+    """A system's own server on the department's first renumbered LAN, running the system."""
+    lan_index = next(i for i, lan in enumerate(lans) if lan["renumber"])
+    lan = lans[lan_index]
+    name = source_node(spec.system)
+    if name in topology.nodes:
+        raise BadInputError(f"--workloads: {spec.system}: node name {name} is already taken")
+    node = _host_node(
+        name,
+        department,
+        lan,
+        lan_index,
+        WORKLOAD_HOST_INDEX + number,
+        WORKLOAD_OFFSET + number,
+        cloud,
+    )
+    node["systems"] = [entry]
+    node["workload"] = {
+        "system": spec.system,
+        "name": system_service_name(spec.system),
+        "db_port": WORKLOAD_DB_PORT,
+        "data_mb": spec.data_mb,
+        "cloud_server": cloud_server_node(spec.system) if spec.target else None,
+    }
+    lan["hosts"].append(name)
+    topology.nodes[name] = node
+    topology.veths.append(
+        Veth(router, f"l{lan_index}w{number + 1}", name, "eth0", lan["interface"])
+    )
+
+
+def _add_cloud_servers(topology: Topology, deployed: Sequence[WorkloadSpec]) -> None:
+    """Each deployed server behind the cloud gateway, which routes its tenant subnets; the
+    core routes those subnets to the gateway and announces them like the cloud segment."""
+    if not deployed:
+        return
+    cloud = topology.nodes[CLOUD]
+    core = topology.nodes[CORE]
+    bridges: dict[tuple[str, ...], str] = {}
+    cloud["tenants"] = []
+    core["static_routes"] = []
+    for number, spec in enumerate(deployed):
+        port = spec.target
+        assert port is not None  # noqa: S101  (filtered by the caller)
+        if port.subnets not in bridges:
+            bridge = f"t{len(bridges)}"
+            bridges[port.subnets] = bridge
+            cloud["tenants"].append(
+                {
+                    "bridge": bridge,
+                    "ipv4": f"{port.gateway4}/{port.subnets[0].split('/')[1]}",
+                    "ipv6": (
+                        f"{port.gateway6}/{port.subnets[1].split('/')[1]}" if port.ipv6 else None
+                    ),
+                }
+            )
+            core["static_routes"].append(
+                {"prefix": port.subnets[0], "via": address_of(cloud["ipv4"])}
+            )
+            if port.ipv6:
+                core["static_routes"].append(
+                    {"prefix": port.subnets[1], "via": address_of(cloud["ipv6"])}
+                )
+        name = cloud_server_node(spec.system)
+        topology.nodes[name] = {
+            "role": ROLE_CLOUD_SERVER,
+            "hostname": name,
+            "tenant": spec.system.partition("/")[0],
+            "server": port.server,
+            "server_id": port.server_id,
+            "region": port.region,
+            "interface": "eth0",
+            "ipv4": port.ipv4,
+            "gateway4": port.gateway4,
+            "ipv6": port.ipv6,
+            "gateway6": port.gateway6,
+            "workload": {
+                "system": spec.system,
+                "name": system_service_name(spec.system),
+                "db_port": WORKLOAD_DB_PORT,
+                "source": source_node(spec.system),
+            },
+        }
+        topology.veths.append(Veth(CLOUD, f"s{number}", name, "eth0", bridges[port.subnets]))
+    for tenant in cloud["tenants"]:
+        topology.bridges.append((CLOUD, tenant["bridge"]))
+
+
 def _order_nodes(topology: Topology) -> None:
     """Core, department routers, hosts, cloud: the order nodes are built and listed in."""
-    rank = {ROLE_CORE: 0, ROLE_ROUTER: 1, ROLE_HOST: 2, ROLE_CLOUD: 3}
+    rank = {ROLE_CORE: 0, ROLE_ROUTER: 1, ROLE_HOST: 2, ROLE_CLOUD: 3, ROLE_CLOUD_SERVER: 4}
     ordered = sorted(topology.nodes.items(), key=lambda item: rank[item[1]["role"]])
     topology.nodes = dict(ordered)
 

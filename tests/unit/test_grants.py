@@ -3,6 +3,7 @@ requests (servers, volumes, quota changes)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from desired.grants import (
 from govcloud.errors import BadInputError
 from govcloud.loader import load_county
 from govcloud.model import County, Quota, Tier
+from govcloud.registry.migration_state import MigrationState
+from govcloud.registry.tables import MigrationSystem
 
 
 def test_only_non_classified_systems_on_the_cloud_are_granted(tmp_path: Path) -> None:
@@ -144,3 +147,21 @@ def test_a_system_named_like_a_request_server_is_refused_naming_the_fix(
     )
     with pytest.raises(BadInputError, match=rf"alpha: the systems req{rid}-1 .* rename"):
         read(sqlite_portal, renamed)
+
+
+def test_a_system_being_migrated_is_granted_its_target_server(sqlite_portal: Portal) -> None:
+    before = {(g.department, g.system) for g in read(sqlite_portal).systems}
+    assert ("beta", "db") not in before  # legacy, not migrating yet
+    with sqlite_portal.context.sessions() as session, session.begin():
+        session.add(
+            MigrationSystem(
+                system="beta/db",
+                department="beta",
+                state=MigrationState.PLANNED.value,
+                updated_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    after = read(sqlite_portal).systems
+    assert {(g.department, g.system) for g in after} == before | {("beta", "db")}
+    (target,) = [g for g in after if g.system == "db"]
+    assert (target.flavor, target.volume_gb) == ("m1.large", 100)  # core tier, its data

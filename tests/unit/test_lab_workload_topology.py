@@ -1,0 +1,111 @@
+"""Lab workloads in the topology: a system's own server on its LAN, its cloud server behind
+the cloud gateway at the addresses Neutron gave it, and the routes that reach it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cloud.addresses import ServerPort
+from govcloud.conventions import system_service_name
+from govcloud.errors import BadInputError
+from govcloud.loader import load_county
+from govcloud.model import County
+from lab.netlab.ansible_inventory import groups, template_vars
+from lab.netlab.configs import core_config
+from lab.netlab.topology import WorkloadSpec, build_topology
+from lab.workload import servers
+from network.phases import ROLE_CLOUD_SERVER, ROLE_HOST
+from network.plan import plan_network
+from network.reachability import expected_checks
+
+PORT = ServerPort(
+    server="cgj-zhifa",
+    server_id="c0ffee",
+    region="RegionOne",
+    ipv4="198.18.40.20/26",
+    gateway4="198.18.40.1",
+    ipv6="2001:db8:0:4000::20/64",
+    gateway6="2001:db8:0:4000::1",
+)
+
+
+@pytest.fixture(scope="module")
+def county() -> County:
+    return load_county(Path(__file__).resolve().parents[2] / "county")
+
+
+def test_a_workload_gets_a_server_on_its_lan_and_one_on_the_cloud(county: County) -> None:
+    topology = build_topology(
+        county,
+        plan_network(county),
+        ("cgj",),
+        workloads=[WorkloadSpec("cgj/zhifa", 8, PORT)],
+    )
+    source = topology.nodes["cgj-zhifa"]
+    assert source["role"] == ROLE_HOST
+    assert source["systems"] == [{"ref": "cgj/zhifa", "depends_on": ["cgj/shuzi"]}]
+    assert source["legacy"].endswith(".2/24")  # below the LAN's hosts (.10 up)
+    assert source["workload"]["name"] == system_service_name("cgj/zhifa")
+    assert all(s["ref"] != "cgj/zhifa" for s in topology.nodes["cgj-office-h1"]["systems"])
+    target = topology.nodes["cgj-zhifa-cloud"]
+    assert (target["role"], target["ipv4"], target["gateway6"]) == (
+        ROLE_CLOUD_SERVER,
+        "198.18.40.20/26",
+        "2001:db8:0:4000::1",
+    )
+    assert topology.nodes["cloud-gw"]["tenants"] == [
+        {"bridge": "t0", "ipv4": "198.18.40.1/26", "ipv6": "2001:db8:0:4000::1/64"}
+    ]
+    routes = topology.nodes["core-rtr"]["static_routes"]
+    assert [r["prefix"] for r in routes] == ["198.18.40.0/26", "2001:db8:0:4000::/64"]
+    config = core_config(topology, template_vars("lab"))
+    assert "ip route 198.18.40.0/26 198.19.253.10" in config
+    assert " redistribute static" in config
+    inventory = groups(topology)["all"]["children"]
+    assert list(inventory["workload_sources"]["hosts"]) == ["cgj-zhifa"]
+    assert list(inventory["cloud_servers"]["hosts"]) == ["cgj-zhifa-cloud"]
+    # The cloud server is the migration's business, not the network change's.
+    assert "cgj-zhifa-cloud" not in inventory["dept_cgj"]["hosts"]
+    assert servers.names(topology.nodes) == [
+        (source["legacy"].split("/")[0], "zhifa.cgj.svc.extranet.example")
+    ]
+    checks = expected_checks(topology.nodes, {"cgj": "legacy"})
+    assert any(c.source == "cgj-zhifa" for c in checks)
+
+
+def test_without_a_deployed_server_only_the_source_runs(county: County) -> None:
+    topology = build_topology(
+        county, plan_network(county), ("cgj",), workloads=[WorkloadSpec("cgj/zhifa", 8)]
+    )
+    assert "cgj-zhifa" in topology.nodes
+    assert not [n for n, v in topology.nodes.items() if v["role"] == ROLE_CLOUD_SERVER]
+    assert "static_routes" not in topology.nodes["core-rtr"]
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("cgj/nothing", "cgj/nothing: no such system in cgj"),
+        ("gaj/zhian", "its department is not in the lab"),
+        ("nope", "its department is not in the lab"),
+    ],
+)
+def test_workloads_that_cannot_run_are_refused(county: County, ref: str, message: str) -> None:
+    with pytest.raises(BadInputError, match=message):
+        build_topology(county, plan_network(county), ("cgj",), workloads=[WorkloadSpec(ref, 1)])
+
+
+def test_a_classified_system_never_runs_as_a_workload(county: County) -> None:
+    classified = next(
+        (d.code, s.code) for d in county.departments for s in d.systems if s.classified
+    )
+    department, system = classified
+    with pytest.raises(BadInputError, match="classified"):
+        build_topology(
+            county,
+            plan_network(county),
+            (department,),
+            workloads=[WorkloadSpec(f"{department}/{system}", 1)],
+        )
