@@ -26,7 +26,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from keystoneauth1 import session as ksa_session
@@ -57,7 +57,7 @@ REPLACED_ON: Final = {
     "subnet": frozenset(
         {"network", "ip_version", "cidr", "ipv6_ra_mode", "ipv6_address_mode", "subnet_pool"}
     ),
-    "server": frozenset({"flavor"}),
+    "server": frozenset({"flavor", "networks"}),
 }
 
 Connect = Callable[[str | None], Connection]  # a connection, scoped to a project ID if given
@@ -121,6 +121,7 @@ def steps_of(report: PlanReport, desired: Iterable[Item], live: Iterable[Item]) 
             steps.append(Step(Action.CREATE, change.kind, change.key, want[ident], None))
         else:
             steps.append(Step(Action.DELETE, change.kind, change.key, None, have[ident]))
+    replaced: set[tuple[str, ...]] = set()
     for (kind, key), names in changed.items():
         wanted, found = want[(kind, key)], have[(kind, key)]
         if names & REPLACED_ON.get(kind, frozenset()):
@@ -128,8 +129,42 @@ def steps_of(report: PlanReport, desired: Iterable[Item], live: Iterable[Item]) 
                 Step(Action.DELETE, kind, key, None, found),
                 Step(Action.CREATE, kind, key, wanted, None),
             ]
+            if kind == "server":
+                replaced.add(key)
         else:
             steps.append(Step(Action.UPDATE, kind, key, wanted, found, frozenset(names)))
+    return _reattach(steps, replaced, want, have)
+
+
+def _reattach(
+    steps: list[Step],
+    servers: set[tuple[str, ...]],
+    want: Mapping[tuple[str, tuple[str, ...]], Item],
+    have: Mapping[tuple[str, tuple[str, ...]], Item],
+) -> list[Step]:
+    """A replaced server loses its volumes with it: attach them to the new one in the same run
+    (the plan saw them attached to a server of that name, so it listed no change for them)."""
+    if not servers:
+        return steps
+    gone: dict[tuple[str, ...], set[str]] = {key[:2]: set() for key in servers}
+    for key in servers:
+        gone[key[:2]].add(key[2])
+    updates = {(s.kind, s.key): i for i, s in enumerate(steps) if s.action is Action.UPDATE}
+    for (kind, key), wanted in want.items():
+        lost = gone.get(key[:2], set()) & set(wanted.attrs.get("attached_to", ()))
+        found = have.get((kind, key))
+        if kind != "volume" or not lost or found is None:
+            continue
+        kept = [s for s in found.attrs["attached_to"] if s not in lost]
+        detached = replace(found, attrs={**found.attrs, "attached_to": kept})
+        if (kind, key) in updates:
+            index = updates[(kind, key)]
+            step = steps[index]
+            steps[index] = replace(step, have=detached, changed=step.changed | {"attached_to"})
+        else:
+            steps.append(
+                Step(Action.UPDATE, kind, key, wanted, detached, frozenset({"attached_to"}))
+            )
     return steps
 
 
@@ -202,11 +237,6 @@ class Deployer:
             self.ids.add("security_group", record.name, record.id)
         for record in snapshot.servers:
             self.ids.add("server", record.name, record.id)
-        # A department's servers join its first network, as the stacks declare them.
-        self.first_network: dict[str, str] = {}
-        for item in desired:
-            if item.kind == "network" and item.key[1]:
-                self.first_network.setdefault(item.key[1], item.key[2])
         self._group_projects = {
             i.key[1]: i.key[0]
             for s in steps
@@ -244,11 +274,21 @@ class Deployer:
     def _apply(
         self, c: Connection, steps: list[Step], order: Mapping[str, int], project: str
     ) -> None:
+        # A server replaced (its flavor or network changed) goes before its successor is made.
+        creating = {(s.kind, s.key) for s in steps if s.action is Action.CREATE}
+        first = [
+            s
+            for s in steps
+            if s.action is Action.DELETE and s.kind == "server" and (s.kind, s.key) in creating
+        ]
+        for step in first:
+            self._one(c, step)
         forward = sorted(
             (s for s in steps if s.action is not Action.DELETE), key=lambda s: order[s.kind]
         )
         backward = sorted(
-            (s for s in steps if s.action is Action.DELETE), key=lambda s: -order[s.kind]
+            (s for s in steps if s.action is Action.DELETE and s not in first),
+            key=lambda s: -order[s.kind],
         )
         compute = [s for s in forward if s.kind in COMPUTE_KINDS]
         for kind, of_kind in itertools.groupby(
@@ -696,13 +736,13 @@ class Deployer:
 
     def _create_server(self, c: Connection, p: Connection, step: Step) -> Any:
         assert step.want is not None  # noqa: S101
-        a, (_, project, name) = step.want.attrs, step.key
-        network = self.first_network.get(project)
+        a, (_, _, name) = step.want.attrs, step.key
+        networks = [{"uuid": self.ids.get("network", n)} for n in a["networks"]]
         server = p.compute.create_server(
             name=name,
             flavor_id=self._flavors(c)[a["flavor"]],
             image_id=self._image(c),
-            networks=[{"uuid": self.ids.get("network", network)}] if network else "none",
+            networks=networks or "none",
             security_groups=[{"name": group} for group in a["security_groups"]],
             metadata=dict(a["metadata"]),
         )

@@ -201,6 +201,7 @@ class Server(Regional):
     flavor: str | None
     image_id: str | None
     addresses: tuple[str, ...]
+    networks: tuple[str, ...] = ()  # the networks it has a port on, by name
     security_groups: tuple[str, ...]
     metadata: dict[str, str]
 
@@ -576,6 +577,7 @@ def _server(server: Any, region: str) -> Server:
         flavor=flavor.get("original_name") or flavor.get("name"),
         image_id=image.get("id") if isinstance(image, dict) else None,
         addresses=tuple(addresses),
+        networks=tuple(sorted((server.addresses or {}).keys())),
         security_groups=tuple(sorted({g["name"] for g in server.security_groups or ()})),
         metadata=dict(server.metadata or {}),
     )

@@ -10,7 +10,8 @@ Two sources make up a department's grants (`DepartmentGrants`):
   data, on its department's first legacy network (`grants_from_model`). So is every system
   the registry holds a migration for (`migration_system`, from `govcloud migrate plan` on):
   its target server is declared once it is planned, so the stacks provision it before its
-  wave, and it stays after the cutover.
+  wave, and it stays after the cutover; it joins the department's migration network
+  (`MIGRATION_NETWORK`, planned once the department has a system to migrate).
 - The portal, when `session` is an open registry session: every request cloud ops approved
   that is not decommissioned yet (states in `GRANTED_STATES`). A compute request for n servers
   grants servers `req<id>-1` … `req<id>-n` of its flavor (tier general, no data volume) on the
@@ -36,6 +37,7 @@ from sqlalchemy.orm import Session
 from govcloud.conventions import (
     DEFAULT_IMAGE,
     FLAVOR_BY_TIER,
+    MIGRATION_NETWORK,
     MIN_VOLUME_GB,
     REQUEST_SERVER_TIER,
     request_resource_name,
@@ -207,6 +209,7 @@ def grants_from_model(
             moving = f"{department.code}/{system.code}" in migrating
             if system.classified or (system.location is not Location.CLOUD and not moving):
                 continue
+            on_cloud = system.location is Location.CLOUD
             grants.append(
                 ServerGrant(
                     department=department.code,
@@ -215,7 +218,7 @@ def grants_from_model(
                     flavor=FLAVOR_BY_TIER[system.tier],
                     image=DEFAULT_IMAGE,
                     volume_gb=max(MIN_VOLUME_GB, math.ceil(system.data_gb)),
-                    network=network,
+                    network=network if on_cloud else MIGRATION_NETWORK,
                 )
             )
     return tuple(grants)
@@ -278,9 +281,14 @@ def _department(
             "the names of servers or volumes granted through the portal (req<id>-<n>): "
             "rename the systems"
         )
+    quota = _quota(department, found)
+    if any(g.network == MIGRATION_NETWORK for g in systems):
+        # The migration network is the county's doing, not the department's request: it comes
+        # on top of the networks the department may ask for.
+        quota = quota.model_copy(update={"networks": quota.networks + 1})
     return DepartmentGrants(
         department=code,
-        quota=_quota(department, found),
+        quota=quota,
         systems=systems,
         servers=servers,
         volumes=volumes,

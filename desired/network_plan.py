@@ -16,12 +16,16 @@ from typing import Any
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from govcloud.conventions import requested_network_name
+from govcloud.conventions import (
+    MIGRATION_NETWORK,
+    MIGRATION_NETWORK_HOSTS,
+    requested_network_name,
+)
 from govcloud.errors import BadInputError
 from govcloud.model import County
 from govcloud.registry import audit_log
 from govcloud.registry.requests import GRANTED_STATES, RequestKind
-from govcloud.registry.tables import IpamAllocation, PortalRequest
+from govcloud.registry.tables import IpamAllocation, MigrationSystem, PortalRequest
 from network.plan import (
     Allocation,
     AllocationKind,
@@ -121,7 +125,13 @@ def apply(
 
 
 def load_requested(session: Session) -> list[RequestedNetwork]:
-    """The networks granted through the portal that still hold their prefixes, oldest first."""
+    """The networks granted through the portal that still hold their prefixes, oldest first;
+    then each department's migration network, once it has a system in the migration registry."""
+    migrating = session.execute(select(MigrationSystem.department).distinct()).scalars()
+    migration = [
+        RequestedNetwork(department, MIGRATION_NETWORK, MIGRATION_NETWORK_HOSTS)
+        for department in sorted(migrating)
+    ]
     rows = session.execute(
         select(PortalRequest.id, PortalRequest.department, PortalRequest.spec)
         .where(
@@ -133,7 +143,7 @@ def load_requested(session: Session) -> list[RequestedNetwork]:
     return [
         RequestedNetwork(department, requested_network_name(rid, spec["name"]), spec["hosts"])
         for rid, department, spec in rows
-    ]
+    ] + migration
 
 
 def plan_and_apply(

@@ -166,6 +166,14 @@ def requested_network_name(request_id: int, name: str) -> str:
     return f"{REQUESTED_NETWORK_PREFIX}{request_id}-{name}"
 
 
+# The department network migrated systems land on: its own prefixes from the network plan, so
+# a system's cloud server never shares a subnet with the department LAN it comes from (the
+# copy, the rollback and the clients need a routed path between the two). Planned like a
+# portal-granted network once the department has a system in the migration registry.
+MIGRATION_NETWORK: Final = "migrated"
+MIGRATION_NETWORK_HOSTS: Final = 60  # a /26: room for a department's migrated servers
+
+
 def tenant_resource_name(department: str, name: str) -> str:
     """The physical name of a server, volume or network in a department's tenant:
     `<department>-<name>` (e.g. `jyj-req7-1`, `jyj-req-9-video`, `jyj-office`)."""

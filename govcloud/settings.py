@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         """Where network labs keep their state, one directory per lab name."""
         return self.lab_dir or self.state_dir / "lab"
 
+    def migration_root(self) -> Path:
+        """Where migration runs keep their logs, timings and per-system secrets (0700)."""
+        return self.state_dir / "migration"
+
     def registry_url(self) -> str:
         """The registry URL: GOVCLOUD_DATABASE_URL, else a SQLite file in the state directory."""
         if self.database_url:

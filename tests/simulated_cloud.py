@@ -273,6 +273,7 @@ def _compute(
                 flavor=a["flavor"],
                 image_id=None,
                 addresses=(),
+                networks=tuple(a["networks"]),
                 security_groups=tuple(a["security_groups"]),
                 metadata=dict(a["metadata"]),
             )

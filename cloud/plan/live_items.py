@@ -250,6 +250,7 @@ def _compute(reader: _Reader) -> Iterator[Item]:
             (server.region, project, server.name),
             {
                 "flavor": server.flavor,
+                "networks": sorted(server.networks),
                 "security_groups": sorted(server.security_groups),
                 "metadata": dict(server.metadata),
             },

@@ -265,6 +265,9 @@ def _server(reducer: _Reducer, r: DesiredResource, ctx: _Context) -> None:
         (region, project, name),
         {
             "flavor": inputs.get("flavorName"),
+            "networks": sorted(
+                reducer.name_of(n.get("uuid")) for n in inputs.get("networks") or []
+            ),
             "security_groups": _sorted(inputs.get("securityGroups")),
             "metadata": dict(inputs.get("metadata") or {}),
         },

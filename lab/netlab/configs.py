@@ -8,10 +8,12 @@ template: the playbooks never change the core.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Final
 
 import jinja2
+import yaml
 
 from lab.netlab.addressing import CLOUD_SEGMENT_IPV4
 from lab.netlab.topology import Topology
@@ -34,9 +36,17 @@ def _environment(path: Path) -> jinja2.Environment:
     )
 
 
+@functools.cache
+def _role_defaults() -> dict[str, Any]:
+    """The netstate role's plain defaults (Ansible's lowest precedence), not its expressions."""
+    defaults = yaml.safe_load((ROLE_TEMPLATES.parent / "defaults" / "main.yml").read_text())
+    return {k: v for k, v in defaults.items() if not (isinstance(v, str) and "{{" in v)}
+
+
 def render_role_template(name: str, netstate: dict[str, Any], variables: dict[str, Any]) -> str:
     """One of the netstate role's templates, as Ansible renders it."""
-    text = _environment(ROLE_TEMPLATES).get_template(name).render(netstate=netstate, **variables)
+    context = {**_role_defaults(), **variables}
+    text = _environment(ROLE_TEMPLATES).get_template(name).render(netstate=netstate, **context)
     return text.rstrip("\n") + "\n"
 
 

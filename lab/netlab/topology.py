@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import netaddr
+
 from cloud.addresses import ServerPort
 from govcloud.conventions import system_service_name
 from govcloud.errors import BadInputError
@@ -575,6 +577,7 @@ def _add_cloud_servers(topology: Topology, deployed: Sequence[WorkloadSpec]) -> 
     core routes those subnets to the gateway and announces them like the cloud segment."""
     if not deployed:
         return
+    _refuse_overlaps(topology, deployed)
     cloud = topology.nodes[CLOUD]
     core = topology.nodes[CORE]
     bridges: dict[tuple[str, ...], str] = {}
@@ -625,6 +628,32 @@ def _add_cloud_servers(topology: Topology, deployed: Sequence[WorkloadSpec]) -> 
         topology.veths.append(Veth(CLOUD, f"s{number}", name, "eth0", bridges[port.subnets]))
     for tenant in cloud["tenants"]:
         topology.bridges.append((CLOUD, tenant["bridge"]))
+
+
+def _refuse_overlaps(topology: Topology, deployed: Sequence[WorkloadSpec]) -> None:
+    """A cloud server on a department LAN's own prefix cannot be routed to in the lab (nor
+    copied to across the extranet): name it, and the network it should be on."""
+    lans = [
+        netaddr.IPNetwork(prefix).cidr
+        for node in topology.nodes.values()
+        for lan in node.get("lans", [])
+        for prefix in (lan["legacy"], lan["extranet"], lan["nat_outside"])
+        if prefix
+    ]
+    problems = []
+    for spec in deployed:
+        assert spec.target is not None  # noqa: S101  (filtered by the caller)
+        subnet = netaddr.IPNetwork(spec.target.subnets[0])
+        clash = next((lan for lan in lans if lan in subnet or subnet in lan), None)
+        if clash is not None:
+            problems.append(
+                f"{spec.system}: its cloud server {spec.target.server} is on {subnet}, which "
+                f"overlaps a department LAN ({clash}); migrated systems belong on their "
+                "department's migration network: deploy the stack again after "
+                "`govcloud net plan` (the server moves there)"
+            )
+    if problems:
+        raise BadInputError("--workloads: " + "; ".join(problems))
 
 
 def _order_nodes(topology: Topology) -> None:

@@ -7,9 +7,9 @@
 One process serves every system of its node, told apart by the Host header (the system's
 service name). A write the database refuses (a standby, a source set read-only for cutover,
 a database that is down) is answered 503, never acknowledged: the client's count of 201s and
-200s is exactly what the database holds. Run as
-`python -m lab.workload.app CONFIG` (JSON: ports, user, systems: {ref: {name, dsn}}); it binds
-its ports, then drops to the configured user, the one PostgreSQL maps to the app's role.
+200s is exactly what the database holds. Run as `python -m lab.workload.app CONFIG` (JSON:
+ports, user, pidfile, systems: {ref: {name, dsn}}); it binds its ports, writes its PID, then
+drops to the configured user, the one PostgreSQL maps to the app's role.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class AppConfig:
     def __init__(self, raw: dict[str, Any]) -> None:
         self.ports: list[int] = [int(p) for p in raw["ports"]]
         self.user: str | None = raw.get("user")
+        self.pidfile: str | None = raw.get("pidfile")
         self.systems: dict[str, dict[str, str]] = dict(raw["systems"])
         self.by_name = {v["name"]: ref for ref, v in self.systems.items()}
 
@@ -224,6 +225,9 @@ def serve(config: AppConfig) -> None:
     """Bind every port, drop privileges, serve until SIGTERM."""
     connections = _Connections()
     servers = [AppServer(port, config, connections) for port in config.ports]
+    if config.pidfile:
+        # Written before privileges drop (/run is root's), read by start-stop-daemon.
+        Path(config.pidfile).write_text(f"{os.getpid()}\n")
     _drop_privileges(config.user)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

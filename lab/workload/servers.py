@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+import jinja2
+
 from govcloud.errors import UnreachableError
 from lab.netlab import netns
 from lab.workload import schema
@@ -27,6 +29,11 @@ REPO: Final = Path(__file__).resolve().parents[2]
 POSTGRES_USER: Final = "postgres"
 CLUSTER: Final = "records"  # not "main": the machine's own /etc may hold one
 APP_CONFIG: Final = "/etc/govcloud/workload.json"
+APP_PIDFILE: Final = "/run/govcloud-workload.pid"
+# The migration role's cluster settings: a lab source is created the way the role wants it.
+CLUSTER_SETTINGS: Final = (
+    REPO / "playbooks" / "roles" / "migrate" / "templates" / "postgresql.conf.j2"
+)
 NAMES_BEGIN: Final = "# BEGIN govcloud system names"
 NAMES_END: Final = "# END govcloud system names"
 # The app's database role is mapped from the OS user it runs as (peer authentication).
@@ -100,6 +107,7 @@ def app_config(workload: Mapping[str, Any], version: str) -> dict[str, Any]:
     return {
         "ports": list(SERVICE_PORTS),
         "user": POSTGRES_USER,
+        "pidfile": APP_PIDFILE,
         "postgres_version": version,
         "systems": {workload["system"]: {"name": workload["name"], "dsn": dsn}},
     }
@@ -159,11 +167,11 @@ def start_source(anchor: int, workload: Mapping[str, Any], log: Path) -> int:
     )
     # Replicas and copies connect over the network: listen everywhere in the node; who may
     # connect is pg_hba's business (the playbooks open it per target, never to all).
+    settings = jinja2.Template(CLUSTER_SETTINGS.read_text(), keep_trailing_newline=True)
     _write(
         anchor,
         f"{paths['config']}/conf.d/govcloud.conf",
-        "listen_addresses = '*'\nwal_level = replica\nmax_wal_senders = 10\n"
-        "wal_keep_size = '256MB'\nhot_standby = on\n",
+        settings.render(migrate_system=workload["system"]),
     )
     hba = _inside(anchor, ["cat", f"{paths['config']}/pg_hba.conf"])
     _write(

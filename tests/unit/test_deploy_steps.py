@@ -42,3 +42,29 @@ def test_resources_belong_to_their_department() -> None:
     assert project_of("subnet", (R, "c-alpha", "s1"), groups) == "c-alpha"
     assert project_of("subnet_pool", (R, "c-extranet-v4"), groups) == ""  # county-wide
     assert project_of("network", (R, "", "c-extranet"), groups) == ""
+
+
+def _server(networks: list[str], ref: str = "") -> Item:
+    attrs = {"flavor": "m1.small", "networks": networks, "security_groups": [], "metadata": {}}
+    return Item("server", (R, "c-alpha", "alpha-web"), attrs, ref)
+
+
+def _volume(attached: list[str], ref: str = "") -> Item:
+    return Item(
+        "volume", (R, "c-alpha", "alpha-web-data"), {"size_gb": 10, "attached_to": attached}, ref
+    )
+
+
+def test_a_server_moved_to_another_network_is_replaced_and_gets_its_volume_back() -> None:
+    desired = [_server(["alpha-migrated"]), _volume(["alpha-web"])]
+    live = [_server(["alpha-office"], "srv-1"), _volume(["alpha-web"], "vol-1")]
+    steps = steps_of(diff(desired, live), desired, live)
+    assert [(s.action, s.kind) for s in steps] == [
+        (Action.DELETE, "server"),
+        (Action.CREATE, "server"),
+        (Action.UPDATE, "volume"),  # the plan saw no change: the name was attached before
+    ]
+    reattach = steps[2]
+    assert reattach.changed == frozenset({"attached_to"})
+    assert reattach.have is not None and reattach.have.attrs["attached_to"] == []
+    assert reattach.want is not None and reattach.want.attrs["attached_to"] == ["alpha-web"]

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from netaddr import IPSet
 from portal_kit import Portal
 from small_county import write_county
 
+from desired import network_plan
 from desired.grants import (
     RequestServer,
     RequestVolume,
@@ -18,11 +20,13 @@ from desired.grants import (
     grants_from_model,
     read_grants,
 )
+from govcloud.conventions import MIGRATION_NETWORK, MIGRATION_NETWORK_HOSTS
 from govcloud.errors import BadInputError
 from govcloud.loader import load_county
 from govcloud.model import County, Quota, Tier
 from govcloud.registry.migration_state import MigrationState
 from govcloud.registry.tables import MigrationSystem
+from network.plan import RequestedNetwork, plan_network
 
 
 def test_only_non_classified_systems_on_the_cloud_are_granted(tmp_path: Path) -> None:
@@ -165,3 +169,16 @@ def test_a_system_being_migrated_is_granted_its_target_server(sqlite_portal: Por
     assert {(g.department, g.system) for g in after} == before | {("beta", "db")}
     (target,) = [g for g in after if g.system == "db"]
     assert (target.flavor, target.volume_gb) == ("m1.large", 100)  # core tier, its data
+    # On a network of its own, planned for the department, never on its LAN's prefix, and on
+    # top of the networks the department may request.
+    assert target.network == MIGRATION_NETWORK
+    quota = sqlite_portal.county.department("beta").quota
+    assert read(sqlite_portal).departments["beta"].quota.networks == quota.networks + 1
+    with sqlite_portal.context.sessions() as session:
+        requested = network_plan.load_requested(session)
+    assert RequestedNetwork("beta", MIGRATION_NETWORK, MIGRATION_NETWORK_HOSTS) in requested
+    plan = plan_network(sqlite_portal.county, requested=requested)
+    beta = [a for a in plan.allocations if a.department == "beta" and a.family == 4]
+    (migrated,) = [IPSet([a.prefix]) for a in beta if a.network == MIGRATION_NETWORK]
+    others = IPSet([a.prefix for a in beta if a.network != MIGRATION_NETWORK])
+    assert others and not migrated & others

@@ -109,3 +109,13 @@ def test_a_classified_system_never_runs_as_a_workload(county: County) -> None:
             (department,),
             workloads=[WorkloadSpec(f"{department}/{system}", 1)],
         )
+
+
+def test_a_cloud_server_on_its_department_lans_prefix_is_refused(county: County) -> None:
+    plan = plan_network(county)
+    topology = build_topology(county, plan, ("cgj",))
+    office = topology.nodes["cgj-rtr"]["lans"][0]["extranet"]  # the LAN's router address
+    address = office.split("/")[0].rsplit(".", 1)[0] + ".42/" + office.split("/")[1]
+    clashing = ServerPort("cgj-zhifa", "c0ffee", "RegionOne", address, "198.18.0.1", None, None)
+    with pytest.raises(BadInputError, match="overlaps a department LAN"):
+        build_topology(county, plan, ("cgj",), workloads=[WorkloadSpec("cgj/zhifa", 8, clashing)])
