@@ -1,0 +1,467 @@
+"""The wave planner (迁移波次): which systems move together, in which order, and why.
+
+    plan_waves(inventory, previous) -> WavePlan
+
+Pure: it reads the inventory (the county's systems, blackouts and migration settings) and the
+registry's previous assignments, and returns frozen data. The rules, each with its reason in the
+plan:
+
+- A system moves in the same wave as, or after, every system it depends on. Systems already on
+  the cloud (`location: cloud`, or cut over per the registry) are dependencies, not work;
+  classified (涉密) systems never move and are listed as unplanned.
+- A move group's systems share a wave (`migration.graph` makes them one unit).
+- A wave carries at most `max_systems_per_wave` systems and at most the data the link moves in
+  its transfer window (`bandwidth_mbps` x `window_hours`).
+- Waves are dated (`start`, every `wave_every_days`); a department's systems skip the waves that
+  fall on its blackout days.
+- Tiers move in `tier_order` (pilot waves of general systems first, core last): a tier's first
+  wave comes after the previous tier's last one. A unit waits for the tier of anything it
+  depends on.
+
+Stability, as in the IPv6 plan: a system the registry holds as planned keeps its wave unless a
+constraint forces it out (a dependency that moved later, a blackout, a wave over its window or
+cap, a move group that changed), and the placement says which. Its first reason is kept. New
+systems fill the room the kept ones leave, first fit from the earliest wave their tier and
+dependencies allow. Rows past "planned" belong to the lifecycle: those systems stay where they
+are, and those on the cloud are dependencies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from govcloud.model import MigrationSettings
+from migration.graph import Graph, Unit, build_graph
+from migration.inventory import Assignment, BlackoutWindow, Inventory, InventorySystem
+
+HOURS_PER_DAY = 24
+# Data sizes are decimal GB with fractions; sums within this much of a window still fit it.
+DATA_TOLERANCE_GB = 1e-6
+
+
+class PlacementStatus(StrEnum):
+    """How a system got its wave in this plan."""
+
+    NEW = "new"  # placed for the first time
+    KEPT = "kept"  # the registry's wave, unchanged
+    MOVED = "moved"  # a constraint forced it out of the registry's wave
+    UNDERWAY = "underway"  # the lifecycle holds it: it stays where it is
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A system's wave and the reason for it."""
+
+    system: str
+    department: str
+    wave: int
+    why: str
+    status: PlacementStatus
+    previous_wave: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Wave:
+    """One wave: its date, systems in dependency order, data, and why it holds them."""
+
+    number: int
+    date: dt.date | None
+    systems: tuple[str, ...]
+    data_gb: float
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unplanned:
+    """A system in no wave, and why."""
+
+    system: str
+    why: str
+
+
+@dataclass(frozen=True)
+class WavePlan:
+    """The waves, the systems in none, and every placement with its reason."""
+
+    waves: tuple[Wave, ...]
+    unplanned: tuple[Unplanned, ...]
+    placements: Mapping[str, Placement]
+    window_gb: float
+    max_systems: int
+
+    @property
+    def moved(self) -> tuple[Placement, ...]:
+        """The placements a constraint forced out of their previous wave."""
+        return tuple(p for p in self.placements.values() if p.status is PlacementStatus.MOVED)
+
+
+def wave_days(settings: MigrationSettings, number: int) -> tuple[dt.date, dt.date] | None:
+    """The first and last day of a wave's transfer window (None when waves are undated)."""
+    if settings.start is None:
+        return None
+    first = settings.start + dt.timedelta(days=(number - 1) * settings.wave_every_days)
+    days = max(1, math.ceil(settings.window_hours / HOURS_PER_DAY))
+    return first, first + dt.timedelta(days=days - 1)
+
+
+def _phase_words(settings: MigrationSettings, phase: int) -> str:
+    if not settings.phase_by_tier:
+        return "tiers mixed (phase_by_tier: false)"
+    order = settings.tier_order
+    tier = order[phase].value
+    if phase == 0:
+        return f"pilot: {tier} systems move first"
+    if phase == len(order) - 1:
+        return f"{tier} systems move last"
+    return f"{tier} systems after the {order[phase - 1].value} ones"
+
+
+class _Waves:
+    """The waves as they fill: load per wave, skips past full waves, the tiers' first waves."""
+
+    def __init__(self, inventory: Inventory, phases: int) -> None:
+        self.settings = inventory.settings
+        self.window_gb = inventory.window_gb
+        self.cap = inventory.settings.max_systems_per_wave
+        self.count: list[int] = [0]  # index 0 unused: waves count from 1
+        self.data: list[float] = [0.0]
+        self.skip: list[int] = [0]  # union-find: the next wave at or after w that is not full
+        self.lowest: list[int | None] = [None] * phases  # first wave of any unit of phase >= p
+        self.top = 0
+        self.blackouts = {
+            code: d.blackouts for code, d in inventory.departments.items() if d.blackouts
+        }
+
+    def _grow(self, wave: int) -> None:
+        while len(self.count) <= wave:
+            self.skip.append(len(self.count))
+            self.count.append(0)
+            self.data.append(0.0)
+
+    def open_from(self, wave: int) -> int:
+        """The first wave at or after `wave` that still takes a system."""
+        self._grow(wave)
+        skip = self.skip
+        root = wave
+        while skip[root] != root:
+            root = skip[root]
+            self._grow(root)
+        while skip[wave] != root:  # compress the path for the next search
+            skip[wave], wave = root, skip[wave]
+        return root
+
+    def fits(self, wave: int, unit: Unit) -> bool:
+        """Whether the unit's systems and data fit the wave's room."""
+        self._grow(wave)
+        return (
+            self.count[wave] + len(unit.members) <= self.cap
+            and self.data[wave] + unit.data_gb <= self.window_gb + DATA_TOLERANCE_GB
+        )
+
+    def blackout(self, wave: int, departments: Iterable[str]) -> tuple[str, BlackoutWindow] | None:
+        """The first blackout of these departments that the wave falls on, if any."""
+        if not self.blackouts:
+            return None
+        days = wave_days(self.settings, wave)
+        if days is None:
+            return None
+        for code in departments:
+            for window in self.blackouts.get(code, ()):
+                if window.overlaps(*days):
+                    return code, window
+        return None
+
+    def add(self, wave: int, unit: Unit) -> None:
+        """Take the unit's room in the wave."""
+        self._grow(wave + 1)
+        self.count[wave] += len(unit.members)
+        self.data[wave] += unit.data_gb
+        if self.count[wave] >= self.cap:
+            self.skip[wave] = wave + 1
+        for phase in range(unit.phase + 1):
+            low = self.lowest[phase]
+            if low is None or wave < low:
+                self.lowest[phase] = wave
+        self.top = max(self.top, wave)
+
+    def remove(self, wave: int, unit: Unit) -> None:
+        """Give the unit's room back (a full wave's skip stays: the room goes unused)."""
+        self.count[wave] -= len(unit.members)
+        self.data[wave] -= unit.data_gb
+
+    def phase_start(self, phase: int) -> int:
+        """The earliest wave for a unit of this phase: its tier's first wave, else a new one."""
+        low = self.lowest[phase]
+        return low if low is not None else self.top + 1
+
+    def first_fit(self, unit: Unit, earliest: int) -> tuple[int, list[str]]:
+        """The first wave from `earliest` with room and no blackout, and the waves skipped."""
+        skipped: list[str] = []
+        wave = self.open_from(earliest)
+        no_room = (earliest, wave - 1) if wave > earliest else None
+        while True:
+            block = self.blackout(wave, unit.departments)
+            if block is not None:
+                code, window = block
+                why = f": {window.reason}" if window.reason else ""
+                skipped.append(
+                    f"wave {wave} skipped: {code} blackout {window.start}..{window.end}{why}"
+                )
+            elif self.fits(wave, unit):
+                break
+            else:
+                no_room = (no_room[0] if no_room else wave, wave)
+            wave = self.open_from(wave + 1)
+        if no_room is not None:
+            first, last = no_room
+            span = f"wave {first}" if first == last else f"waves {first}-{last}"
+            skipped.insert(0, f"no room in {span}")
+        return wave, skipped
+
+    def too_big(self, unit: Unit) -> str | None:
+        """Why the unit fits no wave at all, if it does not."""
+        if len(unit.members) > self.cap:
+            return (
+                f"its {len(unit.members)} systems must share a wave and a wave takes at most "
+                f"{self.cap} (max_systems_per_wave)"
+            )
+        if unit.data_gb > self.window_gb + DATA_TOLERANCE_GB:
+            return (
+                f"{unit.data_gb:,.0f} GB must cross in one wave, and the transfer window "
+                f"carries {self.window_gb:,.0f} GB"
+            )
+        return None
+
+
+def _together(unit: Unit) -> str:
+    parts = []
+    if unit.groups:
+        parts.append(f"move group {', '.join(unit.groups)}")
+    if unit.tied:
+        parts.append(f"tied to it by dependencies: {', '.join(unit.tied)}")
+    return "; ".join(parts)
+
+
+@dataclass
+class _Previous:
+    """What the registry says of one unit's members."""
+
+    wave: int | None  # the wave to keep, if any
+    pinned: bool  # a member is underway: the unit cannot move
+    waves: dict[str, int]  # member → its recorded wave
+    whys: dict[str, str]
+
+
+def _previous(unit: Unit, previous: Mapping[str, Assignment]) -> _Previous:
+    waves: dict[str, int] = {}
+    whys: dict[str, str] = {}
+    pinned_waves = []
+    for ref in unit.members:
+        found = previous.get(ref)
+        if found is None or found.wave is None:
+            continue
+        waves[ref] = found.wave
+        whys[ref] = found.why or ""
+        if found.underway:
+            pinned_waves.append(found.wave)
+    if pinned_waves:
+        return _Previous(max(pinned_waves), True, waves, whys)
+    return _Previous(max(waves.values()) if waves else None, False, waves, whys)
+
+
+class _Planner:
+    """One planning run over a graph: reserves the previous waves, then places in order."""
+
+    def __init__(self, inventory: Inventory, graph: Graph, previous: Mapping[str, Assignment]):
+        self.inventory = inventory
+        self.settings = inventory.settings
+        self.graph = graph
+        self.previous = previous
+        phases = len(self.settings.tier_order) if self.settings.phase_by_tier else 1
+        self.waves = _Waves(inventory, phases)
+        self.final: list[int | None] = [None] * len(graph.units)
+        self.placements: dict[str, Placement] = {}
+        self.unplanned: list[Unplanned] = []
+        self.evicted: dict[int, str] = {}  # unit → why it lost its previous wave
+
+    def run(self) -> None:
+        units = self.graph.units
+        history = [_previous(unit, self.previous) for unit in units]
+        reserved = self._reserve(units, history)
+        for number, unit in enumerate(units):
+            before = history[number]
+            forced = self.evicted.get(number, "")
+            if number in reserved:
+                wave = reserved[number]
+                forced = "" if before.pinned else self._late_dependency(unit, wave)
+                if not forced:
+                    self._settle(number, unit, wave, before, None)
+                    continue
+                self.waves.remove(wave, unit)
+            self._place(number, unit, before, forced)
+
+    # -- previous waves ---------------------------------------------------------------------
+    def _reserve(self, units: Sequence[Unit], history: Sequence[_Previous]) -> dict[int, int]:
+        """Claim each kept unit's previous wave; evict what a blackout or the room forbids."""
+        reserved: dict[int, int] = {}
+        for number, unit in enumerate(units):
+            before = history[number]
+            if before.wave is None:
+                continue
+            block = None if before.pinned else self.waves.blackout(before.wave, unit.departments)
+            if block is not None:
+                code, window = block
+                why = f" ({window.reason})" if window.reason else ""
+                self.evicted[number] = (
+                    f"wave {before.wave} falls on {code}'s blackout {window.start}..{window.end}"
+                    f"{why}"
+                )
+                continue
+            reserved[number] = before.wave
+            self.waves.add(before.wave, unit)
+        # A wave over its room gives back its latest units first (dependents before what
+        # they depend on), so the dependencies stay.
+        for number in sorted(reserved, reverse=True):
+            wave = reserved[number]
+            count, data = self.waves.count[wave], self.waves.data[wave]
+            over_cap = count > self.waves.cap
+            over_window = data > self.waves.window_gb + DATA_TOLERANCE_GB
+            if history[number].pinned or not (over_cap or over_window):
+                continue
+            self.waves.remove(wave, units[number])
+            del reserved[number]
+            self.evicted[number] = (
+                f"wave {wave} was over its cap of {self.waves.cap} systems"
+                if over_cap
+                else f"wave {wave} was over its window ({data:,.0f} of "
+                f"{self.waves.window_gb:,.0f} GB)"
+            )
+        return reserved
+
+    def _late_dependency(self, unit: Unit, wave: int) -> str:
+        for dep in unit.depends_on:
+            at = self.final[dep]
+            if at is not None and at > wave:
+                dependency = self.graph.units[dep].key
+                return f"its dependency {dependency} now moves in wave {at}"
+        return ""
+
+    # -- placing ----------------------------------------------------------------------------
+    def _place(self, number: int, unit: Unit, before: _Previous, forced: str) -> None:
+        big = self.waves.too_big(unit)
+        if big is not None:
+            for ref in unit.members:
+                self.unplanned.append(Unplanned(ref, f"fits no wave: {big}"))
+            return
+        reasons = [_phase_words(self.settings, unit.phase)]
+        earliest = self.waves.phase_start(unit.phase)
+        for dep in unit.depends_on:
+            at = self.final[dep]
+            if at is not None and at >= earliest:
+                earliest = at
+                dependency = self.graph.units[dep]
+                reasons.append(f"after its dependency {dependency.key} (wave {at})")
+        if unit.phase > unit.own_phase:
+            reasons.append(f"waits for the {self.settings.tier_order[unit.phase].value} phase")
+        wave, skipped = self.waves.first_fit(unit, earliest)
+        self.waves.add(wave, unit)
+        together = _together(unit)
+        why = "; ".join([*reasons, *skipped, *([together] if together else [])])
+        if forced:
+            why = f"{forced}; {why}"
+        self._settle(number, unit, wave, before, why)
+
+    def _settle(
+        self, number: int, unit: Unit, wave: int, before: _Previous, why: str | None
+    ) -> None:
+        """Record the unit's wave and each member's placement and reason."""
+        self.final[number] = wave
+        together = _together(unit)
+        for ref in unit.members:
+            department = ref.split("/", 1)[0]
+            old = before.waves.get(ref)
+            found = self.previous.get(ref)
+            if found is not None and found.underway:
+                status, text = (
+                    PlacementStatus.UNDERWAY,
+                    (f"underway ({found.state.value}): stays in wave {wave}"),
+                )
+            elif old == wave:
+                status, text = PlacementStatus.KEPT, before.whys.get(ref) or (why or "")
+            elif old is not None:
+                cause = why or f"{together} now in wave {wave}"
+                status, text = PlacementStatus.MOVED, f"moved from wave {old}: {cause}"
+            else:
+                status = PlacementStatus.NEW
+                text = why if why is not None else f"{together} in wave {wave}"
+            self.placements[ref] = Placement(ref, department, wave, text, status, old)
+
+
+def plan_waves(inventory: Inventory, previous: Mapping[str, Assignment] | None = None) -> WavePlan:
+    """Plan every system of the inventory into waves (the module docstring has the rules)."""
+    previous = previous or {}
+    settings = inventory.settings
+    movable: list[InventorySystem] = []
+    unplanned: list[Unplanned] = []
+    for system in inventory.systems():
+        found = previous.get(system.ref)
+        if system.classified:
+            unplanned.append(Unplanned(system.ref, "classified (涉密): never moves to the cloud"))
+        elif found is not None and found.on_cloud:
+            unplanned.append(
+                Unplanned(system.ref, f"on the cloud since its cutover ({found.state.value})")
+            )
+        elif system.on_cloud and found is None:
+            unplanned.append(Unplanned(system.ref, "already on the cloud (location: cloud)"))
+        else:
+            movable.append(system)
+    graph = build_graph(movable, settings.tier_order, by_tier=settings.phase_by_tier)
+    planner = _Planner(inventory, graph, previous)
+    planner.run()
+    return _result(inventory, graph, planner, unplanned)
+
+
+def _result(
+    inventory: Inventory, graph: Graph, planner: _Planner, unplanned: list[Unplanned]
+) -> WavePlan:
+    settings = inventory.settings
+    by_wave: dict[int, list[int]] = {}
+    for number, wave in enumerate(planner.final):
+        if wave is not None:
+            by_wave.setdefault(wave, []).append(number)
+    waves = []
+    for wave in sorted(by_wave):
+        units = [graph.units[n] for n in by_wave[wave]]  # placing order: dependencies first
+        systems = tuple(ref for unit in units for ref in unit.members)
+        data = sum(unit.data_gb for unit in units)
+        phases = sorted({unit.phase for unit in units})
+        words = (
+            _phase_words(settings, phases[-1])
+            if len(phases) == 1
+            else (
+                "tiers "
+                + ", ".join(settings.tier_order[p].value for p in phases)
+                + " together (room left in an earlier tier's wave)"
+            )
+        )
+        groups = sorted({g for unit in units for g in unit.groups})
+        why = (
+            f"{words}; {len(systems)} of {planner.waves.cap} systems, "
+            f"{data:,.0f} of {planner.waves.window_gb:,.0f} GB"
+        )
+        if groups:
+            why += f"; move groups {', '.join(groups)} together"
+        days = wave_days(settings, wave)
+        waves.append(Wave(wave, days[0] if days else None, systems, data, why))
+    return WavePlan(
+        waves=tuple(waves),
+        unplanned=tuple(sorted([*unplanned, *planner.unplanned], key=lambda u: u.system)),
+        placements=MappingProxyType(dict(sorted(planner.placements.items()))),
+        window_gb=planner.waves.window_gb,
+        max_systems=planner.waves.cap,
+    )
