@@ -39,7 +39,7 @@ from govcloud.conventions import (
     requested_network_name,
 )
 from govcloud.errors import BadInputError
-from govcloud.model import County, Department, Location, Quota, Tier
+from govcloud.model import County, Department, Location, Quota, System, Tier
 from govcloud.quota import QUOTA_RESOURCES, ZERO, Amounts
 from govcloud.registry.requests import GRANTED_STATES, RequestKind
 from govcloud.registry.tables import PortalRequest
@@ -188,26 +188,27 @@ def _approved(session: Session) -> dict[str, _Approved]:
     return result
 
 
+def system_grant(department: Department, system: System) -> ServerGrant:
+    """The server and data volume a system gets on the cloud: its tier's flavor, its data."""
+    return ServerGrant(
+        department=department.code,
+        system=system.code,
+        tier=system.tier,
+        flavor=FLAVOR_BY_TIER[system.tier],
+        image=DEFAULT_IMAGE,
+        volume_gb=max(MIN_VOLUME_GB, math.ceil(system.data_gb)),
+        network=department.legacy_networks[0].name if department.legacy_networks else None,
+    )
+
+
 def grants_from_model(county: County) -> tuple[ServerGrant, ...]:
     """One grant per non-classified system on the cloud, from the county model."""
-    grants: list[ServerGrant] = []
-    for department in sorted(county.departments, key=lambda d: d.code):
-        network = department.legacy_networks[0].name if department.legacy_networks else None
-        for system in sorted(department.systems, key=lambda s: s.code):
-            if system.location is not Location.CLOUD or system.classified:
-                continue
-            grants.append(
-                ServerGrant(
-                    department=department.code,
-                    system=system.code,
-                    tier=system.tier,
-                    flavor=FLAVOR_BY_TIER[system.tier],
-                    image=DEFAULT_IMAGE,
-                    volume_gb=max(MIN_VOLUME_GB, math.ceil(system.data_gb)),
-                    network=network,
-                )
-            )
-    return tuple(grants)
+    return tuple(
+        system_grant(department, system)
+        for department in sorted(county.departments, key=lambda d: d.code)
+        for system in sorted(department.systems, key=lambda s: s.code)
+        if system.location is Location.CLOUD and not system.classified
+    )
 
 
 def _first_network(department: Department, found: _Approved) -> str | None:

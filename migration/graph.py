@@ -28,6 +28,7 @@ class Unit:
     departments: tuple[str, ...]
     data_gb: float
     depends_on: tuple[int, ...]  # unit numbers
+    via: tuple[str, ...]  # for each unit depended on, a member some member depends on
     phase: int  # its tier's place in the order, or a later one it waits for
     own_phase: int  # its own tier's place
     depth: int
@@ -80,16 +81,16 @@ def _edges(systems: Sequence[InventorySystem], number: Mapping[str, int]) -> lis
 
 def _order(
     roots: list[int], edges: list[list[int]], find: _Sets
-) -> tuple[list[int], dict[int, set[int]]]:
+) -> tuple[list[int], dict[int, dict[int, int]]]:
     """Kahn's algorithm over the units: the units in dependency order (those left out sit on a
-    loop) and each unit's dependencies."""
-    depends: dict[int, set[int]] = {root: set() for root in roots}
+    loop) and each unit's dependencies, with the first system depended on in each."""
+    depends: dict[int, dict[int, int]] = {root: {} for root in roots}
     for system, targets in enumerate(edges):
         unit = find.find(system)
         for target in targets:
             other = find.find(target)
             if other != unit:
-                depends[unit].add(other)
+                depends[unit].setdefault(other, target)
     waiting = {unit: len(deps) for unit, deps in depends.items()}
     dependents: dict[int, list[int]] = {unit: [] for unit in depends}
     for unit, deps in depends.items():
@@ -153,12 +154,13 @@ def build_graph(
     def name(unit: int) -> str:
         return min(systems[i].ref for i in members[unit])
 
-    placing = sorted(ordered, key=lambda u: (phase[u], depth[u], name(u)))
+    placing = sorted(ordered, key=lambda u: (phase[u], depth[u], name(u)))  # deps first
     position = {unit: p for p, unit in enumerate(placing)}
     units: list[Unit] = []
     unit_of: dict[str, int] = {}
     for unit in placing:
         inside = [systems[i] for i in members[unit]]
+        deps = sorted(depends[unit], key=position.__getitem__)
         groups = sorted({s.move_group for s in inside if s.move_group is not None})
         tied = tuple(sorted(s.ref for s in inside if s.move_group is None)) if unit in loops else ()
         units.append(
@@ -166,7 +168,8 @@ def build_graph(
                 members=tuple(sorted(s.ref for s in inside)),
                 departments=tuple(sorted({s.department for s in inside})),
                 data_gb=sum(s.data_gb for s in inside),
-                depends_on=tuple(sorted(position[d] for d in depends[unit])),
+                depends_on=tuple(position[d] for d in deps),
+                via=tuple(systems[depends[unit][d]].ref for d in deps),
                 phase=phase[unit],
                 own_phase=own[unit],
                 depth=depth[unit],

@@ -132,6 +132,7 @@ class _Waves:
         self.data: list[float] = [0.0]
         self.skip: list[int] = [0]  # union-find: the next wave at or after w that is not full
         self.lowest: list[int | None] = [None] * phases  # first wave of any unit of phase >= p
+        self.begun: list[int | None] = [None] * phases  # where a phase began in this run
         self.top = 0
         self.blackouts = {
             code: d.blackouts for code, d in inventory.departments.items() if d.blackouts
@@ -196,8 +197,12 @@ class _Waves:
 
     def phase_start(self, phase: int) -> int:
         """The earliest wave for a unit of this phase: its tier's first wave, else a new one."""
+        begun = self.begun[phase]
+        if begun is None:
+            low = self.lowest[phase]
+            begun = self.begun[phase] = low if low is not None else self.top + 1
         low = self.lowest[phase]
-        return low if low is not None else self.top + 1
+        return begun if low is None else min(begun, low)
 
     def first_fit(self, unit: Unit, earliest: int) -> tuple[int, list[str]]:
         """The first wave from `earliest` with room and no blackout, and the waves skipped."""
@@ -344,10 +349,9 @@ class _Planner:
         return reserved
 
     def _late_dependency(self, unit: Unit, wave: int) -> str:
-        for dep in unit.depends_on:
+        for dep, dependency in zip(unit.depends_on, unit.via, strict=True):
             at = self.final[dep]
             if at is not None and at > wave:
-                dependency = self.graph.units[dep].key
                 return f"its dependency {dependency} now moves in wave {at}"
         return ""
 
@@ -360,12 +364,13 @@ class _Planner:
             return
         reasons = [_phase_words(self.settings, unit.phase)]
         earliest = self.waves.phase_start(unit.phase)
-        for dep in unit.depends_on:
+        after = None
+        for dep, dependency in zip(unit.depends_on, unit.via, strict=True):
             at = self.final[dep]
             if at is not None and at >= earliest:
-                earliest = at
-                dependency = self.graph.units[dep]
-                reasons.append(f"after its dependency {dependency.key} (wave {at})")
+                earliest, after = at, f"after its dependency {dependency} (wave {at})"
+        if after:
+            reasons.append(after)
         if unit.phase > unit.own_phase:
             reasons.append(f"waits for the {self.settings.tier_order[unit.phase].value} phase")
         wave, skipped = self.waves.first_fit(unit, earliest)
