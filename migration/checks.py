@@ -80,7 +80,11 @@ def _too_big(found: Inventory) -> Iterator[Finding]:
         first = by_ref[unit.members[0]]
         alone = len(unit.members) == 1
         where = _system_path(first, "data_gb" if alone else "move_group")
-        what = first.ref if alone else f"move group {', '.join(unit.groups)} ({len(unit.members)} systems: {', '.join(unit.members)})"
+        what = (
+            first.ref
+            if alone
+            else f"move group {', '.join(unit.groups)} ({', '.join(unit.members)})"
+        )
         if unit.data_gb > window:
             hours = transfer_hours(unit.data_gb, settings)
             need_mbps = math.ceil(settings.bandwidth_mbps * hours / settings.window_hours)

@@ -145,10 +145,10 @@ def build_graph(
     own: dict[int, int] = {}
     depth: dict[int, int] = {}
     for unit in ordered:
-        deps = depends[unit]
+        deps_of = depends[unit]
         own[unit] = max(rank[systems[i].tier] for i in members[unit]) if by_tier else 0
-        phase[unit] = max([own[unit], *(phase[d] for d in deps)])
-        depth[unit] = 1 + max((depth[d] for d in deps), default=0)
+        phase[unit] = max([own[unit], *(phase[d] for d in deps_of)])
+        depth[unit] = 1 + max((depth[d] for d in deps_of), default=0)
     loops = {sets.find(u) for u in tied_by_loop}
 
     def name(unit: int) -> str:
