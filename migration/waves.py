@@ -31,11 +31,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
 from govcloud.model import MigrationSettings
+from govcloud.registry.migration_state import MigrationState
 from migration.graph import Graph, Unit, build_graph
 from migration.inventory import Assignment, BlackoutWindow, Inventory, InventorySystem
 
@@ -85,6 +86,25 @@ class Unplanned:
 
 
 @dataclass(frozen=True)
+class WaveContents:
+    """What a wave holds, for its reason: systems in order, data, tiers' phases, move groups."""
+
+    systems: tuple[str, ...]
+    data_gb: float
+    phases: frozenset[int]
+    groups: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Basis:
+    """What a plan was made from and the waves' room, for `replan` to continue from."""
+
+    inventory: Inventory
+    waves: _Waves
+    contents: Mapping[int, WaveContents]
+
+
+@dataclass(frozen=True)
 class WavePlan:
     """The waves, the systems in none, and every placement with its reason."""
 
@@ -93,6 +113,14 @@ class WavePlan:
     placements: Mapping[str, Placement]
     window_gb: float
     max_systems: int
+    basis: _Basis | None = field(default=None, repr=False, compare=False)
+
+    def assignments(self) -> dict[str, Assignment]:
+        """The plan as the registry will hold it: every placed system planned in its wave."""
+        return {
+            ref: Assignment(ref, p.department, p.wave, p.why, MigrationState.PLANNED)
+            for ref, p in self.placements.items()
+        }
 
     @property
     def moved(self) -> tuple[Placement, ...]:
@@ -137,6 +165,14 @@ class _Waves:
         self.blackouts = {
             code: d.blackouts for code, d in inventory.departments.items() if d.blackouts
         }
+
+    def copy(self) -> _Waves:
+        """An independent copy to continue filling."""
+        twin = object.__new__(_Waves)
+        twin.__dict__.update(self.__dict__)
+        for name in ("count", "data", "skip", "lowest", "begun"):
+            setattr(twin, name, list(getattr(self, name)))
+        return twin
 
     def _grow(self, wave: int) -> None:
         while len(self.count) <= wave:
@@ -184,7 +220,9 @@ class _Waves:
         self.data[wave] += unit.data_gb
         if self.count[wave] >= self.cap:
             self.skip[wave] = wave + 1
-        for phase in range(unit.phase + 1):
+        # A tier's waves begin at the first wave of a system of that tier or a later one (a
+        # system that only waits for a later tier does not open it).
+        for phase in range(unit.own_phase + 1):
             low = self.lowest[phase]
             if low is None or wave < low:
                 self.lowest[phase] = wave
@@ -282,13 +320,25 @@ def _previous(unit: Unit, previous: Mapping[str, Assignment]) -> _Previous:
 class _Planner:
     """One planning run over a graph: reserves the previous waves, then places in order."""
 
-    def __init__(self, inventory: Inventory, graph: Graph, previous: Mapping[str, Assignment]):
+    def __init__(
+        self,
+        inventory: Inventory,
+        graph: Graph,
+        previous: Mapping[str, Assignment],
+        *,
+        waves: _Waves | None = None,
+        outside: Mapping[str, Placement] | None = None,
+        systems: Mapping[str, InventorySystem] | None = None,
+    ):
         self.inventory = inventory
         self.settings = inventory.settings
         self.graph = graph
         self.previous = previous
         phases = len(self.settings.tier_order) if self.settings.phase_by_tier else 1
-        self.waves = _Waves(inventory, phases)
+        self.waves = waves if waves is not None else _Waves(inventory, phases)
+        # Planning more systems into a finished plan: what they depend on among its placements.
+        self.outside = outside or {}
+        self.systems = systems or {}
         self.final: list[int | None] = [None] * len(graph.units)
         self.placements: dict[str, Placement] = {}
         self.unplanned: list[Unplanned] = []
@@ -369,6 +419,12 @@ class _Planner:
             at = self.final[dep]
             if at is not None and at >= earliest:
                 earliest, after = at, f"after its dependency {dependency} (wave {at})"
+        for ref in unit.members if self.outside else ():
+            for dependency in self.systems[ref].depends_on:
+                placed = self.outside.get(dependency)
+                if placed is not None and placed.wave >= earliest:
+                    earliest = placed.wave
+                    after = f"after its dependency {dependency} (wave {placed.wave})"
         if after:
             reasons.append(after)
         if unit.phase > unit.own_phase:
@@ -415,58 +471,129 @@ def plan_waves(inventory: Inventory, previous: Mapping[str, Assignment] | None =
     unplanned: list[Unplanned] = []
     for system in inventory.systems():
         found = previous.get(system.ref)
-        if system.classified:
-            unplanned.append(Unplanned(system.ref, "classified (涉密): never moves to the cloud"))
-        elif found is not None and found.on_cloud:
+        if found is not None and found.on_cloud and not system.classified:
             unplanned.append(
                 Unplanned(system.ref, f"on the cloud since its cutover ({found.state.value})")
             )
-        elif system.on_cloud and found is None:
-            unplanned.append(Unplanned(system.ref, "already on the cloud (location: cloud)"))
-        else:
+            continue
+        # A system the registry holds, though the YAML says cloud, is the lifecycle's.
+        not_work = _not_work(system) if found is None or system.classified else None
+        if not_work is None:
             movable.append(system)
+        else:
+            unplanned.append(not_work)
     graph = build_graph(movable, settings.tier_order, by_tier=settings.phase_by_tier)
     planner = _Planner(inventory, graph, previous)
     planner.run()
-    return _result(inventory, graph, planner, unplanned)
+    return _result(inventory, graph, planner, unplanned, None)
+
+
+def _not_work(system: InventorySystem) -> Unplanned | None:
+    if system.classified:
+        return Unplanned(system.ref, "classified (涉密): never moves to the cloud")
+    if system.on_cloud:
+        return Unplanned(system.ref, "already on the cloud (location: cloud)")
+    return None
+
+
+def replan(base: WavePlan, inventory: Inventory) -> WavePlan:
+    """Plan again after departments were added, in time proportional to what was added.
+
+    The result follows the same rules as `plan_waves(inventory, base.assignments())` and moves
+    nothing `base` placed. Any other change (a department changed or removed, other settings,
+    a new system joining an existing move group) takes that full path instead.
+    """
+    basis = base.basis
+    if basis is None or basis.inventory.settings != inventory.settings:
+        return plan_waves(inventory, base.assignments())
+    before = basis.inventory.departments
+    if any(inventory.departments.get(code) != found for code, found in before.items()):
+        return plan_waves(inventory, base.assignments())
+    movable: list[InventorySystem] = []
+    unplanned = list(base.unplanned)
+    groups = {g for contents in basis.contents.values() for g in contents.groups}
+    for code, department in inventory.departments.items():
+        if code in before:
+            continue
+        for system in department.systems:
+            if system.move_group in groups:
+                return plan_waves(inventory, base.assignments())
+            not_work = _not_work(system)
+            if not_work is None:
+                movable.append(system)
+            else:
+                unplanned.append(not_work)
+    settings = inventory.settings
+    graph = build_graph(movable, settings.tier_order, by_tier=settings.phase_by_tier)
+    planner = _Planner(
+        inventory,
+        graph,
+        {},
+        waves=basis.waves.copy(),
+        outside=base.placements,
+        systems={s.ref: s for s in movable},
+    )
+    planner.run()
+    return _result(inventory, graph, planner, unplanned, base)
+
+
+def _wave_why(settings: MigrationSettings, contents: WaveContents, cap: int, window: float) -> str:
+    phases = sorted(contents.phases)
+    words = (
+        _phase_words(settings, phases[-1])
+        if len(phases) == 1
+        else (
+            "tiers "
+            + ", ".join(settings.tier_order[p].value for p in phases)
+            + " together (room left in an earlier tier's wave)"
+        )
+    )
+    why = (
+        f"{words}; {len(contents.systems)} of {cap} systems, "
+        f"{contents.data_gb:,.0f} of {window:,.0f} GB"
+    )
+    if contents.groups:
+        why += f"; move groups {', '.join(sorted(contents.groups))} together"
+    return why
 
 
 def _result(
-    inventory: Inventory, graph: Graph, planner: _Planner, unplanned: list[Unplanned]
+    inventory: Inventory,
+    graph: Graph,
+    planner: _Planner,
+    unplanned: list[Unplanned],
+    base: WavePlan | None,
 ) -> WavePlan:
     settings = inventory.settings
-    by_wave: dict[int, list[int]] = {}
+    contents: dict[int, WaveContents] = {}
+    waves: dict[int, Wave] = {}
+    if base is not None and base.basis is not None:
+        contents.update(base.basis.contents)
+        waves.update((w.number, w) for w in base.waves)
+    by_wave: dict[int, list[Unit]] = {}
     for number, wave in enumerate(planner.final):
         if wave is not None:
-            by_wave.setdefault(wave, []).append(number)
-    waves = []
-    for wave in sorted(by_wave):
-        units = [graph.units[n] for n in by_wave[wave]]  # placing order: dependencies first
-        systems = tuple(ref for unit in units for ref in unit.members)
-        data = sum(unit.data_gb for unit in units)
-        phases = sorted({unit.phase for unit in units})
-        words = (
-            _phase_words(settings, phases[-1])
-            if len(phases) == 1
-            else (
-                "tiers "
-                + ", ".join(settings.tier_order[p].value for p in phases)
-                + " together (room left in an earlier tier's wave)"
-            )
+            by_wave.setdefault(wave, []).append(graph.units[number])
+    cap, window = planner.waves.cap, planner.waves.window_gb
+    for wave, units in by_wave.items():  # units in placing order: dependencies first
+        found = contents.get(wave, WaveContents((), 0.0, frozenset(), frozenset()))
+        held = contents[wave] = WaveContents(
+            systems=(*found.systems, *(ref for unit in units for ref in unit.members)),
+            data_gb=found.data_gb + sum(unit.data_gb for unit in units),
+            phases=found.phases | {unit.phase for unit in units},
+            groups=found.groups | {g for unit in units for g in unit.groups},
         )
-        groups = sorted({g for unit in units for g in unit.groups})
-        why = (
-            f"{words}; {len(systems)} of {planner.waves.cap} systems, "
-            f"{data:,.0f} of {planner.waves.window_gb:,.0f} GB"
-        )
-        if groups:
-            why += f"; move groups {', '.join(groups)} together"
         days = wave_days(settings, wave)
-        waves.append(Wave(wave, days[0] if days else None, systems, data, why))
+        why = _wave_why(settings, held, cap, window)
+        waves[wave] = Wave(wave, days[0] if days else None, held.systems, held.data_gb, why)
+    placements: Mapping[str, Placement] = planner.placements
+    if base is not None:
+        placements = {**base.placements, **planner.placements}
     return WavePlan(
-        waves=tuple(waves),
+        waves=tuple(waves[w] for w in sorted(waves)),
         unplanned=tuple(sorted([*unplanned, *planner.unplanned], key=lambda u: u.system)),
-        placements=MappingProxyType(dict(sorted(planner.placements.items()))),
-        window_gb=planner.waves.window_gb,
-        max_systems=planner.waves.cap,
+        placements=MappingProxyType(dict(placements)),
+        window_gb=window,
+        max_systems=cap,
+        basis=_Basis(inventory, planner.waves, MappingProxyType(contents)),
     )

@@ -21,7 +21,7 @@ from migration.inventory import (
     Inventory,
     InventorySystem,
 )
-from migration.waves import PlacementStatus, WavePlan, plan_waves, wave_days
+from migration.waves import PlacementStatus, WavePlan, plan_waves, replan, wave_days
 
 START = dt.date(2027, 3, 6)
 
@@ -75,13 +75,6 @@ def make_inventory(
         for code, found in by_department.items()
     }
     return Inventory(MigrationSettings(**values), MappingProxyType(departments))
-
-
-def assignments(plan: WavePlan) -> dict[str, Assignment]:
-    return {
-        ref: Assignment(ref, p.department, p.wave, p.why, MigrationState.PLANNED)
-        for ref, p in plan.placements.items()
-    }
 
 
 def wave_of(plan: WavePlan) -> dict[str, int]:
@@ -188,7 +181,7 @@ def test_adding_departments_moves_no_planned_system(
     first = plan_waves(before)
     added = data.draw(counties(prefix="new", known=[s.ref for s in systems]))
     after = make_inventory([*systems, *added], blackouts, max_systems_per_wave=cap)
-    second = plan_waves(after, assignments(first))
+    second = plan_waves(after, first.assignments())
     check_rules(after, second)
     for ref, placement in first.placements.items():
         kept = second.placements[ref]
@@ -209,7 +202,7 @@ def test_planning_again_changes_nothing(
 ) -> None:
     inventory = make_inventory(systems, blackouts, max_systems_per_wave=cap)
     first = plan_waves(inventory)
-    again = plan_waves(inventory, assignments(first))
+    again = plan_waves(inventory, first.assignments())
     assert again.waves == first.waves
     assert again.unplanned == first.unplanned
     assert all(p.status is PlacementStatus.KEPT for p in again.placements.values())
@@ -222,7 +215,7 @@ def test_a_forced_move_says_why_and_keeps_the_rules(
 ) -> None:
     first = plan_waves(make_inventory(systems, max_systems_per_wave=cap))
     inventory = make_inventory(systems, blackouts, max_systems_per_wave=new_cap)
-    second = plan_waves(inventory, assignments(first))
+    second = plan_waves(inventory, first.assignments())
     check_rules(inventory, second)
     for placement in second.moved:
         assert placement.why.startswith(f"moved from wave {placement.previous_wave}: ")
@@ -342,7 +335,7 @@ def test_a_blackout_added_later_moves_the_system_and_says_so() -> None:
     first = plan_waves(make_inventory(systems))
     assert wave_of(first) == {"a/x": 1, "a/y": 1, "b/z": 1}
     window = BlackoutWindow(START, START, "审计")
-    second = plan_waves(make_inventory(systems, {"a": (window,)}), assignments(first))
+    second = plan_waves(make_inventory(systems, {"a": (window,)}), first.assignments())
     assert wave_of(second) == {"a/x": 2, "a/y": 2, "b/z": 1}
     assert second.placements["a/x"].why == (
         "moved from wave 1: wave 1 falls on a's blackout 2027-03-06..2027-03-06 (审计); "
@@ -355,7 +348,7 @@ def test_a_dependency_that_moves_later_takes_its_dependents_along() -> None:
     systems = [system("a/x", data_gb=100), system("b/y", depends_on=["a/x"])]
     first = plan_waves(make_inventory(systems))
     grown = [system("a/x", data_gb=100), system("b/y", depends_on=["a/x"]), system("a/w")]
-    previous = assignments(first)
+    previous = first.assignments()
     previous["a/w"] = Assignment("a/w", "a", 1, "kept", MigrationState.PLANNED)
     previous["a/x"] = Assignment("a/x", "a", 2, "moved by hand", MigrationState.PLANNED)
     second = plan_waves(make_inventory(grown), previous)
@@ -377,3 +370,33 @@ def test_underway_systems_stay_and_full_waves_give_back_the_newest() -> None:
     assert plan.placements["a/s2"].why.startswith(
         "moved from wave 1: wave 1 was over its cap of 3 systems"
     )
+
+
+@FAST
+@given(systems=counties(), cap=caps, blackouts=blackout_sets, data=st.data())
+def test_replanning_from_the_plan_keeps_the_rules_and_moves_nothing(
+    systems: list[InventorySystem], cap: int, blackouts: dict[str, Any], data: st.DataObject
+) -> None:
+    before = make_inventory(systems, blackouts, max_systems_per_wave=cap)
+    first = plan_waves(before)
+    added = data.draw(counties(prefix="new", known=[s.ref for s in systems]))
+    after = make_inventory([*systems, *added], blackouts, max_systems_per_wave=cap)
+    # The inventory as a new load would make it: equal departments, not the same objects.
+    after = Inventory(after.settings, MappingProxyType(dict(after.departments)))
+    quick = replan(first, after)
+    check_rules(after, quick)
+    assert {r: p.wave for r, p in first.placements.items()} == {
+        r: quick.placements[r].wave for r in first.placements
+    }
+    assert len(quick.placements) == len(plan_waves(after, first.assignments()).placements)
+
+
+def test_replan_takes_the_full_path_when_a_department_changed() -> None:
+    systems = [system("a/x"), system("b/y")]
+    first = plan_waves(make_inventory(systems))
+    changed = make_inventory([system("a/x", data_gb=500), system("b/y")])
+    quick = replan(first, changed)
+    assert quick.waves == plan_waves(changed, first.assignments()).waves
+    assert [u.why for u in quick.unplanned] == [
+        "fits no wave: 500 GB must cross in one wave, and the transfer window carries 450 GB"
+    ]
