@@ -24,7 +24,7 @@ from migration.inventory import InventorySystem
 class Unit:
     """Systems that move in one wave, and what ties them."""
 
-    members: tuple[str, ...]  # "department/system", sorted
+    members: tuple[str, ...]  # "department/system", dependencies first, then by name
     departments: tuple[str, ...]
     data_gb: float
     depends_on: tuple[int, ...]  # unit numbers
@@ -37,8 +37,8 @@ class Unit:
 
     @property
     def key(self) -> str:
-        """The unit's name: its first member."""
-        return self.members[0]
+        """The unit's name: its first member by name."""
+        return min(self.members)
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def build_graph(
         tied = tuple(sorted(s.ref for s in inside if s.move_group is None)) if unit in loops else ()
         units.append(
             Unit(
-                members=tuple(sorted(s.ref for s in inside)),
+                members=_dependencies_first(inside),
                 departments=tuple(sorted({s.department for s in inside})),
                 data_gb=sum(s.data_gb for s in inside),
                 depends_on=tuple(position[d] for d in deps),
@@ -180,3 +180,23 @@ def build_graph(
         for s in inside:
             unit_of[s.ref] = position[unit]
     return Graph(tuple(units), unit_of)
+
+
+def _dependencies_first(inside: Sequence[InventorySystem]) -> tuple[str, ...]:
+    """A unit's members so that each comes after the members it depends on (ties by name)."""
+    if len(inside) == 1:
+        return (inside[0].ref,)
+    left = {s.ref: {d for d in s.depends_on if d != s.ref} for s in inside}
+    for deps in left.values():
+        deps.intersection_update(left)
+    ordered: list[str] = []
+    while left:
+        # The county refuses dependency cycles, so something is always ready; the name order
+        # is only a guard against looping forever.
+        ready = sorted(ref for ref, deps in left.items() if not deps) or [min(left)]
+        ordered.extend(ready)
+        for ref in ready:
+            del left[ref]
+        for deps in left.values():
+            deps.difference_update(ready)
+    return tuple(ordered)

@@ -476,6 +476,11 @@ def plan_waves(inventory: Inventory, previous: Mapping[str, Assignment] | None =
                 Unplanned(system.ref, f"on the cloud since its cutover ({found.state.value})")
             )
             continue
+        if found is not None and found.underway and found.wave is None:
+            unplanned.append(
+                Unplanned(system.ref, f"underway ({found.state.value}) outside any wave")
+            )
+            continue
         # A system the registry holds, though the YAML says cloud, is the lifecycle's.
         not_work = _not_work(system) if found is None or system.classified else None
         if not_work is None:
