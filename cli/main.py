@@ -29,6 +29,7 @@ from cli.kit import (
 )
 from cli.lab import lab_app
 from cli.localcloud import localcloud_app
+from cli.migrate import migrate_app
 from cli.net import net_app
 from cli.portal import portal_app
 from cli.stacks import apply as stack_apply
@@ -59,6 +60,7 @@ app.command("plan")(stack_plan)
 app.command("apply")(stack_apply)
 app.add_typer(portal_app, name="portal")
 app.add_typer(lab_app, name="lab")
+app.add_typer(migrate_app, name="migrate")
 
 
 @app.command()
