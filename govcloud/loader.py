@@ -250,10 +250,8 @@ def load_county_reporting(
     if county_file is not None:
         county = County(**dict(county_file), departments=departments)
         findings = check_county(county, unresolved_departments=frozenset(unloaded))
-        if not problems:
-            # Extra checks assume a county that keeps its own rules.
-            for check in checks if not findings else ():
-                findings += check(county)
+        for check in checks:  # over the files that loaded, as the county's own checks
+            findings += check(county)
         located = [_locate(f, county_source, sources) for f in findings]
         problems += [p for p in located if not p.warning]
         if not problems:
