@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing
 import random
-import resource
 import time
-from collections.abc import Callable
 from graphlib import TopologicalSorter
 from types import MappingProxyType
 from typing import Any
+
+from bench_network import in_child  # bench/ is the script's folder, so on its path
 
 from govcloud.model import MigrationSettings, Tier
 from migration.inventory import (
@@ -210,18 +209,6 @@ def run_baseline(departments: int, seed: int) -> dict[str, Any]:
     start = time.perf_counter()
     waves = baseline(inventory)
     return {"seconds": time.perf_counter() - start, "waves": max(waves.values(), default=0)}
-
-
-def in_child(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run one benchmark in a fresh process and add its peak RSS (MiB)."""
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        return pool.apply(_measured, (function, *args))
-
-
-def _measured(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    result = function(*args)
-    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return result
 
 
 def main() -> None:

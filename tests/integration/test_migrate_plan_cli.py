@@ -146,13 +146,23 @@ def test_adding_a_department_moves_no_planned_system(registry_url: str, tmp_path
     assert _rows(registry_url)["beta/db"] == (1, "planned")
 
 
+def _with_gamma(
+    registry_url: str, tmp_path: Path, gamma: str, changes: dict[str, tuple[str, str]] | None = None
+) -> dict[str, str]:
+    """A migrated registry and the small county in tmp_path/county with gamma added."""
+    env = _env(registry_url)
+    _upgrade(tmp_path, env)
+    county = write_county(tmp_path / "county", changes)
+    (county / "departments" / "gamma.yaml").write_text(gamma, encoding="utf-8")
+    return env
+
+
 def test_bad_input_exits_2_with_every_problem_and_writes_nothing(
     registry_url: str, tmp_path: Path
 ) -> None:
-    env = _env(registry_url)
-    _upgrade(tmp_path, env)
-    county = write_county(tmp_path / "county")
-    (county / "departments" / "gamma.yaml").write_text(
+    env = _with_gamma(
+        registry_url,
+        tmp_path,
         GAMMA.replace("    data_gb: 20\n", "    data_gb: 30000\n")
         .replace(
             "    move_group: app\n  - code: app-web",
@@ -161,7 +171,6 @@ def test_bad_input_exits_2_with_every_problem_and_writes_nothing(
         .replace(
             "systems:\n", "blackouts:\n  - start: 2027-01-01\n    end: 2027-01-02\nsystems:\n"
         ),
-        encoding="utf-8",
     )
     result = govcloud(
         "migrate", "plan", "--save", "--runbooks", str(tmp_path / "rb"), cwd=tmp_path, env=env
@@ -187,14 +196,12 @@ def test_bad_input_exits_2_with_every_problem_and_writes_nothing(
 def test_migration_problems_are_all_reported_with_their_place(
     registry_url: str, tmp_path: Path
 ) -> None:
-    env = _env(registry_url)
-    _upgrade(tmp_path, env)
-    county = write_county(tmp_path / "county")
-    (county / "departments" / "gamma.yaml").write_text(
+    env = _with_gamma(
+        registry_url,
+        tmp_path,
         GAMMA.replace("    data_gb: 20\n", "    data_gb: 30000\n").replace(
             "storage_gb: 1000", "storage_gb: 40000"
         ),
-        encoding="utf-8",
     )
     result = govcloud("migrate", "plan", "--save", cwd=tmp_path, env=env)
     assert result.returncode == 2
@@ -214,19 +221,8 @@ def test_migration_problems_are_all_reported_with_their_place(
 def test_a_dependency_on_a_classified_system_is_a_warning_with_its_place(
     registry_url: str, tmp_path: Path
 ) -> None:
-    env = _env(registry_url)
-    _upgrade(tmp_path, env)
-    write_county(
-        tmp_path / "county",
-        {
-            "departments/beta.yaml": (
-                "    location: legacy\n",
-                "    location: legacy\n    classified: true\n",
-            )
-        },
-    )
-    county = tmp_path / "county"
-    (county / "departments" / "gamma.yaml").write_text(GAMMA, encoding="utf-8")
+    classified = ("    location: legacy\n", "    location: legacy\n    classified: true\n")
+    env = _with_gamma(registry_url, tmp_path, GAMMA, {"departments/beta.yaml": classified})
     result = govcloud("migrate", "plan", "--json", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
@@ -243,10 +239,7 @@ def test_a_dependency_on_a_classified_system_is_a_warning_with_its_place(
 
 
 def test_runbooks_are_written_for_every_wave(registry_url: str, tmp_path: Path) -> None:
-    env = _env(registry_url)
-    _upgrade(tmp_path, env)
-    write_county(tmp_path / "county", ROOMY_BETA)
-    (tmp_path / "county" / "departments" / "gamma.yaml").write_text(GAMMA, encoding="utf-8")
+    env = _with_gamma(registry_url, tmp_path, GAMMA, ROOMY_BETA)
     plan = _plan(tmp_path, env, "--runbooks", str(tmp_path / "rb"))
     names = sorted(p.name for p in (tmp_path / "rb").iterdir())
     expected = [f"wave-{w['wave']:03d}.{ext}" for w in plan["waves"] for ext in ("html", "md")]

@@ -172,15 +172,21 @@ def test_every_plan_keeps_every_rule(
     check_rules(inventory, plan_waves(inventory))
 
 
+def grown(
+    systems: list[InventorySystem], cap: int, blackouts: dict[str, Any], data: st.DataObject
+) -> tuple[WavePlan, Inventory]:
+    """A plan of the systems, and the inventory with departments added that depend on them."""
+    first = plan_waves(make_inventory(systems, blackouts, max_systems_per_wave=cap))
+    added = data.draw(counties(prefix="new", known=[s.ref for s in systems]))
+    return first, make_inventory([*systems, *added], blackouts, max_systems_per_wave=cap)
+
+
 @FAST
 @given(systems=counties(), cap=caps, blackouts=blackout_sets, data=st.data())
 def test_adding_departments_moves_no_planned_system(
     systems: list[InventorySystem], cap: int, blackouts: dict[str, Any], data: st.DataObject
 ) -> None:
-    before = make_inventory(systems, blackouts, max_systems_per_wave=cap)
-    first = plan_waves(before)
-    added = data.draw(counties(prefix="new", known=[s.ref for s in systems]))
-    after = make_inventory([*systems, *added], blackouts, max_systems_per_wave=cap)
+    first, after = grown(systems, cap, blackouts, data)
     second = plan_waves(after, first.assignments())
     check_rules(after, second)
     for ref, placement in first.placements.items():
@@ -377,10 +383,7 @@ def test_underway_systems_stay_and_full_waves_give_back_the_newest() -> None:
 def test_replanning_from_the_plan_keeps_the_rules_and_moves_nothing(
     systems: list[InventorySystem], cap: int, blackouts: dict[str, Any], data: st.DataObject
 ) -> None:
-    before = make_inventory(systems, blackouts, max_systems_per_wave=cap)
-    first = plan_waves(before)
-    added = data.draw(counties(prefix="new", known=[s.ref for s in systems]))
-    after = make_inventory([*systems, *added], blackouts, max_systems_per_wave=cap)
+    first, after = grown(systems, cap, blackouts, data)
     # The inventory as a new load would make it: equal departments, not the same objects.
     after = Inventory(after.settings, MappingProxyType(dict(after.departments)))
     quick = replan(first, after)
