@@ -35,11 +35,6 @@ class Unit:
     groups: tuple[str, ...]  # the move groups among its members
     tied: tuple[str, ...]  # members a dependency loop through a group pulled in
 
-    @property
-    def key(self) -> str:
-        """The unit's name: its first member by name."""
-        return min(self.members)
-
 
 @dataclass(frozen=True)
 class Graph:

@@ -9,7 +9,7 @@ from typing import Any
 
 from clirunner import REPO, govcloud
 from small_county import write_county
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from govcloud.loader import load_county
 from govcloud.registry import db
@@ -273,3 +273,51 @@ def test_plan_needs_a_migrated_registry(tmp_path: Path) -> None:
     result = govcloud("migrate", "plan", cwd=tmp_path)
     assert result.returncode == 2
     assert "has no schema" in result.stderr and "govcloud db upgrade" in result.stderr
+
+
+DATED = {"county.yaml": ("extranet:\n", "migration:\n  start: 2027-03-06\nextranet:\n")}
+
+
+def test_save_moves_what_a_constraint_forces_drops_what_is_gone_and_leaves_the_lifecycle(
+    registry_url: str, tmp_path: Path
+) -> None:
+    env = _with_gamma(registry_url, tmp_path, GAMMA, {**DATED, **ROOMY_BETA})
+    first = _plan(tmp_path, env, "--save")
+    # general first (gamma's group), core last (beta/db, and gamma/app that needs it)
+    assert [(w["wave"], w["systems"]) for w in first["waves"]] == [
+        (1, ["gamma/app-db", "gamma/app-web"]),
+        (2, ["beta/db", "gamma/app"]),
+    ]
+    engine = db.make_engine(registry_url)
+    try:
+        with engine.begin() as connection:  # the lifecycle takes beta/db
+            connection.execute(
+                update(MigrationSystem)
+                .where(MigrationSystem.system == "beta/db")
+                .values(state="replicating")
+            )
+    finally:
+        engine.dispose()
+    gamma = tmp_path / "county" / "departments" / "gamma.yaml"
+    text = gamma.read_text(encoding="utf-8")
+    app = text[text.index("  - code: app\n") : text.index("  - code: app-db\n")]
+    blackout = (
+        "blackouts:\n  - start: 2027-03-06\n    end: 2027-03-07\n    reason: 年报\nsystems:\n"
+    )
+    gamma.write_text(text.replace(app, "").replace("systems:\n", blackout), encoding="utf-8")
+
+    second = _plan(tmp_path, env, "--save")
+    assert second["saved"] == {"added": 0, "moved": 2, "removed": 1}
+    assert [(m["system"], m["from"], m["to"]) for m in second["moved"]] == [
+        ("gamma/app-db", 1, 2),
+        ("gamma/app-web", 1, 2),
+    ]
+    assert second["moved"][0]["why"].startswith(
+        "moved from wave 1: wave 1 falls on gamma's blackout 2027-03-06..2027-03-07 (年报)"
+    )
+    assert _rows(registry_url) == {
+        "beta/db": (2, "replicating"),
+        "gamma/app-db": (2, "planned"),
+        "gamma/app-web": (2, "planned"),
+    }
+    assert _audit_count(registry_url, "migration.plan") == 3  # beta and gamma, then gamma

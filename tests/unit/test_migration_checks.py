@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 from small_county import write_county
+from test_loader_errors import BROKEN
 
 from govcloud.checks import Severity
 from govcloud.loader import CountyError, load_county, load_county_reporting
@@ -161,3 +162,13 @@ def test_runbooks_list_each_wave_in_dependency_order(sample_county_dir: Path) ->
             inside = [d for d in item.depends_on if d in book.wave.systems]
             assert set(inside) <= seen, (item.ref, inside)
             seen.add(item.ref)
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_migration_checks_run_beside_every_broken_county(tmp_path: Path, case: str) -> None:
+    file, change, expected = BROKEN[case]
+    found = problems(write_county(tmp_path, {file: change}))
+    assert expected in found
+    # With county.yaml and beta's file loaded, beta's migration problem is in the same list.
+    if file == "departments/alpha.yaml":
+        assert any("beta's 1 systems need storage_gb 100" in p for p in found)
