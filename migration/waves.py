@@ -481,8 +481,10 @@ def plan_waves(inventory: Inventory, previous: Mapping[str, Assignment] | None =
                 Unplanned(system.ref, f"underway ({found.state.value}) outside any wave")
             )
             continue
-        # A system the registry holds, though the YAML says cloud, is the lifecycle's.
-        not_work = _not_work(system) if found is None or system.classified else None
+        # A system the lifecycle holds is its own, whatever the YAML says; a planned one the
+        # county now declares on the cloud needs no wave.
+        underway = found is not None and found.underway
+        not_work = _not_work(system) if not underway or system.classified else None
         if not_work is None:
             movable.append(system)
         else:

@@ -321,3 +321,26 @@ def test_save_moves_what_a_constraint_forces_drops_what_is_gone_and_leaves_the_l
         "gamma/app-web": (2, "planned"),
     }
     assert _audit_count(registry_url, "migration.plan") == 3  # beta and gamma, then gamma
+
+
+def test_the_table_for_people_names_waves_reasons_and_what_was_saved(
+    registry_url: str, tmp_path: Path
+) -> None:
+    env = {**_env(registry_url), "COLUMNS": "160"}
+    _upgrade(tmp_path, env)
+    result = govcloud("migrate", "plan", "--county", str(REPO / "county"), cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "示例县 迁移波次 migration waves" in lines[0]
+    first = next(line for line in lines if line.split()[:2] == ["1", "2027-03-06"])
+    assert "pilot: general systems move first" in first
+    plan = _plan(tmp_path, env, "--county", str(REPO / "county"))
+    planned = sum(len(w["systems"]) for w in plan["waves"])
+    assert (
+        f"{planned} systems in {len(plan['waves'])} waves (at most 10 systems and 21,600 GB "
+        f"each); {len(plan['unplanned'])} in none:"
+    ) in lines
+    classified = sum(u["why"].startswith("classified") for u in plan["unplanned"])
+    assert f"{classified:>6}  classified (涉密): never moves to the cloud" in lines
+    assert lines[-1].startswith("not saved: --save writes the plan to the registry")
+    assert _rows(registry_url) == {}

@@ -172,3 +172,21 @@ def test_migration_checks_run_beside_every_broken_county(tmp_path: Path, case: s
     # With county.yaml and beta's file loaded, beta's migration problem is in the same list.
     if file == "departments/alpha.yaml":
         assert any("beta's 1 systems need storage_gb 100" in p for p in found)
+
+
+def test_bad_move_group_and_blackout_are_refused_at_their_place(tmp_path: Path) -> None:
+    root = write_county(tmp_path, {"departments/beta.yaml": ROOMY_BETA})
+    text = (root / "departments/beta.yaml").read_text()
+    text = text.replace(
+        "systems:\n", "blackouts:\n  - start: 2027-05-02\n    end: 2027-05-01\nsystems:\n"
+    )
+    (root / "departments/beta.yaml").write_text(text + "    move_group: Not A Name\n")
+    found = problems(root)
+    assert found[0].startswith("departments/beta.yaml:17:5: blackouts.0: ")
+    assert found[0].endswith(
+        "the blackout ends (2027-05-01) before it starts (2027-05-02); swap the dates"
+    )
+    assert found[1].startswith(
+        "departments/beta.yaml:26:17: systems.0.move_group: string should match pattern"
+    )
+    assert len(found) == 2

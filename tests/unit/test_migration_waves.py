@@ -403,3 +403,16 @@ def test_replan_takes_the_full_path_when_a_department_changed() -> None:
     assert [u.why for u in quick.unplanned] == [
         "fits no wave: 500 GB must cross in one wave, and the transfer window carries 450 GB"
     ]
+
+
+def test_the_county_declaring_a_planned_system_on_the_cloud_drops_it_from_the_plan() -> None:
+    previous = {
+        "a/x": Assignment("a/x", "a", 1, "planned", MigrationState.PLANNED),
+        "a/y": Assignment("a/y", "a", 1, "planned", MigrationState.TEST_LAUNCHED),
+    }
+    inventory = make_inventory([system("a/x", on_cloud=True), system("a/y", on_cloud=True)])
+    plan = plan_waves(inventory, previous)
+    assert [(u.system, u.why) for u in plan.unplanned] == [
+        ("a/x", "already on the cloud (location: cloud)")
+    ]
+    assert plan.placements["a/y"].status is PlacementStatus.UNDERWAY
