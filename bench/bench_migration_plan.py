@@ -193,6 +193,7 @@ def run_ours(departments: int, seed: int) -> dict[str, Any]:
     systems = inventory.systems()
     return {
         "systems": len(systems),
+        "deepest": 1 + max(_LEVEL[s.ref] for s in systems),
         "groups": sum(s.move_group is not None for s in systems),
         "planned": len(plan.placements),
         "unplanned": len(plan.unplanned),
@@ -220,7 +221,7 @@ def main() -> None:
     theirs = in_child(run_baseline, args.departments, args.seed)
     print(
         f"| wave plan, {ours['systems']:,} systems ({ours['groups']:,} in move groups, "
-        f"{args.departments:,} departments, chains up to {CHAIN_DEPTH}) "
+        f"{args.departments:,} departments, chains up to {ours['deepest']} deep) "
         f"| {ours['full_s']:.2f} s, {ours['waves']} waves, {ours['planned']:,} planned, "
         f"peak RSS {ours['peak_rss_mib']:.0f} MiB "
         f"| topological sort + first fit {theirs['seconds']:.2f} s, {theirs['waves']} waves, "
