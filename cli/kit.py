@@ -14,6 +14,7 @@ from pydantic_core import to_jsonable_python
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from govcloud.errors import BadInputError
 from govcloud.loader import load_county
 from govcloud.model import County
 from govcloud.registry import db
@@ -63,3 +64,18 @@ def registry_session() -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+def write_files(directory: Path, files: dict[str, str]) -> None:
+    """Write all files or none: write each beside its place, then move them into place."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        staged = []
+        for name, content in files.items():
+            temporary = directory / f".{name}.tmp"
+            temporary.write_text(content, encoding="utf-8")
+            staged.append((temporary, directory / name))
+        for temporary, final in staged:
+            temporary.replace(final)
+    except OSError as error:
+        raise BadInputError(f"cannot write to {directory}: {error.strerror}") from None

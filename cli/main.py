@@ -61,6 +61,7 @@ app.command("apply")(stack_apply)
 app.add_typer(portal_app, name="portal")
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(lab_app, name="lab")
+app.add_typer(migrate_app, name="migrate")
 
 
 @app.command()

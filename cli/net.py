@@ -20,6 +20,7 @@ from cli.kit import (
     out,
     print_json,
     registry_session,
+    write_files,
 )
 from desired import network_plan
 from govcloud import constants
@@ -362,21 +363,6 @@ class ExportFormat(StrEnum):
     NETBOX = "netbox"
 
 
-def _write_files(directory: Path, files: dict[str, str]) -> None:
-    """Write all files or none: render into a sibling temp dir, then move into place."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        staged = []
-        for name, content in files.items():
-            temporary = directory / f".{name}.tmp"
-            temporary.write_text(content, encoding="utf-8")
-            staged.append((temporary, directory / name))
-        for temporary, final in staged:
-            temporary.replace(final)
-    except OSError as error:
-        raise BadInputError(f"cannot write to {directory}: {error.strerror}") from None
-
-
 @net_app.command("render")
 def net_render(
     vendor: Annotated[Vendor, typer.Option(help="configuration dialect")],
@@ -386,7 +372,7 @@ def net_render(
     """Per-router configuration: dual-stack interfaces, OSPF, RA, NAT for kept networks."""
     county = load(county_dir)
     files = render.render(county, stored_plan(county), vendor.value)
-    _write_files(out_dir, files)
+    write_files(out_dir, files)
     out.print(f"wrote {len(files)} files for {vendor.value} to {out_dir}")
 
 
@@ -410,4 +396,4 @@ def net_export(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        _write_files(output.parent, {output.name: text})
+        write_files(output.parent, {output.name: text})

@@ -44,7 +44,7 @@ from govcloud.conventions import (
     requested_network_name,
 )
 from govcloud.errors import BadInputError
-from govcloud.model import County, Department, Location, Quota, Tier
+from govcloud.model import County, Department, Location, Quota, System, Tier
 from govcloud.quota import QUOTA_RESOURCES, ZERO, Amounts
 from govcloud.registry.requests import GRANTED_STATES, RequestKind
 from govcloud.registry.tables import MigrationSystem, PortalRequest
@@ -198,30 +198,34 @@ def migrating(session: Session) -> frozenset[str]:
     return frozenset(session.execute(select(MigrationSystem.system)).scalars())
 
 
+def system_grant(department: Department, system: System) -> ServerGrant:
+    """The server and data volume a system gets on the cloud: its tier's flavor, its data; a
+    system on the cloud already sits on its department's first network, one that migrates on
+    the department's migration network."""
+    on_cloud = system.location is Location.CLOUD
+    first = department.legacy_networks[0].name if department.legacy_networks else None
+    return ServerGrant(
+        department=department.code,
+        system=system.code,
+        tier=system.tier,
+        flavor=FLAVOR_BY_TIER[system.tier],
+        image=DEFAULT_IMAGE,
+        volume_gb=max(MIN_VOLUME_GB, math.ceil(system.data_gb)),
+        network=first if on_cloud else MIGRATION_NETWORK,
+    )
+
+
 def grants_from_model(
     county: County, migrating: frozenset[str] = frozenset()
 ) -> tuple[ServerGrant, ...]:
     """One grant per non-classified system on the cloud or on its way there."""
-    grants: list[ServerGrant] = []
-    for department in sorted(county.departments, key=lambda d: d.code):
-        network = department.legacy_networks[0].name if department.legacy_networks else None
-        for system in sorted(department.systems, key=lambda s: s.code):
-            moving = f"{department.code}/{system.code}" in migrating
-            if system.classified or (system.location is not Location.CLOUD and not moving):
-                continue
-            on_cloud = system.location is Location.CLOUD
-            grants.append(
-                ServerGrant(
-                    department=department.code,
-                    system=system.code,
-                    tier=system.tier,
-                    flavor=FLAVOR_BY_TIER[system.tier],
-                    image=DEFAULT_IMAGE,
-                    volume_gb=max(MIN_VOLUME_GB, math.ceil(system.data_gb)),
-                    network=network if on_cloud else MIGRATION_NETWORK,
-                )
-            )
-    return tuple(grants)
+    return tuple(
+        system_grant(department, system)
+        for department in sorted(county.departments, key=lambda d: d.code)
+        for system in sorted(department.systems, key=lambda s: s.code)
+        if not system.classified
+        and (system.location is Location.CLOUD or f"{department.code}/{system.code}" in migrating)
+    )
 
 
 def _first_network(department: Department, found: _Approved) -> str | None:

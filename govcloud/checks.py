@@ -9,9 +9,10 @@ turns paths into file, line and column.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from itertools import combinations
 
 import netaddr
@@ -22,12 +23,35 @@ from govcloud.model import County, Department, Location, SiteRole
 Path = tuple[str | int, ...]
 
 
+class Severity(StrEnum):
+    """An error stops the command; a warning is shown with its place and the command goes on."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem in the county data, addressed by its path in the county document."""
 
     path: Path
     message: str
+    severity: Severity = Severity.ERROR
+
+
+# A check beyond the county's own rules (a command's, e.g. migration planning): the loader runs
+# it with the others and places its findings in their files.
+Check = Callable[[County], Iterable[Finding]]
+
+
+def system_ref(department: str, system: str) -> str:
+    """A system's county-wide name, as `depends_on` writes it: "department/system"."""
+    return f"{department}/{system}"
+
+
+def move_group_key(department: str, group: str) -> str:
+    """A move group's county-wide name: "department/group" (a bare name is the department's)."""
+    return group if "/" in group else f"{department}/{group}"
 
 
 def check_county(
@@ -43,6 +67,7 @@ def check_county(
     findings += _check_extranet(county)
     findings += _check_departments(county)
     findings += _check_dependencies(county, unresolved_departments)
+    findings += _check_move_groups(county, unresolved_departments)
     return findings
 
 
@@ -290,3 +315,35 @@ def _walk_cycle(
         node = unseen[0]
         path.append(node)
         seen.add(node)
+
+
+def _check_move_groups(county: County, unresolved: frozenset[str]) -> Iterator[Finding]:
+    """Move groups name known departments and hold no classified system (it never moves)."""
+    codes = {department.code for department in county.departments} | unresolved
+    members: dict[str, list[tuple[Path, str, bool]]] = defaultdict(list)
+    for d_index, department in enumerate(county.departments):
+        for s_index, system in enumerate(department.systems):
+            if system.move_group is None:
+                continue
+            where: Path = ("departments", d_index, "systems", s_index, "move_group")
+            key = move_group_key(department.code, system.move_group)
+            owner = key.split("/", 1)[0]
+            if owner not in codes:
+                yield Finding(
+                    where,
+                    f"move group {key} names department {owner!r}, which the county does not "
+                    "have; check the department code",
+                )
+                continue
+            ref = system_ref(department.code, system.code)
+            members[key].append((where, ref, system.classified))
+    for key, group in members.items():
+        others = [ref for _, ref, classified in group if not classified]
+        for where, ref, classified in group:
+            if classified and others:
+                yield Finding(
+                    where,
+                    f"move group {key} holds classified (涉密) system {ref}, which never moves "
+                    f"to the cloud, so {', '.join(others)} could never move with it: remove "
+                    f"move_group from {ref}",
+                )

@@ -28,6 +28,21 @@ IPV4_P2P_PREFIXLEN: Final = 31
 # Share of new and existing non-classified systems on the government cloud that the plans aim
 # for by 2025 ("上云为原则，不上云为例外": 70% in 2021, 80% in 2022, 95% in 2025).
 CLOUD_RATE_TARGET: Final = 0.95
+# The same targets by year, in percent: the default of county.yaml's `migration.targets`.
+CLOUD_RATE_TARGETS: Final = {2021: 70, 2022: 80, 2025: 95}
+
+# Migration onto the cloud (迁移上云), the defaults of county.yaml's `migration:`.
+# The plans give each county 1 Gbit/s to the extranet backbone.
+MIGRATION_BANDWIDTH_MBPS: Final = 1000
+# One weekend (Friday evening to Sunday evening) per wave.
+MIGRATION_WINDOW_HOURS: Final = 48
+# Ten systems per wave: what one operations team can test and watch through a cutover.
+MIGRATION_MAX_SYSTEMS_PER_WAVE: Final = 10
+MIGRATION_WAVE_EVERY_DAYS: Final = 14
+# Pilot waves of general systems first, core systems last, once the team has practised.
+MIGRATION_TIER_ORDER: Final = ("general", "important", "core")
+# A move group is a name in its department, or "department/group" to join another's.
+MOVE_GROUP_PATTERN: Final = r"^([a-z][a-z0-9-]{1,15}/)?[a-z][a-z0-9-]{0,31}$"
 
 # The audit log's first entry chains to this value.
 AUDIT_GENESIS_HASH: Final = "0" * 64

@@ -20,7 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from govcloud.checks import Finding, check_county
+from govcloud.checks import Check, Finding, Severity, check_county
 from govcloud.checks import Path as DocPath
 from govcloud.model import County, CountyFile, Department
 
@@ -36,9 +36,11 @@ class Problem:
     line: int
     column: int
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        kind = "warning: " if self.warning else ""
+        return f"{self.file}:{self.line}:{self.column}: {kind}{self.message}"
 
 
 class InputProblemsError(Exception):
@@ -176,8 +178,16 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def load_county(directory: Path) -> County:
+def load_county(directory: Path, *, checks: Sequence[Check] = ()) -> County:
     """Load and check the whole county; raise CountyError listing every problem."""
+    return load_county_reporting(directory, checks=checks)[0]
+
+
+def load_county_reporting(
+    directory: Path, *, checks: Sequence[Check] = ()
+) -> tuple[County, tuple[Problem, ...]]:
+    """Load and check the whole county, with `checks` beyond its own rules; return the county
+    and the warnings in file and line order, or raise CountyError listing every error."""
     if not directory.is_dir():
         raise CountyError(
             [
@@ -240,14 +250,23 @@ def load_county(directory: Path) -> County:
     if county_file is not None:
         county = County(**dict(county_file), departments=departments)
         findings = check_county(county, unresolved_departments=frozenset(unloaded))
-        problems += [_locate(f, county_source, sources) for f in findings]
+        for check in checks:  # over the files that loaded, as the county's own checks
+            findings += check(county)
+        located = [_locate(f, county_source, sources) for f in findings]
+        problems += [p for p in located if not p.warning]
         if not problems:
-            return county
+            return county, tuple(sorted(p for p in located if p.warning))
     raise CountyError(problems)
 
 
 def _locate(finding: Finding, county: SourceMap, departments: list[SourceMap]) -> Problem:
     path = finding.path
-    if path and path[0] == "departments":
-        return departments[int(path[1])].problem(path[2:], finding.message)
-    return county.problem(path, finding.message)
+    source, inside = (
+        (departments[int(path[1])], path[2:])
+        if path and path[0] == "departments"
+        else (county, path)
+    )
+    problem = source.problem(inside, finding.message)
+    if finding.severity is Severity.WARNING:
+        return Problem(problem.file, problem.line, problem.column, problem.message, warning=True)
+    return problem

@@ -8,11 +8,12 @@ problem can be reported at once with its file and line.
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
 import netaddr
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from govcloud import constants
 
@@ -58,6 +59,10 @@ DepartmentCode = Annotated[str, Field(pattern=constants.DEPARTMENT_CODE_PATTERN)
 SystemCode = Annotated[str, Field(pattern=constants.SYSTEM_CODE_PATTERN)]
 SystemRef = Annotated[str, Field(pattern=constants.SYSTEM_REF_PATTERN)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+# A move group is named within its department ("his") or, to join another department's group,
+# as "department/group" ("wjj/his").
+MoveGroup = Annotated[str, Field(pattern=constants.MOVE_GROUP_PATTERN)]
 
 
 class SiteRole(StrEnum):
@@ -146,6 +151,25 @@ class System(Frozen):
     max_downtime_min: NonNegativeInt
     location: Location
     classified: bool = False
+    # Systems that must move in the same wave (an application and its database that cannot
+    # bear the extranet's latency between them).
+    move_group: MoveGroup | None = None
+
+
+class Blackout(Frozen):
+    """Days on which a department's systems may not migrate (both days included)."""
+
+    start: dt.date
+    end: dt.date
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end < self.start:
+            raise ValueError(
+                f"the blackout ends ({self.end}) before it starts ({self.start}); swap the dates"
+            )
+        return self
 
 
 class Department(Frozen):
@@ -160,6 +184,49 @@ class Department(Frozen):
     # Every host and service of the department works over IPv6 alone: the IPv6 cutover may
     # withdraw IPv4 from its LANs (the others stay dual-stack).
     ipv6_ready: bool = False
+    # Days the department may not migrate (a tax deadline, an exam week): no wave that falls on
+    # them takes its systems.
+    blackouts: list[Blackout] = []
+
+
+def _default_targets() -> dict[int, int]:
+    return dict(constants.CLOUD_RATE_TARGETS)
+
+
+def _default_tier_order() -> list[Tier]:
+    return [Tier(tier) for tier in constants.MIGRATION_TIER_ORDER]
+
+
+class MigrationSettings(Frozen):
+    """How the county migrates onto the cloud (迁移上云): bandwidth, waves and their order."""
+
+    # The link the migration copies over, in Mbit/s (the plans give each county 1 Gbit/s).
+    bandwidth_mbps: PositiveInt = constants.MIGRATION_BANDWIDTH_MBPS
+    # Each wave's transfer window in hours: its data must cross the link within it.
+    window_hours: PositiveInt = constants.MIGRATION_WINDOW_HOURS
+    max_systems_per_wave: PositiveInt = constants.MIGRATION_MAX_SYSTEMS_PER_WAVE
+    # The first wave's date, and the days between waves. Without a start the waves are
+    # numbered but undated, and departments cannot declare blackouts.
+    start: dt.date | None = None
+    wave_every_days: PositiveInt = constants.MIGRATION_WAVE_EVERY_DAYS
+    # Tiers in the order they move: pilot waves of general systems first, core systems last.
+    # `phase_by_tier: false` mixes the tiers (dependencies still come first).
+    tier_order: list[Tier] = Field(default_factory=_default_tier_order)
+    phase_by_tier: bool = True
+    # On-cloud targets (上云率) per year, in percent.
+    targets: dict[int, Annotated[int, Field(ge=0, le=100)]] = Field(
+        default_factory=_default_targets
+    )
+
+    @model_validator(mode="after")
+    def _every_tier_once(self) -> Self:
+        if sorted(self.tier_order) != sorted(Tier):
+            raise ValueError(
+                "tier_order must name each tier once: "
+                + ", ".join(constants.MIGRATION_TIER_ORDER)
+                + f" in the order they move (got {', '.join(t.value for t in self.tier_order)})"
+            )
+        return self
 
 
 class CountyFile(Frozen):
@@ -169,6 +236,7 @@ class CountyFile(Frozen):
     name: Annotated[str, Field(min_length=1)]
     sites: Annotated[list[Site], Field(min_length=1)]
     extranet: Extranet
+    migration: MigrationSettings = MigrationSettings()
 
 
 class County(CountyFile):
