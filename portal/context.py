@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from govcloud.errors import UnreachableError
 from govcloud.model import County, SiteRole
 from portal.accounts import Limits
+from portal.hardening import DEFAULT_MAX_BODY_BYTES
 
 if TYPE_CHECKING:  # the live-state reader imports openstacksdk: seconds, for every worker
     from cloud.capacity import Capacity
@@ -83,6 +84,7 @@ class PortalContext:
     sessions: sessionmaker[Session]
     limits: Limits = field(default_factory=Limits)
     secure_cookies: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     cloud: LiveCloud | None = None
 
     @property

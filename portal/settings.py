@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portal.accounts import Limits
+from portal.hardening import DEFAULT_MAX_BODY_BYTES
 
 
 class PortalSettings(BaseSettings):
@@ -20,6 +21,9 @@ class PortalSettings(BaseSettings):
     failure_window_minutes: float = Field(default=15, gt=0)
     secure_cookies: bool = Field(
         default=False, description="mark cookies Secure (set when served over HTTPS)"
+    )
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES, ge=1024, description="larger request bodies get 413"
     )
     pool_size: int = Field(default=10, ge=1, description="database connections per worker")
     cloud: str | None = Field(
