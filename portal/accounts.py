@@ -7,8 +7,10 @@
   (a fast hash is right for random secrets: there is nothing to guess), so a copy of the
   database signs nobody in. One API token per account: issuing a new one replaces the old.
 - Sessions expire 8 hours after sign-in and after 30 minutes without use (both configurable).
-- Sign-in is refused (HTTP 429) after 5 failures for one account, or 20 from one address,
-  within 15 minutes; while refused, the password is not even checked.
+- Sign-in slows down progressively (HTTP 429 with Retry-After): after 5 failures for one
+  account from one address, or 20 from one address, each further try waits twice as long
+  (30 s, 1 min, 2 min, ... up to 15 minutes) after the last failure; while it waits, the
+  password is not even checked. An account is never locked by failures from elsewhere.
 
 Account changes, token issues, sign-ins and failed sign-ins go through the audit log.
 """
@@ -19,6 +21,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import math
 import os
 import secrets
 from dataclasses import dataclass
@@ -82,9 +85,10 @@ class Limits:
 
     session_hours: float = 8
     idle_minutes: float = 30
-    max_failures_per_account: int = 5
-    max_failures_per_address: int = 20
-    failure_window_minutes: float = 15
+    max_failures_per_account: int = 5  # from one address, before the waits begin
+    max_failures_per_address: int = 20  # for any accounts, before the waits begin
+    failure_window_minutes: float = 15  # how long failures count; the longest wait
+    delay_base_seconds: float = 30  # the first wait; each further failure doubles it
 
 
 def _now() -> dt.datetime:
@@ -225,23 +229,51 @@ def user_for_token(session: Session, token: str) -> PortalUser | None:
 # -- sign-in and sessions ----------------------------------------------------------------------
 
 
+def _delay(failures: int, free: int, limits: Limits) -> dt.timedelta | None:
+    """How long after the last failure the next try must wait (None: no wait).
+
+    Each failure past the free ones doubles the wait, up to the failure window."""
+    if failures < free:
+        return None
+    seconds = limits.delay_base_seconds * 2 ** min(failures - free, 32)
+    return dt.timedelta(seconds=min(seconds, limits.failure_window_minutes * 60))
+
+
 def _check_rate(session: Session, name: str, address: str, limits: Limits) -> None:
+    """Refuse while the account from this address, or this address for any account, must wait.
+
+    Failures count per account *and* source, never per account alone: a stranger who guesses
+    wrong from elsewhere slows down himself, not the account's owner (issue 17, finding 9)."""
     since = _now() - dt.timedelta(minutes=limits.failure_window_minutes)
-    for column, value, limit in (
-        (PortalLoginFailure.name, name, limits.max_failures_per_account),
-        (PortalLoginFailure.address, address, limits.max_failures_per_address),
+    for condition, free in (
+        (
+            (PortalLoginFailure.name == name) & (PortalLoginFailure.address == address),
+            limits.max_failures_per_account,
+        ),
+        (PortalLoginFailure.address == address, limits.max_failures_per_address),
     ):
-        count, oldest = session.execute(
-            select(func.count(), func.min(PortalLoginFailure.at)).where(
-                column == value, PortalLoginFailure.at >= since
+        count, latest = session.execute(
+            select(func.count(), func.max(PortalLoginFailure.at)).where(
+                condition, PortalLoginFailure.at >= since
             )
         ).one()
-        if count >= limit:
-            window = dt.timedelta(minutes=limits.failure_window_minutes)
-            retry = max(int((_aware(oldest) + window - _now()).total_seconds()) + 1, 1)
+        wait = _delay(count, free, limits)
+        if wait is None:
+            continue
+        remaining = (_aware(latest) + wait - _now()).total_seconds()
+        if remaining > 0:
+            retry = math.ceil(remaining)
             raise RateLimitedError(
                 f"too many failed sign-ins; try again in {retry} seconds", retry_after=retry
             )
+
+
+def verify_password(stored: str, password: str) -> bool:
+    """True when the password matches the Argon2 hash (costly by design: ~0.3 s)."""
+    try:
+        return _hasher().verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -259,17 +291,22 @@ def sign_in(
 ) -> SignedIn | None:
     """Check the password and open a session, or record the failure and return None.
 
-    Raises RateLimitedError when the account or address has failed too often lately. The
-    caller commits in both cases: a failure must be counted even though sign-in fails.
+    Raises RateLimitedError while the account from this address, or the address, must wait.
+    The read (rate and account) is committed before the password is checked: the Argon2 check
+    takes about 0.3 s, and on SQLite every transaction holds the write lock, so holding one
+    across the check stalled every other request (issue 17, finding 1). The write that
+    follows is left to the caller to commit, in both cases: a failure must be counted.
     """
     _check_rate(session, name, address, limits)
     user = session.execute(select(PortalUser).where(PortalUser.name == name)).scalar_one_or_none()
     stored = user.password_hash if user is not None and user.active else _dummy_hash()
-    try:
-        ok = _hasher().verify(stored, password) and user is not None and user.active
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok or user is None:
+    user_id = user.id if user is not None and user.active else None
+    session.commit()
+    ok = verify_password(stored, password) and user_id is not None
+    # A rehash costs as much as the check: made here too, before the write transaction.
+    rehashed = hash_password(password) if ok and _hasher().check_needs_rehash(stored) else None
+    user = session.get(PortalUser, user_id, populate_existing=True) if ok else None
+    if user is None or not user.active or user.password_hash != stored:
         session.add(PortalLoginFailure(name=name[:64], address=address[:64], at=_now()))
         audit_log.record(
             session,
@@ -279,11 +316,13 @@ def sign_in(
             after={"address": address},
         )
         return None
-    if _hasher().check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    if rehashed is not None:
+        user.password_hash = rehashed
     session.execute(
-        delete(PortalLoginFailure).where(PortalLoginFailure.name == name)
-    )  # a success clears the account's count (not the address's)
+        delete(PortalLoginFailure).where(
+            PortalLoginFailure.name == name, PortalLoginFailure.address == address
+        )
+    )  # a success clears the account's count from this address (not the address's own)
     cookie = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     now = _now()

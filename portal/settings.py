@@ -19,6 +19,7 @@ class PortalSettings(BaseSettings):
     max_failures_per_account: int = Field(default=5, ge=1)
     max_failures_per_address: int = Field(default=20, ge=1)
     failure_window_minutes: float = Field(default=15, gt=0)
+    delay_base_seconds: float = Field(default=30, gt=0, description="the first sign-in wait")
     secure_cookies: bool = Field(
         default=False, description="mark cookies Secure (set when served over HTTPS)"
     )
@@ -40,4 +41,5 @@ class PortalSettings(BaseSettings):
             max_failures_per_account=self.max_failures_per_account,
             max_failures_per_address=self.max_failures_per_address,
             failure_window_minutes=self.failure_window_minutes,
+            delay_base_seconds=self.delay_base_seconds,
         )
