@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -153,13 +152,14 @@ def user_add(
     from portal import accounts  # noqa: PLC0415
     from portal.errors import PortalError  # noqa: PLC0415
     from portal.lifecycle import Role  # noqa: PLC0415
+    from portal.passwords import generate  # noqa: PLC0415
 
     try:
         chosen = Role(role)
     except ValueError:
         raise BadInputError(f"no role {role!r}; roles are {ROLES}") from None
     generated = not password_stdin
-    password = secrets.token_urlsafe(12) if generated else sys.stdin.readline().rstrip("\n")
+    password = generate(name) if generated else sys.stdin.readline().rstrip("\n")
     model = load(county)
     with registry_session() as session:
         try:

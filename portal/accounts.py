@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import math
 import os
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -41,10 +42,10 @@ from govcloud.registry.tables import (
 )
 from portal.errors import ConflictError, InvalidError, NotFoundError, RateLimitedError
 from portal.lifecycle import DEPARTMENT_ROLES, Actor, Role
+from portal.passwords import ACCOUNT_NAME_PATTERN, problems
 
 TOKEN_PREFIX = "gcp_"  # noqa: S105  (not a secret: tokens start with it, for secret scanners)
 TOKEN_HINT_LENGTH = 8
-MIN_PASSWORD_LENGTH = 12
 # Argon2 parameter sets by name (GOVCLOUD_PORTAL_PASSWORD_PROFILE); "cheapest" is for tests
 # only. A hash keeps its own parameters, so changing the profile rehashes at the next sign-in.
 PASSWORD_PROFILES = {
@@ -118,6 +119,22 @@ def actor_of(user: PortalUser) -> Actor:
 # -- accounts ----------------------------------------------------------------------------------
 
 
+def check_name(name: str) -> None:
+    """Refuse an account name the API would refuse (InvalidError saying what is allowed)."""
+    if not re.fullmatch(ACCOUNT_NAME_PATTERN, name):
+        raise InvalidError(
+            f"the account name {name[:64]!r} is not allowed: use 2 to 64 letters, digits "
+            "and . _ @ - (no spaces)"
+        )
+
+
+def check_password(password: str, *, name: str) -> None:
+    """Refuse a password against the policy (InvalidError naming every problem)."""
+    found = problems(password, name=name)
+    if found:
+        raise InvalidError("the password is refused: " + "; ".join(found))
+
+
 def create_user(
     session: Session,
     county: County,
@@ -139,8 +156,8 @@ def create_user(
             raise InvalidError(f"no department {department!r} in county {county.code}") from None
     elif department:
         raise InvalidError(f"a {role.value} sees every department: give no department")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    check_name(name)
+    check_password(password, name=name)
     if session.execute(select(PortalUser.id).where(PortalUser.name == name)).first():
         raise ConflictError(f"an account named {name!r} exists already")
     user = PortalUser(
@@ -174,8 +191,7 @@ def find_user(session: Session, name: str) -> PortalUser:
 
 def set_password(session: Session, *, by: str, user: PortalUser, password: str) -> None:
     """Replace an account's password and end its sessions."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    check_password(password, name=user.name)
     user.password_hash = hash_password(password)
     session.execute(delete(PortalSession).where(PortalSession.user_id == user.id))
     audit_log.record(session, actor=by, action="portal.user.password", object=f"user/{user.name}")

@@ -17,6 +17,7 @@ from govcloud.conventions import REQUESTABLE_FLAVORS
 from govcloud.quota import QUOTA_RESOURCES, Amounts
 from govcloud.registry.requests import RequestKind, RequestState
 from portal.lifecycle import Action, Role
+from portal.passwords import ACCOUNT_NAME_PATTERN, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 # Upper bounds that catch typos (a county department never asks for more in one request).
 MAX_SERVERS = 100
@@ -153,11 +154,11 @@ class Reason(Input):
 class NewUser(Input):
     """An account to create (admins only)."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{2,64}$")]
+    name: Annotated[str, Field(pattern=ACCOUNT_NAME_PATTERN)]
     display_name: Annotated[str, Field(max_length=128)] = ""
     role: Role
     department: DepartmentCode | None = None
-    password: Annotated[str, Field(min_length=12, max_length=256)]
+    password: Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 
 
 # -- output ------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from portal.app import create_app
 from portal.context import LiveCloud, PortalContext
 from portal.lifecycle import Actor, Role
 
-PASSWORD = "correct horse battery"  # noqa: S105  (every test account's password)
+PASSWORD = "Correct horse battery 9"  # noqa: S105  (every test account's password)
 
 # name: (role, department). The small county has department alpha and township beta.
 CAST: dict[str, tuple[Role, str | None]] = {

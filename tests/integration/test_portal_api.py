@@ -546,7 +546,7 @@ def test_users(sqlite_portal: Portal) -> None:
     assert no_auth(p, "GET", "/users").status_code == 401
     assert p.get("ops", "/users").status_code == 403
 
-    new = {"name": "wang", "role": "requester", "department": "beta", "password": "a" * 12}
+    new = {"name": "wang", "role": "requester", "department": "beta", "password": "Blue-river-2024-x"}
     created = p.post("admin", "/users", new)
     assert created.status_code == 201 and created.json()["department"] == "beta"
     assert p.post("admin", "/users", new).status_code == 409
@@ -555,6 +555,9 @@ def test_users(sqlite_portal: Portal) -> None:
     for bad in (
         {**new, "name": "x y"},
         {**new, "password": "short"},
+        {**new, "password": "aaaaaaaaaaaa"},  # issue 17, finding 6
+        {**new, "password": "Wang-2024-SECRET"},  # the name in it
+        {**new, "password": "Password1234!"},  # common
         {**new, "role": "boss"},
         {**new, "name": "li", "department": None},  # a requester needs a department
         {**new, "name": "li", "role": "auditor"},  # an auditor has none

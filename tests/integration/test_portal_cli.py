@@ -80,12 +80,29 @@ def test_password_from_stdin_duplicates_and_unknown_accounts(
             env=environment, check=False,
         )  # fmt: skip
 
-    added = add("ops1", "a long enough secret")
+    added = add("ops1", "A long enough secret 7")
     assert added.returncode == 0 and "password:" not in added.stdout
-    again = add("ops1", "a long enough secret")
+    again = add("ops1", "A long enough secret 7")
     assert again.returncode == 2 and "exists already" in again.stderr
     short = add("ops2", "short")
     assert short.returncode == 2 and "at least 12 characters" in short.stderr
+    # Issue 17, finding 6: length alone was the rule.
+    for weak, problem in (
+        (" " * 12, "at least 3 kinds"),
+        ("aaaaaaaaaaaa", "at least 3 kinds"),
+        ("password1234", "at least 3 kinds"),
+        ("Password1234!", "choose a longer, less common one"),
+        ("ops3-Secret-2024", "may not contain the account's name"),
+    ):
+        refused = add("ops3", weak)
+        assert refused.returncode == 2 and problem in refused.stderr, (weak, refused.stderr)
+        assert "Traceback" not in refused.stderr
+    # Finding 7: the API's account names, and nothing written when refused.
+    for name in ("", "a", "two words", "<b>x</b>", "x" * 65):
+        refused = add(name, "A long enough secret 7")
+        assert refused.returncode == 2 and "is not allowed" in refused.stderr, name
+    nameless = govcloud("portal", "token", "--name", "", cwd=tmp_path, env=sqlite_env)
+    assert nameless.returncode == 2 and "no account named ''" in nameless.stderr
     missing = govcloud("portal", "token", "--name", "nobody", cwd=tmp_path, env=sqlite_env)
     assert missing.returncode == 2 and "no account named 'nobody'" in missing.stderr
 
