@@ -272,7 +272,12 @@ def request_submit(
     t = page.context()["t"]
     if not csrf_ok(page, csrf_token):
         return page.render("error.html", status_code=403, message=t("login.csrf"), detail="")
-    code = _department_choice(page, department)
+    # A department the county does not have is an error, as in the API: never filed under
+    # the first one (issue 17, finding 8). One the user may not request for is the service's
+    # 403 below.
+    known = {d.code for d in context.county.departments}
+    unknown = bool(department) and department not in known
+    code = department if department in known else _department_choice(page, None)
     fields = {
         "flavor": flavor,
         "count": count,
@@ -295,10 +300,12 @@ def request_submit(
         "submit": intent != "draft",
     }
     form = FormState(kind, code, shown)
+    errors = {"department": t("form.no_department")} if unknown else {}
     try:
         new = _new_request.validate_python(body)
     except ValidationError as invalid:
-        errors = {str(e["loc"][-1]) if e["loc"] else "kind": e["msg"] for e in invalid.errors()}
+        errors |= {str(e["loc"][-1]) if e["loc"] else "kind": e["msg"] for e in invalid.errors()}
+    if errors:
         return _render_form(
             page, db, context, form, errors=errors, message=t("form.invalid"), status_code=422
         )

@@ -180,7 +180,8 @@ def test_request_form_checks_saves_and_submits(sqlite_portal: Portal) -> None:
         "/requests/new", data={**base, "storage_gb": "5", "intent": "draft"}, follow_redirects=False
     )
     assert "草稿" in client.get(draft.headers["location"]).text
-    # Someone from another department cannot request for this one: the form uses their own.
+    # Someone from another department cannot request for this one (403, as in the API), and
+    # nothing is filed under their own department instead.
     other = sign_in(sqlite_portal, "req-b")
     token_b = csrf_of(other.get("/requests/new").text)
     answer = other.post(
@@ -188,10 +189,8 @@ def test_request_form_checks_saves_and_submits(sqlite_portal: Portal) -> None:
         data={**base, "csrf_token": token_b, "storage_gb": "1"},
         follow_redirects=False,
     )
-    assert (
-        sqlite_portal.get("admin", "/requests", department="beta").json()[0]["department"] == "beta"
-    )
-    assert answer.status_code == 303
+    assert answer.status_code == 403
+    assert sqlite_portal.get("auditor", "/requests", department="beta").json() == []
     # Auditors and ops do not request resources.
     assert sign_in(sqlite_portal, "auditor").get("/requests/new").status_code == 403
 
@@ -327,3 +326,18 @@ def test_the_detail_page_says_why_deploy_is_refused(sqlite_portal: Portal) -> No
     done = ops.post(f"/requests/{rid}/deploy", data={"csrf_token": token}, follow_redirects=False)
     assert done.status_code == 303
     assert 'data-testid="state">已部署' in ops.get(f"/requests/{rid}").text
+
+
+def test_an_unknown_department_is_refused_not_filed_elsewhere(sqlite_portal: Portal) -> None:
+    """Issue 17, finding 8: department=zzz was filed under the first department."""
+    for who in ("req-a", "admin"):
+        client = sign_in(sqlite_portal, who)
+        token = csrf_of(client.get("/requests/new").text)
+        answer = client.post(
+            "/requests/new",
+            data={"csrf_token": token, "kind": "storage", "department": "zzz", "storage_gb": "1"},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 422 and 'data-testid="department-error"' in answer.text
+        assert "本县没有这个部门" in answer.text
+    assert sqlite_portal.get("auditor", "/requests").json() == []
