@@ -46,6 +46,9 @@ from portal.passwords import ACCOUNT_NAME_PATTERN, problems
 
 TOKEN_PREFIX = "gcp_"  # noqa: S105  (not a secret: tokens start with it, for secret scanners)
 TOKEN_HINT_LENGTH = 8
+SESSION_HANDLE_LENGTH = 12
+# API tokens expire after this many days unless the county says otherwise (0: never).
+DEFAULT_TOKEN_DAYS = 90
 # Argon2 parameter sets by name (GOVCLOUD_PORTAL_PASSWORD_PROFILE); "cheapest" is for tests
 # only. A hash keeps its own parameters, so changing the profile rehashes at the next sign-in.
 PASSWORD_PROFILES = {
@@ -111,9 +114,16 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-def actor_of(user: PortalUser) -> Actor:
-    """The account as the lifecycle rules see it."""
-    return Actor(user.id, user.name, Role(user.role), user.department)
+def actor_of(
+    user: PortalUser, *, issued_by: str = "", break_glass_role: Role | None = None
+) -> Actor:
+    """The account as the lifecycle rules see it (`issued_by`: who issued the token used)."""
+    own = f"portal:{user.name}"
+    # Only a portal account issuing a token for another is someone else's hand in it: the
+    # CLI runs with the registry's own credentials, which no rule in the portal can bind.
+    via = issued_by if issued_by.startswith("portal:") and issued_by != own else None
+    role = Role(user.role)
+    return Actor(user.id, user.name, role, user.department, via, role is break_glass_role)
 
 
 # -- accounts ----------------------------------------------------------------------------------
@@ -206,40 +216,176 @@ def has_token(session: Session, user: PortalUser) -> bool:
 # -- API tokens --------------------------------------------------------------------------------
 
 
-def issue_token(session: Session, *, by: str, user: PortalUser) -> str:
-    """A new API token for the account (replacing any old one); returned once, stored hashed."""
+def issue_token(
+    session: Session, *, by: str, user: PortalUser, days: float = DEFAULT_TOKEN_DAYS
+) -> str:
+    """A new API token for the account (replacing any old one); returned once, stored hashed.
+
+    It expires after `days` (0: never). When someone else issues it, the account's browser
+    sessions end too: a new credential from an administrator is a reset, not an extra."""
+    require_active(user)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     hint = token[: len(TOKEN_PREFIX) + TOKEN_HINT_LENGTH]
+    now = _now()
+    expires = now + dt.timedelta(days=days) if days else None
     existing = session.execute(
         select(PortalApiToken).where(PortalApiToken.user_id == user.id)
     ).scalar_one_or_none()
     if existing is None:
-        session.add(
-            PortalApiToken(user_id=user.id, token_hash=digest(token), hint=hint, created_at=_now())
-        )
+        existing = PortalApiToken(user_id=user.id)
+        session.add(existing)
+        replaced = False
     else:
-        existing.token_hash = digest(token)
-        existing.hint = hint
-        existing.created_at = _now()
+        replaced = True
+    existing.token_hash = digest(token)
+    existing.hint = hint
+    existing.created_at = now
+    existing.issued_by = by
+    existing.expires_at = expires
+    ended = 0 if by == f"portal:{user.name}" else _end_sessions(session, user)
     audit_log.record(
         session,
         actor=by,
         action="portal.token.issue",
         object=f"user/{user.name}",
-        after={"hint": hint, "replaced": existing is not None},
+        after={
+            "hint": hint,
+            "replaced": replaced,
+            "expires_at": expires.isoformat() if expires else None,
+            "sessions_ended": ended,
+        },
     )
     return token
 
 
-def user_for_token(session: Session, token: str) -> PortalUser | None:
-    """The active account an API token belongs to (None for an unknown token)."""
+def revoke_token(session: Session, *, by: str, user: PortalUser) -> bool:
+    """Delete the account's API token (audited); False when it had none."""
+    gone = session.execute(delete(PortalApiToken).where(PortalApiToken.user_id == user.id))
+    revoked = bool(getattr(gone, "rowcount", 0))
+    if revoked:
+        audit_log.record(
+            session, actor=by, action="portal.token.revoke", object=f"user/{user.name}"
+        )
+    return revoked
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    """The account an API token belongs to, and who issued the token."""
+
+    user: PortalUser
+    issued_by: str
+
+
+def user_for_token(session: Session, token: str) -> TokenHolder | None:
+    """The active account an API token belongs to (None: unknown, expired, or deactivated)."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    return session.execute(
-        select(PortalUser)
+    found = session.execute(
+        select(PortalUser, PortalApiToken)
         .join(PortalApiToken, PortalApiToken.user_id == PortalUser.id)
         .where(PortalApiToken.token_hash == digest(token), PortalUser.active.is_(True))
-    ).scalar_one_or_none()
+    ).first()
+    if found is None:
+        return None
+    user, row = found
+    if row.expires_at is not None and _aware(row.expires_at) <= _now():
+        return None
+    return TokenHolder(user, row.issued_by)
+
+
+# -- lifecycle: deactivate, reactivate, sessions ------------------------------------------------
+
+
+def require_active(user: PortalUser) -> None:
+    """Refuse to give a deactivated account a credential (409: reactivate it first)."""
+    if not user.active:
+        raise ConflictError(
+            f"the account {user.name!r} is deactivated: reactivate it first "
+            "(govcloud portal user reactivate)"
+        )
+
+
+def _end_sessions(session: Session, user: PortalUser) -> int:
+    gone = session.execute(delete(PortalSession).where(PortalSession.user_id == user.id))
+    return int(getattr(gone, "rowcount", 0) or 0)
+
+
+def deactivate(session: Session, *, by: str, user: PortalUser, reason: str) -> None:
+    """Deactivate the account: its sessions end and its API token is revoked (audited)."""
+    if not user.active:
+        raise ConflictError(f"the account {user.name!r} is deactivated already")
+    if by == f"portal:{user.name}":
+        raise ConflictError("nobody deactivates their own account: ask another administrator")
+    user.active = False
+    user.deactivated_at = _now()
+    ended = _end_sessions(session, user)
+    session.execute(delete(PortalApiToken).where(PortalApiToken.user_id == user.id))
+    audit_log.record(
+        session,
+        actor=by,
+        action="portal.user.deactivate",
+        object=f"user/{user.name}",
+        before={"active": True},
+        after={"active": False, "reason": reason, "sessions_ended": ended},
+    )
+
+
+def reactivate(session: Session, *, by: str, user: PortalUser, reason: str) -> None:
+    """Reactivate the account (audited); it signs in again with its password or directory."""
+    if user.active:
+        raise ConflictError(f"the account {user.name!r} is active already")
+    user.active = True
+    user.deactivated_at = None
+    audit_log.record(
+        session,
+        actor=by,
+        action="portal.user.reactivate",
+        object=f"user/{user.name}",
+        before={"active": False},
+        after={"active": True, "reason": reason},
+    )
+
+
+def sessions_of(
+    session: Session, user: PortalUser | None = None
+) -> list[tuple[PortalSession, str]]:
+    """Open sessions (of one account, or all) with their account's name, newest first."""
+    query = (
+        select(PortalSession, PortalUser.name)
+        .join(PortalUser, PortalUser.id == PortalSession.user_id)
+        .where(PortalSession.expires_at > _now())
+        .order_by(PortalSession.created_at.desc())
+    )
+    if user is not None:
+        query = query.where(PortalSession.user_id == user.id)
+    return [(row, name) for row, name in session.execute(query).all()]
+
+
+def session_handle(row: PortalSession) -> str:
+    """How people name a session: the first characters of its stored hash (never the cookie)."""
+    return row.id[:SESSION_HANDLE_LENGTH]
+
+
+def end_sessions(session: Session, *, by: str, user: PortalUser, handle: str | None = None) -> int:
+    """End the account's sessions, or the one whose handle is given (audited); how many."""
+    query = delete(PortalSession).where(PortalSession.user_id == user.id)
+    if handle is not None:
+        if len(handle) < SESSION_HANDLE_LENGTH:
+            raise InvalidError(f"a session handle has {SESSION_HANDLE_LENGTH} characters")
+        query = query.where(PortalSession.id.startswith(handle, autoescape=True))
+    gone = session.execute(query)
+    ended = int(getattr(gone, "rowcount", 0) or 0)
+    if handle is not None and not ended:
+        raise NotFoundError(f"no session {handle} of {user.name!r}")
+    audit_log.record(
+        session,
+        actor=by,
+        action="portal.session.end",
+        object=f"user/{user.name}",
+        after={"sessions_ended": ended, "session": handle},
+    )
+    return ended
 
 
 # -- sign-in and sessions ----------------------------------------------------------------------
@@ -351,6 +497,7 @@ def sign_in(
             created_at=now,
             last_seen_at=now,
             expires_at=expires,
+            address=address[:64],
         )
     )
     audit_log.record(

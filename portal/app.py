@@ -105,6 +105,8 @@ def from_environment() -> FastAPI:
         limits=portal_settings.limits(),
         secure_cookies=portal_settings.secure_cookies,
         max_body_bytes=portal_settings.max_body_bytes,
+        break_glass_role=portal_settings.break_glass_role,
+        token_days=portal_settings.token_days,
     )
     if portal_settings.cloud:
         context.cloud = live_cloud(

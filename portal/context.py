@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from govcloud.errors import UnreachableError
 from govcloud.model import County, SiteRole
-from portal.accounts import Limits
+from portal.accounts import DEFAULT_TOKEN_DAYS, Limits
 from portal.hardening import DEFAULT_MAX_BODY_BYTES
+from portal.lifecycle import Role
 
 if TYPE_CHECKING:  # the live-state reader imports openstacksdk: seconds, for every worker
     from cloud.capacity import Capacity
@@ -85,6 +86,9 @@ class PortalContext:
     limits: Limits = field(default_factory=Limits)
     secure_cookies: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # The county's break-glass role: may also approve and reject, always marked in the audit.
+    break_glass_role: Role | None = None
+    token_days: float = DEFAULT_TOKEN_DAYS
     cloud: LiveCloud | None = None
 
     @property

@@ -132,6 +132,6 @@ class RateLimitedError(PortalError):
 
 def from_denied(denied: DeniedError) -> PortalError:
     """The portal error for a lifecycle refusal."""
-    if denied.reason in {DenyReason.FORBIDDEN, DenyReason.OWN_REQUEST}:
+    if denied.reason in {DenyReason.FORBIDDEN, DenyReason.OWN_REQUEST, DenyReason.SAME_APPROVER}:
         return ForbiddenError(str(denied))
     return ConflictError(str(denied))

@@ -151,6 +151,12 @@ class Reason(Input):
     reason: Annotated[str, Field(max_length=2000)] = ""
 
 
+class AccountChange(Input):
+    """The body of deactivate and reactivate: why (it goes into the audit log)."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
 class NewUser(Input):
     """An account to create (admins only)."""
 
@@ -264,6 +270,9 @@ class UserOut(Output):
     department: str | None
     active: bool
     has_token: bool
+    source: str = Field(description="local (a password here) or ldap (the directory's)")
+    second_factor: bool = Field(description="a TOTP authenticator is set up")
+    deactivated_at: UtcDatetime | None = None
 
 
 class TokenOut(Output):
@@ -271,6 +280,24 @@ class TokenOut(Output):
 
     name: str
     token: str
+    expires_at: UtcDatetime | None = Field(default=None, description="null: never")
+
+
+class SessionOut(Output):
+    """A signed-in browser (its handle names it; the cookie is never shown)."""
+
+    handle: str
+    user: str
+    address: str
+    created_at: UtcDatetime
+    last_seen_at: UtcDatetime
+    expires_at: UtcDatetime
+
+
+class Ended(Output):
+    """How many sessions an action ended."""
+
+    sessions_ended: int
 
 
 class Difference(Output):

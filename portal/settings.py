@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from portal.accounts import Limits
+from portal.accounts import DEFAULT_TOKEN_DAYS, Limits
 from portal.hardening import DEFAULT_MAX_BODY_BYTES
+from portal.lifecycle import Role
 
 
 class PortalSettings(BaseSettings):
@@ -25,6 +26,13 @@ class PortalSettings(BaseSettings):
     )
     max_body_bytes: int = Field(
         default=DEFAULT_MAX_BODY_BYTES, ge=1024, description="larger request bodies get 413"
+    )
+    break_glass_role: Role | None = Field(
+        default=None,
+        description="a role that may also approve and reject (every use audited); none: none",
+    )
+    token_days: float = Field(
+        default=DEFAULT_TOKEN_DAYS, ge=0, description="API tokens expire after (0: never)"
     )
     pool_size: int = Field(default=10, ge=1, description="database connections per worker")
     cloud: str | None = Field(

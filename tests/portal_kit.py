@@ -33,6 +33,7 @@ CAST: dict[str, tuple[Role, str | None]] = {
     "ops": (Role.OPS_APPROVER, None),
     "auditor": (Role.AUDITOR, None),
     "admin": (Role.ADMIN, None),
+    "security": (Role.SECURITY_ADMIN, None),
 }
 
 

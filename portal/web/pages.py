@@ -520,7 +520,9 @@ def audit_page(
 ) -> HTMLResponse:
     """Auditors: every request and audit entry, filtered, with CSV exports of both."""
     if not lifecycle.can_read_audit(page.actor):
-        return _error(page, ForbiddenError("the audit view is for auditors and admins"))
+        return _error(
+            page, ForbiddenError("the audit view is for the audit administrator (auditor)")
+        )
     since_day, until_day = _date(since), _date(until)
     filters = service.Filters(
         department=department or None,
@@ -598,7 +600,7 @@ def account_page(page: PageUser, db: Db) -> HTMLResponse:
 
 @router.post("/account/token", response_class=HTMLResponse)
 def account_token(
-    page: PageUser, db: Db, csrf_token: Annotated[str, Form(max_length=256)] = ""
+    page: PageUser, db: Db, context: Ctx, csrf_token: Annotated[str, Form(max_length=256)] = ""
 ) -> HTMLResponse:
     """Issue a new API token (the same as POST /api/v1/me/token) and show it once."""
     if not csrf_ok(page, csrf_token):
@@ -607,6 +609,6 @@ def account_token(
     user = db.get(PortalUser, page.actor.user_id)
     if user is None:
         return _error(page, ForbiddenError("the account no longer exists"))
-    token = accounts.issue_token(db, by=page.actor.audit_name, user=user)
+    token = accounts.issue_token(db, by=page.actor.audit_name, user=user, days=context.token_days)
     db.commit()
     return _account(page, db, token=token)
