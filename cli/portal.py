@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -26,14 +26,17 @@ from govcloud.registry import db
 from govcloud.settings import get_settings
 from lab.localcloud.layout import CONFIG_FILE_ENV, OS_CLOUD_ENV, default_cloud
 from portal import supervisor
+from portal.lifecycle import Role
 
 portal_app = typer.Typer(
     help="The resource-request portal: serve it, make accounts and tokens.", no_args_is_help=True
 )
 user_app = typer.Typer(help="Portal accounts.", no_args_is_help=True)
 portal_app.add_typer(user_app, name="user")
+sessions_app = typer.Typer(help="Signed-in browsers: list and end them.", no_args_is_help=True)
+portal_app.add_typer(sessions_app, name="sessions")
 
-ROLES = "requester, dept_approver, ops_approver, auditor, admin"
+ROLES = ", ".join(Role)
 DEFAULT_PORT = 8080
 PORTAL_CLOUD_ENV = "GOVCLOUD_PORTAL_CLOUD"
 
@@ -185,19 +188,163 @@ def user_add(
 @portal_app.command("token")
 def token(
     name: Annotated[str, typer.Option("--name", help="the account's name")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="revoke its token instead")] = False,
 ) -> None:
     """Issue a new API token for the account (replacing its old one) and print it."""
     from portal import accounts  # noqa: PLC0415
-    from portal.errors import PortalError  # noqa: PLC0415
+    from portal.settings import PortalSettings  # noqa: PLC0415
 
     with registry_session() as session:
-        try:
-            user = accounts.find_user(session, name)
-        except PortalError as error:
-            raise _portal_error(error) from None
-        issued = accounts.issue_token(session, by=actor(), user=user)
+        user = _account(session, name)
+        if revoke:
+            revoked = accounts.revoke_token(session, by=actor(), user=user)
+            session.commit()
+            out.print(f"token of {name} revoked" if revoked else f"{name} had no token")
+            return
+        issued = _portal_call(
+            lambda: accounts.issue_token(
+                session, by=actor(), user=user, days=PortalSettings().token_days
+            )
+        )
         session.commit()
     typer.echo(issued)
+
+
+T = TypeVar("T")
+
+
+def _portal_call(call: Callable[[], T]) -> T:
+    """Run a portal service call; its refusal is the user's mistake (exit 2, no traceback)."""
+    from portal.errors import PortalError  # noqa: PLC0415
+
+    try:
+        return call()
+    except PortalError as error:
+        raise _portal_error(error) from None
+
+
+def _account(session: Any, name: str) -> Any:
+    from portal import accounts  # noqa: PLC0415
+
+    return _portal_call(lambda: accounts.find_user(session, name))
+
+
+ReasonOption = Annotated[str, typer.Option("--reason", help="why (it goes into the audit log)")]
+
+
+@user_app.command("deactivate")
+def user_deactivate(
+    name: Annotated[str, typer.Option("--name", help="the account's name")],
+    reason: ReasonOption,
+) -> None:
+    """Deactivate an account: its sessions end and its API token is revoked."""
+    from portal import accounts  # noqa: PLC0415
+
+    _require_reason(reason)
+    with registry_session() as session:
+        user = _account(session, name)
+        _portal_call(lambda: accounts.deactivate(session, by=actor(), user=user, reason=reason))
+        session.commit()
+    out.print(f"account {name} deactivated")
+
+
+@user_app.command("reactivate")
+def user_reactivate(
+    name: Annotated[str, typer.Option("--name", help="the account's name")],
+    reason: ReasonOption,
+) -> None:
+    """Reactivate an account (it needs a new API token)."""
+    from portal import accounts  # noqa: PLC0415
+
+    _require_reason(reason)
+    with registry_session() as session:
+        user = _account(session, name)
+        _portal_call(lambda: accounts.reactivate(session, by=actor(), user=user, reason=reason))
+        session.commit()
+    out.print(f"account {name} reactivated")
+
+
+def _require_reason(reason: str) -> None:
+    if not reason.strip():
+        raise BadInputError("give --reason: why, for the audit log")
+
+
+@user_app.command("list")
+def user_list(json_output: JsonOption = False) -> None:
+    """Every account: role, department, active, second factor, source."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from govcloud.registry.tables import PortalUser  # noqa: PLC0415
+
+    with registry_session() as session:
+        rows = [
+            {
+                "name": u.name,
+                "role": u.role,
+                "department": u.department,
+                "active": u.active,
+                "source": u.source,
+                "second_factor": u.totp_confirmed_at is not None,
+            }
+            for u in session.execute(select(PortalUser).order_by(PortalUser.name)).scalars()
+        ]
+    if json_output:
+        print_json(rows)
+        return
+    for row in rows:
+        state = "active" if row["active"] else "deactivated"
+        where = f" {row['department']}" if row["department"] else ""
+        out.print(f"{row['name']:<20} {row['role']}{where}  {state}  {row['source']}")
+
+
+@sessions_app.command("list")
+def sessions_list(
+    name: Annotated[str | None, typer.Option("--name", help="one account's only")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Open sessions, newest first: handle, account, address, since, last seen, expiry."""
+    from portal import accounts  # noqa: PLC0415
+
+    with registry_session() as session:
+        user = _account(session, name) if name else None
+        rows = [
+            {
+                "handle": accounts.session_handle(row),
+                "user": who,
+                "address": row.address,
+                "created_at": row.created_at,
+                "last_seen_at": row.last_seen_at,
+                "expires_at": row.expires_at,
+            }
+            for row, who in accounts.sessions_of(session, user)
+        ]
+    if json_output:
+        print_json(rows)
+        return
+    for row in rows:
+        out.print(
+            f"{row['handle']}  {row['user']:<20} {row['address']:<16} "
+            f"since {row['created_at']:%Y-%m-%d %H:%M}  last {row['last_seen_at']:%H:%M}"
+        )
+
+
+@sessions_app.command("end")
+def sessions_end(
+    name: Annotated[str, typer.Option("--name", help="the account's name")],
+    session_handle: Annotated[
+        str | None, typer.Option("--session", help="one session's handle (else all)")
+    ] = None,
+) -> None:
+    """End the account's sessions (or the one named); its browsers must sign in again."""
+    from portal import accounts  # noqa: PLC0415
+
+    with registry_session() as session:
+        user = _account(session, name)
+        ended = _portal_call(
+            lambda: accounts.end_sessions(session, by=actor(), user=user, handle=session_handle)
+        )
+        session.commit()
+    out.print(f"{ended} session(s) of {name} ended")
 
 
 @portal_app.command("stop")

@@ -65,7 +65,8 @@ def _cast(department: str) -> list[tuple[str, str, Role, str | None]]:
         (f"li.{department}", "李科长", Role.DEPT_APPROVER, department),
         (OPS_ACCOUNT, "王工（云平台运维）", Role.OPS_APPROVER, None),
         ("zhao.audit", "赵审计", Role.AUDITOR, None),
-        ("admin", "门户管理员", Role.ADMIN, None),
+        ("admin", "系统管理员", Role.ADMIN, None),
+        ("sun.security", "孙安全（安全管理员）", Role.SECURITY_ADMIN, None),
     ]
 
 

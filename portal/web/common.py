@@ -96,6 +96,7 @@ class Page:
             "is_county": actor.role in lifecycle.COUNTY_ROLES,
             "can_request": actor.role in lifecycle.DEPARTMENT_ROLES,
             "can_manage_accounts": lifecycle.can_see_accounts(actor),
+            "sees_requests": actor.role in lifecycle.COUNTY_ROLES | lifecycle.DEPARTMENT_ROLES,
             **values,
         }
 

@@ -37,6 +37,7 @@ from portal.i18n import Translate
 from portal.lifecycle import NEEDS_REASON, Action, Role
 from portal.overview import overview
 from portal.schemas import NewRequest, OverviewOut
+from portal.web.admin import ACCOUNTS_PATH
 from portal.web.common import Page, PageUser, csrf_ok, redirect, safe_next, visible_departments
 
 router = APIRouter(include_in_schema=False)
@@ -97,6 +98,8 @@ def dashboard(
     on the ops overview, which shows every department."""
     if department is None and page.actor.role is Role.OPS_APPROVER:
         return redirect(OPS_PATH)
+    if page.actor.role is Role.SECURITY_ADMIN:  # sees no requests: starts on the accounts
+        return redirect(ACCOUNTS_PATH)
     code = _department_choice(page, department)
     live = context.live()  # before the registry's transaction: a reading can take seconds
     standing = service.ledger(db, context.county, code)

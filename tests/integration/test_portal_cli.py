@@ -56,6 +56,44 @@ def test_user_add_and_token(env: dict[str, str], tmp_path: Path) -> None:
     assert token.stdout.strip() not in json.dumps(log)  # only a hint of the token is kept
 
 
+def test_account_lifecycle_from_the_command_line(
+    sqlite_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 17, finding 10: deactivate, reactivate, revoke, list and end sessions."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return govcloud("portal", *args, cwd=tmp_path, env=sqlite_env)
+
+    assert run("user", "add", "--name", "wang", "--role", "requester",
+               "--department", "alpha").returncode == 0  # fmt: skip
+    assert run("token", "--name", "wang").returncode == 0
+    no_reason = run("user", "deactivate", "--name", "wang", "--reason", " ")
+    assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
+    assert run("user", "deactivate", "--name", "wang", "--reason", "left").returncode == 0
+    again = run("user", "deactivate", "--name", "wang", "--reason", "left")
+    assert again.returncode == 2 and "deactivated already" in again.stderr
+    refused = run("token", "--name", "wang")
+    assert refused.returncode == 2 and "reactivate it first" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    listed = json.loads(run("user", "list", "--json").stdout)
+    assert [(u["name"], u["active"]) for u in listed] == [("wang", False)]
+    assert run("user", "reactivate", "--name", "wang", "--reason", "back").returncode == 0
+    assert run("token", "--name", "wang").returncode == 0
+    revoked = run("token", "--name", "wang", "--revoke")
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    assert json.loads(run("sessions", "list", "--json").stdout) == []
+    ended = run("sessions", "end", "--name", "wang")
+    assert ended.returncode == 0 and "0 session(s)" in ended.stdout
+    unknown = run("sessions", "end", "--name", "wang", "--session", "0123456789ab")
+    assert unknown.returncode == 2 and "no session" in unknown.stderr
+    nobody = run("user", "deactivate", "--name", "nobody", "--reason", "x")
+    assert nobody.returncode == 2 and "no account named 'nobody'" in nobody.stderr
+    log = json.loads(govcloud("audit", "log", "--json", cwd=tmp_path, env=sqlite_env).stdout)
+    actions = [e["action"] for e in log]
+    for action in ("portal.user.deactivate", "portal.user.reactivate", "portal.token.revoke"):
+        assert action in actions
+
+
 def test_user_add_refuses_bad_input(sqlite_env: dict[str, str], tmp_path: Path) -> None:
     for args, message in (
         (["--name", "x1", "--role", "boss"], "no role 'boss'"),

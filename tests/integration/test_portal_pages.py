@@ -341,3 +341,56 @@ def test_an_unknown_department_is_refused_not_filed_elsewhere(sqlite_portal: Por
         assert answer.status_code == 422 and 'data-testid="department-error"' in answer.text
         assert "本县没有这个部门" in answer.text
     assert sqlite_portal.get("auditor", "/requests").json() == []
+
+
+def test_the_accounts_page(sqlite_portal: Portal) -> None:
+    """Issue 17: the account lifecycle on the administrators' pages, zh-CN first."""
+    p = sqlite_portal
+    victim = sign_in(p, "req-b")
+    admin = sign_in(p, "admin")
+    page = admin.get("/admin/accounts")
+    assert page.status_code == 200 and "账号管理" in page.text and "系统管理员" in page.text
+    assert 'data-testid="account-req-b"' in page.text
+    token = csrf_of(page.text)
+    no_reason = admin.post("/admin/accounts/req-b/deactivate", data={"csrf_token": token})
+    assert no_reason.status_code == 422 and "reason" in no_reason.text
+    forged = admin.post(
+        "/admin/accounts/req-b/deactivate", data={"csrf_token": "x", "reason": "left"}
+    )
+    assert forged.status_code == 403
+    done = admin.post(
+        "/admin/accounts/req-b/deactivate",
+        data={"csrf_token": token, "reason": "left"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert "账号已停用" in admin.get(done.headers["location"]).text
+    assert victim.get("/", follow_redirects=False).status_code == 303  # signed out
+    assert p.get("req-b", "/me").status_code == 401  # and its token revoked
+    back = admin.post(
+        "/admin/accounts/req-b/reactivate",
+        data={"csrf_token": token, "reason": "back"},
+        follow_redirects=False,
+    )
+    assert back.status_code == 303
+    # The security administrator starts here, ends sessions, and may not deactivate.
+    security = sign_in(p, "security")
+    assert security.get("/", follow_redirects=False).headers["location"] == "/admin/accounts"
+    other = sign_in(p, "head-a")
+    sec_token = csrf_of(security.get("/admin/accounts").text)
+    refused = security.post(
+        "/admin/accounts/head-a/deactivate", data={"csrf_token": sec_token, "reason": "x"}
+    )
+    assert refused.status_code == 403
+    ended = security.post(
+        "/admin/accounts/head-a/end-sessions",
+        data={"csrf_token": sec_token},
+        follow_redirects=False,
+    )
+    assert ended.status_code == 303
+    assert other.get("/", follow_redirects=False).status_code == 303
+    assert security.get("/requests").status_code == 403
+    english = security.get("/admin/accounts", headers={"Accept-Language": "en"})
+    assert "security administrator" in english.text or "安全管理员" in english.text
+    for who in ("req-a", "ops", "auditor"):
+        assert sign_in(p, who).get("/admin/accounts").status_code == 403
