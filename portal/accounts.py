@@ -25,7 +25,9 @@ import math
 import os
 import re
 import secrets
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -47,6 +49,8 @@ from portal.passwords import ACCOUNT_NAME_PATTERN, problems
 TOKEN_PREFIX = "gcp_"  # noqa: S105  (not a secret: tokens start with it, for secret scanners)
 TOKEN_HINT_LENGTH = 8
 SESSION_HANDLE_LENGTH = 12
+SIGNING_KEY_BYTES = 32
+SIGNING_KEY_FILE = "portal-signing.key"  # in the state directory, mode 0600
 # API tokens expire after this many days unless the county says otherwise (0: never).
 DEFAULT_TOKEN_DAYS = 90
 # Argon2 parameter sets by name (GOVCLOUD_PORTAL_PASSWORD_PROFILE); "cheapest" is for tests
@@ -547,6 +551,47 @@ def sign_out(session: Session, cookie: str) -> None:
         audit_log.record(
             session, actor=f"portal:{user.name}", action="portal.logout", object=f"user/{user.name}"
         )
+
+
+def signed_nonce(key: bytes) -> str:
+    """A random value with its HMAC: the sign-in form's CSRF token (signed double submit)."""
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{_mac(key, nonce)}"
+
+
+def signed_nonce_valid(key: bytes, cookie: str | None, given: str | None) -> bool:
+    """True when the form's token equals the cookie's and carries the server's signature, so
+    a cookie planted from a sibling host (which cannot sign) does not pass (OWASP)."""
+    if not cookie or not csrf_matches(cookie, given):
+        return False
+    nonce, _, mac = cookie.partition(".")
+    return hmac.compare_digest(mac.encode(), _mac(key, nonce).encode())
+
+
+def _mac(key: bytes, nonce: str) -> str:
+    return hmac.new(key, f"login-csrf:{nonce}".encode(), hashlib.sha256).hexdigest()
+
+
+def load_signing_key(path: Path) -> bytes:
+    """The portal's signing key from `path`, made (0600, atomically) when there is none.
+
+    Every worker reads the same file; the first to start makes it. A key is never passed on a
+    command line or in the environment."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".signing-")
+    try:
+        os.write(fd, secrets.token_bytes(SIGNING_KEY_BYTES))
+        os.close(fd)
+        os.link(temporary, path)  # fails if another worker made it first: then use theirs
+    except FileExistsError:
+        pass
+    finally:
+        Path(temporary).unlink()
+    return path.read_bytes()
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from govcloud.loader import load_county
 from govcloud.registry import db
 from govcloud.settings import get_settings
+from portal import accounts
 from portal.api import API_PREFIX, build_router
 from portal.context import LiveCloud, PortalContext
 from portal.errors import PortalError, RateLimitedError, UnauthenticatedError
@@ -107,6 +108,9 @@ def from_environment() -> FastAPI:
         max_body_bytes=portal_settings.max_body_bytes,
         break_glass_role=portal_settings.break_glass_role,
         token_days=portal_settings.token_days,
+        signing_key=accounts.load_signing_key(
+            portal_settings.signing_key_file or settings.state_dir / accounts.SIGNING_KEY_FILE
+        ),
     )
     if portal_settings.cloud:
         context.cloud = live_cloud(

@@ -3,6 +3,7 @@ the live cloud it reads."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -89,6 +90,8 @@ class PortalContext:
     # The county's break-glass role: may also approve and reject, always marked in the audit.
     break_glass_role: Role | None = None
     token_days: float = DEFAULT_TOKEN_DAYS
+    # Signs the sign-in form's CSRF token; from the state directory when served.
+    signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     cloud: LiveCloud | None = None
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,6 +35,9 @@ class PortalSettings(BaseSettings):
     )
     token_days: float = Field(
         default=DEFAULT_TOKEN_DAYS, ge=0, description="API tokens expire after (0: never)"
+    )
+    signing_key_file: Path | None = Field(
+        default=None, description="the signing key (default: portal-signing.key in the state dir)"
     )
     pool_size: int = Field(default=10, ge=1, description="database connections per worker")
     cloud: str | None = Field(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -27,7 +26,10 @@ def _login_form(
     name: str = "",
 ) -> HTMLResponse:
     lang = language(request)
-    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    key = request.app.state.portal.signing_key
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    if not accounts.signed_nonce_valid(key, token, token):
+        token = accounts.signed_nonce(key)
     response = templates.TemplateResponse(
         request,
         "login.html",
@@ -74,7 +76,7 @@ def login(
     next_path = safe_next(next_path)
     name = name.strip()[:64]
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-    if not expected or not accounts.csrf_matches(expected, csrf_token):
+    if not accounts.signed_nonce_valid(context.signing_key, expected, csrf_token):
         return _login_form(
             request, next_path=next_path, error=t("login.csrf"), status_code=403, name=name
         )

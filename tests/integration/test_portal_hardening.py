@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +11,9 @@ from fastapi.testclient import TestClient
 from portal_kit import PASSWORD, Portal
 from test_portal_pages import csrf_of, sign_in
 
+from portal import accounts
 from portal.hardening import CONTENT_SECURITY_POLICY
+from portal.web.auth import LOGIN_CSRF_COOKIE
 
 # JSON that Python's json module parses and JSON itself does not allow (RFC 8259 §6, §8.2).
 NOT_JSON = [
@@ -153,3 +157,39 @@ def test_cross_site_posts_are_refused(sqlite_portal: Portal) -> None:
         headers={**sqlite_portal.auth("req-a"), "Origin": "https://evil.example"},
     )
     assert scripted.status_code == 201
+
+
+def test_the_sign_in_csrf_cookie_is_signed(sqlite_portal: Portal) -> None:
+    """Issue 17, finding 11: a cookie planted from a sibling host (unsigned) does not pass."""
+    client = TestClient(sqlite_portal.client.app)
+    planted = "attacker-chosen-value"
+    client.cookies.set(LOGIN_CSRF_COOKIE, planted, path="/login")
+    answer = client.post(
+        "/login", data={"name": "req-a", "password": PASSWORD, "csrf_token": planted}
+    )
+    assert answer.status_code == 403
+    # A signed one from another key does not either.
+    forged = accounts.signed_nonce(b"another key" * 3)
+    client.cookies.set(LOGIN_CSRF_COOKIE, forged, path="/login")
+    answer = client.post(
+        "/login", data={"name": "req-a", "password": PASSWORD, "csrf_token": forged}
+    )
+    assert answer.status_code == 403
+    # The form replaces an invalid cookie with a signed one, which works.
+    fresh = TestClient(sqlite_portal.client.app)
+    token = csrf_of(fresh.get("/login").text)
+    assert "." in token
+    signed_in = fresh.post(
+        "/login",
+        data={"name": "req-a", "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+
+
+def test_the_signing_key_is_made_once_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "state" / accounts.SIGNING_KEY_FILE
+    first = accounts.load_signing_key(path)
+    assert len(first) == accounts.SIGNING_KEY_BYTES
+    assert accounts.load_signing_key(path) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
