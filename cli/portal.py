@@ -264,6 +264,20 @@ def user_reactivate(
     out.print(f"account {name} reactivated")
 
 
+@user_app.command("reset-second-factor")
+def user_reset_second_factor(
+    name: Annotated[str, typer.Option("--name", help="the account's name")],
+) -> None:
+    """Forget the account's authenticator (lost phone); it sets up a new one at sign-in."""
+    from portal import second_factor  # noqa: PLC0415
+
+    with registry_session() as session:
+        user = _account(session, name)
+        second_factor.reset(session, by=actor(), user=user)
+        session.commit()
+    out.print(f"second factor of {name} reset: it sets up a new one at its next sign-in")
+
+
 def _require_reason(reason: str) -> None:
     if not reason.strip():
         raise BadInputError("give --reason: why, for the audit log")

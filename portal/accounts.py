@@ -43,7 +43,7 @@ from govcloud.registry.tables import (
     PortalUser,
 )
 from portal.errors import ConflictError, InvalidError, NotFoundError, RateLimitedError
-from portal.lifecycle import DEPARTMENT_ROLES, Actor, Role
+from portal.lifecycle import DEPARTMENT_ROLES, PRIVILEGED_ROLES, Actor, Role
 from portal.passwords import ACCOUNT_NAME_PATTERN, problems
 
 TOKEN_PREFIX = "gcp_"  # noqa: S105  (not a secret: tokens start with it, for secret scanners)
@@ -405,7 +405,7 @@ def _delay(failures: int, free: int, limits: Limits) -> dt.timedelta | None:
     return dt.timedelta(seconds=min(seconds, limits.failure_window_minutes * 60))
 
 
-def _check_rate(session: Session, name: str, address: str, limits: Limits) -> None:
+def check_rate(session: Session, name: str, address: str, limits: Limits) -> None:
     """Refuse while the account from this address, or this address for any account, must wait.
 
     Failures count per account *and* source, never per account alone: a stranger who guesses
@@ -450,6 +450,7 @@ class SignedIn:
     cookie: str
     csrf_token: str
     expires_at: dt.datetime
+    pending_factor: bool = False
 
 
 def sign_in(
@@ -463,7 +464,7 @@ def sign_in(
     across the check stalled every other request (issue 17, finding 1). The write that
     follows is left to the caller to commit, in both cases: a failure must be counted.
     """
-    _check_rate(session, name, address, limits)
+    check_rate(session, name, address, limits)
     user = session.execute(select(PortalUser).where(PortalUser.name == name)).scalar_one_or_none()
     stored = user.password_hash if user is not None and user.active else _dummy_hash()
     user_id = user.id if user is not None and user.active else None
@@ -473,14 +474,7 @@ def sign_in(
     rehashed = hash_password(password) if ok and _hasher().check_needs_rehash(stored) else None
     user = session.get(PortalUser, user_id, populate_existing=True) if ok else None
     if user is None or not user.active or user.password_hash != stored:
-        session.add(PortalLoginFailure(name=name[:64], address=address[:64], at=_now()))
-        audit_log.record(
-            session,
-            actor=f"portal:{name[:64]}",
-            action="portal.login.failed",
-            object=f"user/{name[:64]}",
-            after={"address": address},
-        )
+        record_failure(session, name=name, address=address, action="portal.login.failed")
         return None
     if rehashed is not None:
         user.password_hash = rehashed
@@ -502,6 +496,8 @@ def sign_in(
             last_seen_at=now,
             expires_at=expires,
             address=address[:64],
+            # A privileged account's session opens nothing until the second factor is given.
+            pending_factor=Role(user.role) in PRIVILEGED_ROLES,
         )
     )
     audit_log.record(
@@ -511,7 +507,7 @@ def sign_in(
         object=f"user/{user.name}",
         after={"address": address},
     )
-    return SignedIn(user, cookie, csrf, expires)
+    return SignedIn(user, cookie, csrf, expires, Role(user.role) in PRIVILEGED_ROLES)
 
 
 # How often a session's last use is written back (each write is a database round trip).
@@ -519,13 +515,18 @@ _TOUCH_INTERVAL = dt.timedelta(seconds=60)
 
 
 def session_user(
-    session: Session, cookie: str, limits: Limits
+    session: Session, cookie: str, limits: Limits, *, pending: bool = False
 ) -> tuple[PortalUser, PortalSession] | None:
-    """The account and session a cookie belongs to, if it is neither expired nor idle."""
+    """The account and session a cookie belongs to, if it is neither expired nor idle; only
+    complete sessions, or with `pending` only those still waiting for the second factor."""
     found = session.execute(
         select(PortalSession, PortalUser)
         .join(PortalUser, PortalUser.id == PortalSession.user_id)
-        .where(PortalSession.id == digest(cookie), PortalUser.active.is_(True))
+        .where(
+            PortalSession.id == digest(cookie),
+            PortalUser.active.is_(True),
+            PortalSession.pending_factor.is_(pending),
+        )
     ).first()
     if found is None:
         return None
@@ -538,6 +539,31 @@ def session_user(
     if now - _aware(browser.last_seen_at) >= _TOUCH_INTERVAL:
         browser.last_seen_at = now
     return user, browser
+
+
+def complete_session(session: Session, cookie: str) -> None:
+    """The second factor was given: the session opens the portal now (audited)."""
+    browser = session.get(PortalSession, digest(cookie))
+    if browser is None:
+        return
+    browser.pending_factor = False
+    user = session.get(PortalUser, browser.user_id)
+    name = user.name if user is not None else str(browser.user_id)
+    audit_log.record(
+        session, actor=f"portal:{name}", action="portal.second_factor", object=f"user/{name}"
+    )
+
+
+def record_failure(session: Session, *, name: str, address: str, action: str) -> None:
+    """Count a failed sign-in step for the waits, and audit it."""
+    session.add(PortalLoginFailure(name=name[:64], address=address[:64], at=_now()))
+    audit_log.record(
+        session,
+        actor=f"portal:{name[:64]}",
+        action=action,
+        object=f"user/{name[:64]}",
+        after={"address": address},
+    )
 
 
 def sign_out(session: Session, cookie: str) -> None:

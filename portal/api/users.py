@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govcloud.registry.tables import PortalApiToken, PortalSession, PortalUser
-from portal import accounts, lifecycle
+from portal import accounts, lifecycle, second_factor
 from portal.api import problems
 from portal.deps import ApiActor, Ctx, Db
 from portal.errors import ForbiddenError
@@ -252,3 +252,17 @@ def end_user_session(name: UserName, handle: Handle, actor: ApiActor, db: Db) ->
     ended = accounts.end_sessions(db, by=actor.audit_name, user=user, handle=handle)
     db.commit()
     return Ended(sessions_ended=ended)
+
+
+@router.post(
+    "/users/{name}/second-factor/reset",
+    responses=problems(401, 403, 404),
+    summary="Forget an account's authenticator; it sets up a new one (security admin)",
+)
+def reset_second_factor(name: UserName, actor: ApiActor, db: Db) -> UserOut:
+    """Its recovery codes go too and its sessions end."""
+    _require(lifecycle.can_manage_security, actor, "the security administrator resets it")
+    user = accounts.find_user(db, name)
+    second_factor.reset(db, by=actor.audit_name, user=user)
+    db.commit()
+    return user_out(user, accounts.has_token(db, user))

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from govcloud.registry.tables import PortalApiToken, PortalUser
-from portal import accounts, lifecycle
+from portal import accounts, lifecycle, second_factor
 from portal.deps import Db
 from portal.errors import ForbiddenError, InvalidError, PortalError
 from portal.web.common import Page, PageUser, csrf_ok, redirect
@@ -43,6 +43,7 @@ def _page(
         open_sessions=open_sessions,
         sessions=[(accounts.session_handle(row), row, name) for row, name in sessions],
         can_manage=lifecycle.can_manage_users(page.actor),
+        can_reset=lifecycle.can_manage_security(page.actor),
         done=done,
         error=error,
     )
@@ -150,3 +151,20 @@ def _reason(reason: str) -> str:
     if not reason.strip():
         raise InvalidError("give a reason: it goes into the audit log")
     return reason.strip()
+
+
+@router.post(f"{ACCOUNTS_PATH}/{{name}}/reset-second-factor", response_model=None)
+def reset_second_factor(
+    page: PageUser, db: Db, name: AccountName, csrf_token: CsrfField = ""
+) -> Response:
+    """Forget the account's authenticator (the security administrator)."""
+    return _change(
+        page,
+        db,
+        csrf_token=csrf_token,
+        allowed=lifecycle.can_manage_security,
+        change=lambda: second_factor.reset(
+            db, by=page.actor.audit_name, user=accounts.find_user(db, name)
+        ),
+        done="reset",
+    )

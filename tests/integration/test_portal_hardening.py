@@ -110,7 +110,7 @@ def test_security_headers_on_every_response(sqlite_portal: Portal) -> None:
         assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY, path
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["x-content-type-options"] == "nosniff", path
-        assert headers["referrer-policy"] == "no-referrer", path
+        assert headers["referrer-policy"] == "same-origin", path
     assert "no-store" in client.get("/login").headers["cache-control"]
     assert "strict-transport-security" not in client.get("/login").headers  # not over TLS here
 

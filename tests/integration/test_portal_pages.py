@@ -29,6 +29,14 @@ def sign_in(portal: Portal, name: str, password: str = PASSWORD) -> TestClient:
         follow_redirects=False,
     )
     assert answer.status_code == 303, answer.text
+    if answer.headers["location"].startswith("/login/second-factor"):
+        form = client.get(answer.headers["location"])
+        factor = client.post(
+            "/login/second-factor",
+            data={"code": portal.code(name), "csrf_token": csrf_of(form.text), "next": "/"},
+            follow_redirects=False,
+        )
+        assert factor.status_code == 303, factor.text
     return client
 
 
