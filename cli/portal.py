@@ -264,6 +264,28 @@ def user_reactivate(
     out.print(f"account {name} reactivated")
 
 
+@user_app.command("password")
+def user_password(
+    name: Annotated[str, typer.Option("--name", help="the account's name")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Give an account a new password (printed unless --password-stdin); its sessions end."""
+    from portal import accounts, passwords  # noqa: PLC0415
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else passwords.generate(name)
+    with registry_session() as session:
+        user = _account(session, name)
+        _portal_call(
+            lambda: accounts.set_password(session, by=actor(), user=user, password=password)
+        )
+        session.commit()
+    out.print(f"password of {name} set; its sessions ended")
+    if not password_stdin:
+        typer.echo(f"password: {password}")
+
+
 @user_app.command("reset-second-factor")
 def user_reset_second_factor(
     name: Annotated[str, typer.Option("--name", help="the account's name")],

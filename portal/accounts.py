@@ -39,16 +39,24 @@ from govcloud.registry import audit_log
 from govcloud.registry.tables import (
     PortalApiToken,
     PortalLoginFailure,
+    PortalPasswordHistory,
     PortalSession,
     PortalUser,
 )
-from portal.errors import ConflictError, InvalidError, NotFoundError, RateLimitedError
+from portal.errors import (
+    ConflictError,
+    InvalidError,
+    NotFoundError,
+    PasswordExpiredError,
+    RateLimitedError,
+)
 from portal.lifecycle import DEPARTMENT_ROLES, PRIVILEGED_ROLES, Actor, Role
-from portal.passwords import ACCOUNT_NAME_PATTERN, problems
+from portal.passwords import ACCOUNT_NAME_PATTERN, PASSWORD_HISTORY, problems
 
 TOKEN_PREFIX = "gcp_"  # noqa: S105  (not a secret: tokens start with it, for secret scanners)
 TOKEN_HINT_LENGTH = 8
 SESSION_HANDLE_LENGTH = 12
+LOCAL_SOURCE = "local"  # an account whose password the portal keeps (else the directory's)
 SIGNING_KEY_BYTES = 32
 SIGNING_KEY_FILE = "portal-signing.key"  # in the state directory, mode 0600
 # API tokens expire after this many days unless the county says otherwise (0: never).
@@ -97,6 +105,7 @@ class Limits:
     max_failures_per_address: int = 20  # for any accounts, before the waits begin
     failure_window_minutes: float = 15  # how long failures count; the longest wait
     delay_base_seconds: float = 30  # the first wait; each further failure doubles it
+    password_max_age_days: float = 0  # local passwords expire after this (0: never)
 
 
 def _now() -> dt.datetime:
@@ -182,6 +191,8 @@ def create_user(
         password_hash=hash_password(password),
         active=True,
         created_at=_now(),
+        password_changed_at=_now(),
+        source=LOCAL_SOURCE,
     )
     session.add(user)
     session.flush()
@@ -204,11 +215,39 @@ def find_user(session: Session, name: str) -> PortalUser:
 
 
 def set_password(session: Session, *, by: str, user: PortalUser, password: str) -> None:
-    """Replace an account's password and end its sessions."""
+    """Replace an account's password and end its sessions; none of its last few passwords
+    may come back (GB/T 22239-2019 §8.1.4.1 a)."""
     check_password(password, name=user.name)
+    earlier = session.execute(
+        select(PortalPasswordHistory)
+        .where(PortalPasswordHistory.user_id == user.id)
+        .order_by(PortalPasswordHistory.changed_at.desc(), PortalPasswordHistory.id.desc())
+    ).scalars()
+    kept = list(earlier)  # newest first, at most PASSWORD_HISTORY - 1 of them
+    if any(
+        verify_password(h, password) for h in (user.password_hash, *(k.password_hash for k in kept))
+    ):
+        raise InvalidError(
+            f"the password is refused: it is one of the account's last {PASSWORD_HISTORY}"
+        )
+    now = _now()
+    session.add(
+        PortalPasswordHistory(user_id=user.id, password_hash=user.password_hash, changed_at=now)
+    )
+    for old in kept[PASSWORD_HISTORY - 2 :]:  # the current one joins them
+        session.delete(old)
     user.password_hash = hash_password(password)
+    user.password_changed_at = now
     session.execute(delete(PortalSession).where(PortalSession.user_id == user.id))
     audit_log.record(session, actor=by, action="portal.user.password", object=f"user/{user.name}")
+
+
+def password_expired(user: PortalUser, limits: Limits) -> bool:
+    """True when the county sets a maximum age and the account's password is older."""
+    if not limits.password_max_age_days or user.source != LOCAL_SOURCE:
+        return False
+    changed = _aware(user.password_changed_at or user.created_at)
+    return changed + dt.timedelta(days=limits.password_max_age_days) <= _now()
 
 
 def has_token(session: Session, user: PortalUser) -> bool:
@@ -476,6 +515,12 @@ def sign_in(
     if user is None or not user.active or user.password_hash != stored:
         record_failure(session, name=name, address=address, action="portal.login.failed")
         return None
+    if password_expired(user, limits):
+        # Said only to whoever knows the password; the failure is not counted.
+        raise PasswordExpiredError(
+            "the password has expired: ask the system administrator for a new one "
+            "(govcloud portal user password), or change it with POST /api/v1/me/password"
+        )
     if rehashed is not None:
         user.password_hash = rehashed
     session.execute(

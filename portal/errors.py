@@ -46,6 +46,12 @@ class ForbiddenError(PortalError):
     status = 403
 
 
+class PasswordExpiredError(PortalError):
+    """The password is right but older than the county allows (403)."""
+
+    status = 403
+
+
 class NotFoundError(PortalError):
     """No such request, department or account (404)."""
 

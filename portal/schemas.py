@@ -157,6 +157,15 @@ class AccountChange(Input):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
+class PasswordChange(Input):
+    """A new password for the caller, with the current one."""
+
+    current_password: Annotated[str, Field(max_length=MAX_PASSWORD_LENGTH)]
+    new_password: Annotated[
+        str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+    ]
+
+
 class NewUser(Input):
     """An account to create (admins only)."""
 

@@ -23,6 +23,9 @@ class PortalSettings(BaseSettings):
     max_failures_per_address: int = Field(default=20, ge=1)
     failure_window_minutes: float = Field(default=15, gt=0)
     delay_base_seconds: float = Field(default=30, gt=0, description="the first sign-in wait")
+    password_max_age_days: float = Field(
+        default=0, ge=0, description="local passwords expire after this many days (0: never)"
+    )
     secure_cookies: bool = Field(
         default=False, description="mark cookies Secure (set when served over HTTPS)"
     )
@@ -55,4 +58,5 @@ class PortalSettings(BaseSettings):
             max_failures_per_address=self.max_failures_per_address,
             failure_window_minutes=self.failure_window_minutes,
             delay_base_seconds=self.delay_base_seconds,
+            password_max_age_days=self.password_max_age_days,
         )

@@ -16,7 +16,15 @@ from portal.api import problems
 from portal.deps import ApiActor, Ctx, Db
 from portal.errors import ForbiddenError
 from portal.lifecycle import Actor, Role
-from portal.schemas import AccountChange, Ended, NewUser, SessionOut, TokenOut, UserOut
+from portal.schemas import (
+    AccountChange,
+    Ended,
+    NewUser,
+    PasswordChange,
+    SessionOut,
+    TokenOut,
+    UserOut,
+)
 
 router = APIRouter(tags=["accounts"])
 UserName = Annotated[str, Path(max_length=64, description="the account's name")]
@@ -90,6 +98,26 @@ def issue_my_token(actor: ApiActor, db: Db, context: Ctx) -> TokenOut:
     token = accounts.issue_token(db, by=actor.audit_name, user=user, days=context.token_days)
     db.commit()
     return _token_out(db, user, token)
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(400, 401, 403),
+    summary="Change the caller's password (local accounts; the policy and history apply)",
+)
+def change_my_password(
+    body: Annotated[PasswordChange, Body()], actor: ApiActor, db: Db
+) -> Response:
+    """The current password is checked; every session of the account ends."""
+    user = _me(db, actor)
+    if user.source != accounts.LOCAL_SOURCE:
+        raise ForbiddenError("a directory account changes its password in the directory")
+    if not accounts.verify_password(user.password_hash, body.current_password):
+        raise ForbiddenError("the current password is not correct")
+    accounts.set_password(db, by=actor.audit_name, user=user, password=body.new_password)
+    db.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete(

@@ -13,7 +13,7 @@ from govcloud.registry.tables import PortalUser
 from portal import accounts, i18n, second_factor
 from portal.context import PortalContext
 from portal.deps import SESSION_COOKIE, Ctx, Db
-from portal.errors import RateLimitedError
+from portal.errors import PasswordExpiredError, RateLimitedError
 from portal.web.common import LoginRequiredError, language, redirect, safe_next, templates
 
 router = APIRouter(include_in_schema=False)
@@ -92,6 +92,11 @@ def login(
             password=password,
             address=address,
             limits=context.limits,
+        )
+    except PasswordExpiredError:
+        db.rollback()
+        return _login_form(
+            request, next_path=next_path, error=t("login.password_expired"), status_code=403
         )
     except RateLimitedError as error:
         db.rollback()

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from portal_kit import PASSWORD, SIMULATED_CLOUD, Portal
 from simulated_cloud import SIMULATED_INVENTORY, holding_grants, simulated_capacity
 from snapshot_kit import SNAPSHOT
 from sqlalchemy import update
-from test_portal_pages import sign_in
+from test_portal_pages import csrf_of, sign_in
 
 from desired.grants import read_grants
 from govcloud.errors import UnreachableError
-from govcloud.registry.tables import AuditEntry, PortalApiToken
+from govcloud.registry.tables import AuditEntry, PortalApiToken, PortalUser
 from portal.context import LiveCloud
 from portal.lifecycle import Role
 
@@ -772,6 +774,51 @@ def test_sessions(sqlite_portal: Portal) -> None:
     assert len(ended) == 2
 
 
+def test_password_history_and_expiry(sqlite_portal: Portal) -> None:
+    """MLPS level 3: no recent password comes back; a county may make passwords expire."""
+    p = sqlite_portal
+    change = {"current_password": PASSWORD, "new_password": "Second-pass-2026"}
+    assert no_auth(p, "POST", "/me/password", change).status_code == 401
+    wrong = p.post("req-a", "/me/password", {**change, "current_password": "nope"})
+    assert wrong.status_code == 403
+    weak = p.post("req-a", "/me/password", {**change, "new_password": "aaaaaaaaaaaa"})
+    assert weak.status_code == 422
+    assert p.post("req-a", "/me/password", change).status_code == 204
+    back = {"current_password": "Second-pass-2026", "new_password": PASSWORD}
+    refused = p.post("req-a", "/me/password", back)
+    assert refused.status_code == 422 and "last 5" in str(refused.json())
+    third = {"current_password": "Second-pass-2026", "new_password": "Third-pass-2026!"}
+    assert p.post("req-a", "/me/password", third).status_code == 204
+    # Expiry: the county sets 90 days; an older password signs in no more (403, said only to
+    # whoever knows it), a wrong one is still just wrong.
+    p.context.limits = dataclasses.replace(p.context.limits, password_max_age_days=90)
+    with p.context.sessions() as session:
+        session.execute(
+            update(PortalUser)
+            .where(PortalUser.name == "req-a")
+            .values(password_changed_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        )
+        session.commit()
+    client = TestClient(p.client.app)
+    token = csrf_of(client.get("/login").text)
+    expired = client.post(
+        "/login", data={"name": "req-a", "password": "Third-pass-2026!", "csrf_token": token}
+    )
+    assert expired.status_code == 403 and "密码已过期" in expired.text
+    wrong_login = client.post(
+        "/login", data={"name": "req-a", "password": "nope", "csrf_token": token}
+    )
+    assert wrong_login.status_code == 401
+    assert sign_in(p, "req-b").get("/").status_code == 200  # set up today: not expired
+
+
+def test_reset_second_factor_route(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    assert no_auth(p, "POST", "/users/ops/second-factor/reset").status_code == 401
+    assert p.post("ops", "/users/ops/second-factor/reset").status_code == 403
+    assert p.post("security", "/users/ops/second-factor/reset").status_code == 200
+
+
 COVERED: dict[str, Callable[..., None]] = {
     "POST /api/v1/requests": test_create_request,
     "GET /api/v1/requests": test_list_requests,
@@ -790,6 +837,8 @@ COVERED: dict[str, Callable[..., None]] = {
     "POST /api/v1/users/{name}/token": test_users,
     "DELETE /api/v1/users/{name}/token": test_account_lifecycle,
     "DELETE /api/v1/me/token": test_account_lifecycle,
+    "POST /api/v1/me/password": test_password_history_and_expiry,
+    "POST /api/v1/users/{name}/second-factor/reset": test_reset_second_factor_route,
     "POST /api/v1/users/{name}/deactivate": test_account_lifecycle,
     "POST /api/v1/users/{name}/reactivate": test_account_lifecycle,
     "GET /api/v1/sessions": test_sessions,
