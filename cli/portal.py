@@ -93,11 +93,28 @@ def serve(  # noqa: PLR0917  (typer options)
             show_default=False,
         ),
     ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="PEM certificate chain: serve HTTPS")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="its PEM private key (unencrypted, 0600)")
+    ] = None,
+    insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-http",
+            help="serve plain HTTP on a non-loopback address (behind a TLS proxy only)",
+        ),
+    ] = False,
     county: CountyOption = None,
 ) -> None:
-    """Serve the portal's pages and JSON API (/api/v1, docs at /api/docs)."""
+    """Serve the portal's pages and JSON API (/api/v1); HTTPS with --tls-cert/--tls-key.
+
+    Plain HTTP is served on loopback only (the demo): any other address needs TLS, or
+    --insecure-http when a TLS-terminating proxy stands in front."""
     import portal.app  # noqa: PLC0415, F401  (an import error shows here, not in every worker)
 
+    tls = _tls(host, tls_cert, tls_key, insecure_http=insecure_http)
     load(county)  # county problems are reported here, once, not by every worker
     chosen, environment = portal_cloud(cloud)
     reads = (
@@ -117,7 +134,7 @@ def serve(  # noqa: PLR0917  (typer options)
         state_dir = get_settings().state_dir
         already = supervisor.running(state_dir)
         started = supervisor.start_background(
-            state_dir, host, port, workers, directory, environment=environment
+            state_dir, host, port, workers, directory, environment=environment, tls=tls
         )
         if already is not None:
             out.print(f"the portal is already running at {started} (process {already[0]})")
@@ -128,13 +145,32 @@ def serve(  # noqa: PLR0917  (typer options)
                 "stop it with `govcloud portal stop`"
             )
         return
+    address = supervisor.url_of(host, port, tls)
     out.print(
-        f"portal on http://{host}:{port}/ (API http://{host}:{port}/api/docs), "
+        f"portal on {address} (API {address}api/v1, schema {address}openapi.json), "
         f"registry {db.redact(url)}, {reads}, {workers} worker{'s' if workers != 1 else ''}; "
         "Ctrl-C stops"
     )
     sys.stdout.flush()
-    supervisor.serve(host, port, workers, directory, environment=environment)
+    supervisor.serve(host, port, workers, directory, environment=environment, tls=tls)
+
+
+def _tls(
+    host: str, cert: Path | None, key: Path | None, *, insecure_http: bool
+) -> supervisor.Tls | None:
+    """The TLS files to serve with, checked; None for plain HTTP where that is allowed."""
+    if (cert is None) != (key is None):
+        raise BadInputError("give both --tls-cert and --tls-key, or neither")
+    if cert is not None and key is not None:
+        tls = supervisor.Tls(cert.resolve(), key.resolve())
+        tls.check()
+        return tls
+    if not supervisor.is_loopback(host) and not insecure_http:
+        raise BadInputError(
+            f"serving {host} needs TLS: give --tls-cert and --tls-key (or, behind a proxy that "
+            "terminates TLS, --insecure-http)"
+        )
+    return None
 
 
 @user_app.command("add")

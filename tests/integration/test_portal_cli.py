@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -190,6 +191,57 @@ def test_demo_then_serve_in_the_background(tmp_path: Path) -> None:
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert "not running" in govcloud("portal", "stop", cwd=tmp_path, env=env).stdout
     assert govcloud("audit", "verify-log", cwd=tmp_path, env=env).returncode == 0
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "portal.crt", directory / "portal.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    key.chmod(0o600)
+    return cert, key
+
+
+def test_serve_over_tls(tmp_path: Path) -> None:
+    """Issue 17: `serve --tls-cert/--tls-key`; Secure cookies and HSTS over TLS; plain HTTP
+    only on loopback."""
+    env = {
+        "GOVCLOUD_DATABASE_URL": f"sqlite:///{tmp_path / 'registry.sqlite3'}",
+        "GOVCLOUD_COUNTY": str(Path(__file__).resolve().parents[2] / "county"),
+        "GOVCLOUD_STATE_DIR": str(tmp_path / "state"),
+    }
+    assert govcloud("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    cert, key = _self_signed(tmp_path)
+    exposed = govcloud("portal", "serve", "--host", "0.0.0.0", cwd=tmp_path, env=env)  # noqa: S104
+    assert exposed.returncode == 2 and "needs TLS" in exposed.stderr
+    half = govcloud("portal", "serve", "--tls-cert", str(cert), cwd=tmp_path, env=env)
+    assert half.returncode == 2 and "both --tls-cert and --tls-key" in half.stderr
+    (tmp_path / "other").mkdir()
+    other_cert, _ = _self_signed(tmp_path / "other")
+    mismatched = govcloud(
+        "portal", "serve", "--tls-cert", str(other_cert), "--tls-key", str(key),
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert mismatched.returncode == 2 and "not a PEM certificate" in mismatched.stderr
+    port = str(_free_port())
+    started = govcloud(
+        "portal", "serve", "--background", "--port", port, "--tls-cert", str(cert),
+        "--tls-key", str(key), cwd=tmp_path, env=env,
+    )  # fmt: skip
+    try:
+        assert started.returncode == 0, started.stderr + started.stdout
+        assert f"https://127.0.0.1:{port}/" in started.stdout
+        context = ssl.create_default_context(cafile=str(cert))
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/login", context=context) as page:
+            assert "政务云资源申请门户" in page.read().decode()
+            assert "Secure" in page.headers["set-cookie"]
+            assert page.headers["strict-transport-security"].startswith("max-age=")
+    finally:
+        stopped = govcloud("portal", "stop", cwd=tmp_path, env=env)
+    assert stopped.returncode == 0
 
 
 CLOUDS_YAML = """\
