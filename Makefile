@@ -33,6 +33,7 @@ bench: setup  ## benchmarks; record results in docs/benchmarks.md (the lab's nee
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_stacks.py
 	$(BIN)/python bench/bench_portal.py
+	$(BIN)/python bench/bench_portal_signin.py
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) bench-lab bench-deploy; else echo "bench-lab and bench-deploy need root: run them as root"; fi
 
 bench-lab: setup system-deps  ## lab up/down for 5, 20, 50 departments; playbooks on 20 (root)
