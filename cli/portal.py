@@ -33,6 +33,8 @@ portal_app = typer.Typer(
 )
 user_app = typer.Typer(help="Portal accounts.", no_args_is_help=True)
 portal_app.add_typer(user_app, name="user")
+directory_app = typer.Typer(help="The county's directory (LDAP).", no_args_is_help=True)
+portal_app.add_typer(directory_app, name="directory")
 sessions_app = typer.Typer(help="Signed-in browsers: list and end them.", no_args_is_help=True)
 portal_app.add_typer(sessions_app, name="sessions")
 
@@ -298,6 +300,23 @@ def user_reactivate(
         _portal_call(lambda: accounts.reactivate(session, by=actor(), user=user, reason=reason))
         session.commit()
     out.print(f"account {name} reactivated")
+
+
+@directory_app.command("sync")
+def directory_sync() -> None:
+    """Deactivate every directory account the directory no longer has or maps (cron)."""
+    from portal import directory  # noqa: PLC0415
+    from portal.settings import PortalSettings  # noqa: PLC0415
+
+    found = _portal_call(lambda: PortalSettings().directory())
+    if found is None:
+        raise BadInputError("no directory: set GOVCLOUD_PORTAL_LDAP_URL (docs/portal.md)")
+    with registry_session() as session:
+        gone = _portal_call(lambda: directory.sync(session, found))
+        session.commit()
+    out.print(
+        f"{len(gone)} directory account(s) deactivated" + (f": {', '.join(gone)}" if gone else "")
+    )
 
 
 @user_app.command("password")

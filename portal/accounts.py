@@ -523,15 +523,22 @@ def sign_in(
         )
     if rehashed is not None:
         user.password_hash = rehashed
+    return open_session(session, user, address=address, limits=limits)
+
+
+def open_session(session: Session, user: PortalUser, *, address: str, limits: Limits) -> SignedIn:
+    """A new browser session for an account whose credentials were just checked (audited)."""
     session.execute(
         delete(PortalLoginFailure).where(
-            PortalLoginFailure.name == name, PortalLoginFailure.address == address
+            PortalLoginFailure.name == user.name, PortalLoginFailure.address == address
         )
     )  # a success clears the account's count from this address (not the address's own)
     cookie = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     now = _now()
     expires = now + dt.timedelta(hours=limits.session_hours)
+    # A privileged account's session opens nothing until the second factor is given.
+    pending = Role(user.role) in PRIVILEGED_ROLES
     session.add(
         PortalSession(
             id=digest(cookie),
@@ -541,8 +548,7 @@ def sign_in(
             last_seen_at=now,
             expires_at=expires,
             address=address[:64],
-            # A privileged account's session opens nothing until the second factor is given.
-            pending_factor=Role(user.role) in PRIVILEGED_ROLES,
+            pending_factor=pending,
         )
     )
     audit_log.record(
@@ -550,9 +556,17 @@ def sign_in(
         actor=f"portal:{user.name}",
         action="portal.login",
         object=f"user/{user.name}",
-        after={"address": address},
+        after={"address": address, "source": user.source},
     )
-    return SignedIn(user, cookie, csrf, expires, Role(user.role) in PRIVILEGED_ROLES)
+    return SignedIn(user, cookie, csrf, expires, pending)
+
+
+def is_local(session: Session, name: str) -> bool:
+    """True when a local account (password kept here) has this name."""
+    found = session.execute(
+        select(PortalUser.id).where(PortalUser.name == name, PortalUser.source == LOCAL_SOURCE)
+    ).first()
+    return found is not None
 
 
 # How often a session's last use is written back (each write is a database round trip).

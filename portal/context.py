@@ -19,9 +19,11 @@ from portal.accounts import DEFAULT_TOKEN_DAYS, Limits
 from portal.hardening import DEFAULT_MAX_BODY_BYTES
 from portal.lifecycle import Role
 
-if TYPE_CHECKING:  # the live-state reader imports openstacksdk: seconds, for every worker
+# The live-state reader imports openstacksdk: seconds, for every worker.
+if TYPE_CHECKING:
     from cloud.capacity import Capacity
     from cloud.inventory import Snapshot
+    from portal.directory import Directory
 
 T = TypeVar("T")
 
@@ -92,6 +94,8 @@ class PortalContext:
     token_days: float = DEFAULT_TOKEN_DAYS
     # Signs the sign-in form's CSRF token; from the state directory when served.
     signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # The county's directory (LDAP) for accounts not kept here; None: local accounts only.
+    directory: Directory | None = None
     cloud: LiveCloud | None = None
 
     @property

@@ -126,6 +126,12 @@ class CloudUnavailableError(PortalError):
     status = 503
 
 
+class UnreachableDirectoryError(PortalError):
+    """The county's directory (LDAP) did not answer, or not over TLS (503)."""
+
+    status = 503
+
+
 class RateLimitedError(PortalError):
     """Too many failed sign-ins (429); `retry_after` seconds until the next try counts."""
 

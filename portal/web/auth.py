@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from govcloud.registry.tables import PortalUser
-from portal import accounts, i18n, second_factor
+from portal import accounts, directory, i18n, second_factor
 from portal.context import PortalContext
 from portal.deps import SESSION_COOKIE, Ctx, Db
-from portal.errors import PasswordExpiredError, RateLimitedError
+from portal.errors import PasswordExpiredError, RateLimitedError, UnreachableDirectoryError
 from portal.web.common import LoginRequiredError, language, redirect, safe_next, templates
 
 router = APIRouter(include_in_schema=False)
@@ -86,12 +86,24 @@ def login(
         )
     address = request.client.host if request.client else "unknown"
     try:
-        signed = accounts.sign_in(
-            db,
-            name=name,
-            password=password,
-            address=address,
-            limits=context.limits,
+        if context.directory is not None and not accounts.is_local(db, name):
+            signed = directory.sign_in(
+                db,
+                context.county,
+                context.directory,
+                name=name,
+                password=password,
+                address=address,
+                limits=context.limits,
+            )
+        else:
+            signed = accounts.sign_in(
+                db, name=name, password=password, address=address, limits=context.limits
+            )
+    except UnreachableDirectoryError:
+        db.rollback()
+        return _login_form(
+            request, next_path=next_path, error=t("login.directory"), status_code=503, name=name
         )
     except PasswordExpiredError:
         db.rollback()
