@@ -261,11 +261,7 @@ def user_sessions(name: UserName, actor: ApiActor, db: Db) -> list[SessionOut]:
 )
 def end_user_sessions(name: UserName, actor: ApiActor, db: Db) -> Ended:
     """The browsers are signed out at their next request."""
-    _require(lifecycle.can_see_accounts, actor, "the system and security administrators")
-    user = accounts.find_user(db, name)
-    ended = accounts.end_sessions(db, by=actor.audit_name, user=user)
-    db.commit()
-    return Ended(sessions_ended=ended)
+    return _end_sessions(db, actor, name, None)
 
 
 @router.delete(
@@ -275,6 +271,10 @@ def end_user_sessions(name: UserName, actor: ApiActor, db: Db) -> Ended:
 )
 def end_user_session(name: UserName, handle: Handle, actor: ApiActor, db: Db) -> Ended:
     """The browser is signed out at its next request."""
+    return _end_sessions(db, actor, name, handle)
+
+
+def _end_sessions(db: Session, actor: Actor, name: str, handle: str | None) -> Ended:
     _require(lifecycle.can_see_accounts, actor, "the system and security administrators")
     user = accounts.find_user(db, name)
     ended = accounts.end_sessions(db, by=actor.audit_name, user=user, handle=handle)

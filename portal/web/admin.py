@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from govcloud.registry.tables import PortalApiToken, PortalUser
 from portal import accounts, lifecycle, second_factor
@@ -60,91 +62,13 @@ def accounts_page(
     return _page(page, db, done=done if done.isidentifier() else "")
 
 
-def _change(
-    page: Page,
-    db: Db,
-    *,
-    csrf_token: str,
-    allowed: Callable[[lifecycle.Actor], bool],
-    change: Callable[[], object],
-    done: str,
-) -> Response:
-    t = page.context()["t"]
-    if not csrf_ok(page, csrf_token):
-        return page.render("error.html", status_code=403, message=t("login.csrf"), detail="")
-    try:
-        if not allowed(page.actor):
-            raise ForbiddenError(t("error.403"))
-        change()
-    except PortalError as error:
-        db.rollback()
-        return _page(page, db, status_code=error.status, error=str(error))
-    db.commit()
-    return redirect(f"{ACCOUNTS_PATH}?done={done}")
+@dataclass(frozen=True)
+class AccountAction:
+    """A button of the accounts page: who may press it, what it does, what the page says."""
 
-
-@router.post(f"{ACCOUNTS_PATH}/{{name}}/deactivate", response_model=None)
-def deactivate(
-    page: PageUser, db: Db, name: AccountName, csrf_token: CsrfField = "", reason: Reason = ""
-) -> Response:
-    """Deactivate the account (the system administrator); a reason is required."""
-    return _change(
-        page,
-        db,
-        csrf_token=csrf_token,
-        allowed=lifecycle.can_manage_users,
-        change=lambda: accounts.deactivate(
-            db, by=page.actor.audit_name, user=accounts.find_user(db, name), reason=_reason(reason)
-        ),
-        done="deactivated",
-    )
-
-
-@router.post(f"{ACCOUNTS_PATH}/{{name}}/reactivate", response_model=None)
-def reactivate(
-    page: PageUser, db: Db, name: AccountName, csrf_token: CsrfField = "", reason: Reason = ""
-) -> Response:
-    """Reactivate the account (the system administrator); a reason is required."""
-    return _change(
-        page,
-        db,
-        csrf_token=csrf_token,
-        allowed=lifecycle.can_manage_users,
-        change=lambda: accounts.reactivate(
-            db, by=page.actor.audit_name, user=accounts.find_user(db, name), reason=_reason(reason)
-        ),
-        done="reactivated",
-    )
-
-
-@router.post(f"{ACCOUNTS_PATH}/{{name}}/revoke-token", response_model=None)
-def revoke_token(page: PageUser, db: Db, name: AccountName, csrf_token: CsrfField = "") -> Response:
-    """Revoke the account's API token."""
-    return _change(
-        page,
-        db,
-        csrf_token=csrf_token,
-        allowed=lifecycle.can_see_accounts,
-        change=lambda: accounts.revoke_token(
-            db, by=page.actor.audit_name, user=accounts.find_user(db, name)
-        ),
-        done="revoked",
-    )
-
-
-@router.post(f"{ACCOUNTS_PATH}/{{name}}/end-sessions", response_model=None)
-def end_sessions(page: PageUser, db: Db, name: AccountName, csrf_token: CsrfField = "") -> Response:
-    """End every session of the account."""
-    return _change(
-        page,
-        db,
-        csrf_token=csrf_token,
-        allowed=lifecycle.can_see_accounts,
-        change=lambda: accounts.end_sessions(
-            db, by=page.actor.audit_name, user=accounts.find_user(db, name)
-        ),
-        done="ended",
-    )
+    allowed: Callable[[lifecycle.Actor], bool]
+    run: Callable[[Session, str, PortalUser, str], object]  # session, by, account, reason
+    done: str
 
 
 def _reason(reason: str) -> str:
@@ -153,18 +77,63 @@ def _reason(reason: str) -> str:
     return reason.strip()
 
 
-@router.post(f"{ACCOUNTS_PATH}/{{name}}/reset-second-factor", response_model=None)
-def reset_second_factor(
-    page: PageUser, db: Db, name: AccountName, csrf_token: CsrfField = ""
-) -> Response:
-    """Forget the account's authenticator (the security administrator)."""
-    return _change(
-        page,
-        db,
-        csrf_token=csrf_token,
-        allowed=lifecycle.can_manage_security,
-        change=lambda: second_factor.reset(
-            db, by=page.actor.audit_name, user=accounts.find_user(db, name)
+# The same services, with the same rights, as the API's account routes.
+ACTIONS = {
+    "deactivate": AccountAction(
+        lifecycle.can_manage_users,
+        lambda db, by, user, reason: accounts.deactivate(
+            db, by=by, user=user, reason=_reason(reason)
         ),
-        done="reset",
-    )
+        "deactivated",
+    ),
+    "reactivate": AccountAction(
+        lifecycle.can_manage_users,
+        lambda db, by, user, reason: accounts.reactivate(
+            db, by=by, user=user, reason=_reason(reason)
+        ),
+        "reactivated",
+    ),
+    "revoke-token": AccountAction(
+        lifecycle.can_see_accounts,
+        lambda db, by, user, _: accounts.revoke_token(db, by=by, user=user),
+        "revoked",
+    ),
+    "end-sessions": AccountAction(
+        lifecycle.can_see_accounts,
+        lambda db, by, user, _: accounts.end_sessions(db, by=by, user=user),
+        "ended",
+    ),
+    "reset-second-factor": AccountAction(
+        lifecycle.can_manage_security,
+        lambda db, by, user, _: second_factor.reset(db, by=by, user=user),
+        "reset",
+    ),
+}
+
+
+@router.post(f"{ACCOUNTS_PATH}/{{name}}/{{action}}", response_model=None)
+def account_action(
+    page: PageUser,
+    db: Db,
+    *,
+    name: AccountName,
+    action: Annotated[str, Path(max_length=32)],
+    csrf_token: CsrfField = "",
+    reason: Reason = "",
+) -> Response:
+    """One of ACTIONS on the account; the page comes back saying what was done or why not."""
+    t = page.context()["t"]
+    chosen = ACTIONS.get(action)
+    if chosen is None:
+        return page.render("error.html", status_code=404, message=t("error.404"), detail="")
+    if not csrf_ok(page, csrf_token):
+        return page.render("error.html", status_code=403, message=t("login.csrf"), detail="")
+    try:
+        if not chosen.allowed(page.actor):
+            raise ForbiddenError(t("error.403"))
+        chosen.run(db, page.actor.audit_name, accounts.find_user(db, name), reason)
+    except PortalError as error:
+        db.rollback()
+        return _page(page, db, status_code=error.status, error=str(error))
+    db.commit()
+    return redirect(f"{ACCOUNTS_PATH}?done={chosen.done}")
