@@ -301,6 +301,64 @@ def _change_account(name: str, reason: str, change: Callable[..., None], done: s
     out.print(f"account {name} {done}")
 
 
+@directory_app.callback()
+def directory_group() -> None:
+    """The county's directory (LDAP)."""
+
+
+@directory_app.command("sync")
+def directory_sync() -> None:
+    """Deactivate every directory account the directory no longer has or maps (cron)."""
+    from portal import directory  # noqa: PLC0415
+    from portal.settings import PortalSettings  # noqa: PLC0415
+
+    found = _portal_call(lambda: PortalSettings().directory())
+    if found is None:
+        raise BadInputError("no directory: set GOVCLOUD_PORTAL_LDAP_URL (docs/portal.md)")
+    with registry_session() as session:
+        gone = _portal_call(lambda: directory.sync(session, found))
+        session.commit()
+    out.print(
+        f"{len(gone)} directory account(s) deactivated" + (f": {', '.join(gone)}" if gone else "")
+    )
+
+
+@user_app.command("password")
+def user_password(
+    name: Annotated[str, typer.Option("--name", help="the account's name")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Give an account a new password (printed unless --password-stdin); its sessions end."""
+    from portal import accounts, passwords  # noqa: PLC0415
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else passwords.generate(name)
+    with registry_session() as session:
+        user = _account(session, name)
+        _portal_call(
+            lambda: accounts.set_password(session, by=actor(), user=user, password=password)
+        )
+        session.commit()
+    out.print(f"password of {name} set; its sessions ended")
+    if not password_stdin:
+        typer.echo(f"password: {password}")
+
+
+@user_app.command("reset-second-factor")
+def user_reset_second_factor(
+    name: Annotated[str, typer.Option("--name", help="the account's name")],
+) -> None:
+    """Forget the account's authenticator (lost phone); it sets up a new one at sign-in."""
+    from portal import second_factor  # noqa: PLC0415
+
+    with registry_session() as session:
+        user = _account(session, name)
+        second_factor.reset(session, by=actor(), user=user)
+        session.commit()
+    out.print(f"second factor of {name} reset: it sets up a new one at its next sign-in")
+
+
 def _require_reason(reason: str) -> None:
     if not reason.strip():
         raise BadInputError("give --reason: why, for the audit log")

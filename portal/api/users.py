@@ -210,11 +210,7 @@ def deactivate(
     name: UserName, body: Annotated[AccountChange, Body()], actor: ApiActor, db: Db
 ) -> UserOut:
     """It can sign in again only once reactivated."""
-    _require(lifecycle.can_manage_users, actor, "the system administrator deactivates accounts")
-    user = accounts.find_user(db, name)
-    accounts.deactivate(db, by=actor.audit_name, user=user, reason=body.reason)
-    db.commit()
-    return user_out(user, has_token=False)
+    return _change_account(db, actor, name, body.reason, accounts.deactivate)
 
 
 @router.post(
@@ -226,9 +222,15 @@ def reactivate(
     name: UserName, body: Annotated[AccountChange, Body()], actor: ApiActor, db: Db
 ) -> UserOut:
     """It signs in again; it needs a new API token."""
-    _require(lifecycle.can_manage_users, actor, "the system administrator reactivates accounts")
+    return _change_account(db, actor, name, body.reason, accounts.reactivate)
+
+
+def _change_account(
+    db: Session, actor: Actor, name: str, reason: str, change: Callable[..., None]
+) -> UserOut:
+    _require(lifecycle.can_manage_users, actor, "the system administrator changes accounts")
     user = accounts.find_user(db, name)
-    accounts.reactivate(db, by=actor.audit_name, user=user, reason=body.reason)
+    change(db, by=actor.audit_name, user=user, reason=reason)
     db.commit()
     return user_out(user, has_token=False)
 

@@ -87,11 +87,23 @@ def test_account_lifecycle_from_the_command_line(
     assert ended.returncode == 0 and "0 session(s)" in ended.stdout
     unknown = run("sessions", "end", "--name", "wang", "--session", "0123456789ab")
     assert unknown.returncode == 2 and "no session" in unknown.stderr
+    weak = subprocess.run(
+        [sys.executable, "-m", "cli", "portal", "user", "password", "--name", "wang",
+         "--password-stdin"],
+        input="aaaaaaaaaaaa\n", capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ, **sqlite_env}, check=False,
+    )  # fmt: skip
+    assert weak.returncode == 2 and "at least 3 kinds" in weak.stderr
+    new_password = run("user", "password", "--name", "wang")
+    assert new_password.returncode == 0 and "password: " in new_password.stdout
+    reset = run("user", "reset-second-factor", "--name", "wang")
+    assert reset.returncode == 0 and "reset" in reset.stdout
     nobody = run("user", "deactivate", "--name", "nobody", "--reason", "x")
     assert nobody.returncode == 2 and "no account named 'nobody'" in nobody.stderr
     log = json.loads(govcloud("audit", "log", "--json", cwd=tmp_path, env=sqlite_env).stdout)
     actions = [e["action"] for e in log]
-    for action in ("portal.user.deactivate", "portal.user.reactivate", "portal.token.revoke"):
+    for action in ("portal.user.deactivate", "portal.user.reactivate", "portal.token.revoke",
+                   "portal.user.password", "portal.second_factor.reset"):  # fmt: skip
         assert action in actions
 
 

@@ -155,7 +155,7 @@ def test_directory_sync_from_the_command_line(slapd: Slapd, tmp_path: Path) -> N
     }
     assert govcloud("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
     synced = govcloud("portal", "directory", "sync", cwd=tmp_path, env=env)
-    assert synced.returncode == 0 and "0 directory account(s)" in synced.stdout
+    assert synced.returncode == 0 and "0 directory account(s)" in synced.stdout, synced.stderr
     bad = govcloud(
         "portal", "directory", "sync", cwd=tmp_path,
         env={**env, "GOVCLOUD_PORTAL_LDAP_GROUPS": json.dumps({"cn=x": "boss"})},
