@@ -36,6 +36,7 @@ from portal.errors import (
 from portal.i18n import Translate
 from portal.lifecycle import NEEDS_REASON, Action, Role
 from portal.overview import overview
+from portal.passwords import MAX_PASSWORD_LENGTH
 from portal.schemas import NewRequest, OverviewOut
 from portal.web.admin import ACCOUNTS_PATH
 from portal.web.common import Page, PageUser, csrf_ok, redirect, safe_next, visible_departments
@@ -584,11 +585,23 @@ def audit_page(
 # -- account -----------------------------------------------------------------------------------
 
 
-def _account(page: Page, db: Db, token: str = "") -> HTMLResponse:
+def _account(
+    page: Page,
+    db: Db,
+    token: str = "",
+    *,
+    password_message: str = "",
+    password_error: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
     user = db.get(PortalUser, page.actor.user_id)
     return page.render(
         "account.html",
+        status_code=status_code,
         has_token=user is not None and accounts.has_token(db, user),
+        local=user is not None and user.source == accounts.LOCAL_SOURCE,
+        password_message=password_message,
+        password_error=password_error,
         token=token,
         role_is_department=page.actor.role in lifecycle.DEPARTMENT_ROLES,
         roles=Role,
@@ -615,3 +628,30 @@ def account_token(
     token = accounts.issue_token(db, by=page.actor.audit_name, user=user, days=context.token_days)
     db.commit()
     return _account(page, db, token=token)
+
+
+@router.post("/account/password", response_model=None)
+def account_password(
+    page: PageUser,
+    db: Db,
+    *,
+    csrf_token: Annotated[str, Form(max_length=256)] = "",
+    current_password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
+    new_password: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
+) -> Response:
+    """Change one's own password (the same as POST /api/v1/me/password); sessions end."""
+    t = page.context()["t"]
+    if not csrf_ok(page, csrf_token):
+        return page.render("error.html", status_code=403, message=t("login.csrf"), detail="")
+    user = db.get(PortalUser, page.actor.user_id)
+    if user is None or user.source != accounts.LOCAL_SOURCE:
+        return _error(page, ForbiddenError("a directory account changes its password there"))
+    if not accounts.verify_password(user.password_hash, current_password):
+        return _account(page, db, password_error=t("account.wrong_password"), status_code=403)
+    try:
+        accounts.set_password(db, by=page.actor.audit_name, user=user, password=new_password)
+    except PortalError as error:
+        db.rollback()
+        return _account(page, db, password_error=str(error), status_code=error.status)
+    db.commit()
+    return redirect("/login?next=/account")

@@ -402,3 +402,28 @@ def test_the_accounts_page(sqlite_portal: Portal) -> None:
     assert "security administrator" in english.text or "安全管理员" in english.text
     for who in ("req-a", "ops", "auditor"):
         assert sign_in(p, who).get("/admin/accounts").status_code == 403
+
+
+def test_change_ones_password_on_the_account_page(sqlite_portal: Portal) -> None:
+    client = sign_in(sqlite_portal, "req-a")
+    page = client.get("/account")
+    assert page.status_code == 200 and "修改密码" in page.text
+    token = csrf_of(page.text)
+    wrong = client.post(
+        "/account/password",
+        data={"csrf_token": token, "current_password": "nope", "new_password": "New-pass-2026!"},
+    )
+    assert wrong.status_code == 403 and "当前密码不正确" in wrong.text
+    weak = client.post(
+        "/account/password",
+        data={"csrf_token": token, "current_password": PASSWORD, "new_password": "aaaaaaaaaaaa"},
+    )
+    assert weak.status_code == 422 and 'data-testid="password-error"' in weak.text
+    done = client.post(
+        "/account/password",
+        data={"csrf_token": token, "current_password": PASSWORD, "new_password": "New-pass-2026!"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"].startswith("/login")
+    assert client.get("/account", follow_redirects=False).status_code == 303  # signed out
+    assert sign_in(sqlite_portal, "req-a", "New-pass-2026!").get("/").status_code == 200
