@@ -34,6 +34,7 @@ bench: setup  ## benchmarks; record results in docs/benchmarks.md (the lab's nee
 	$(BIN)/python bench/bench_stacks.py
 	$(BIN)/python bench/bench_portal.py
 	$(BIN)/python bench/bench_migration_plan.py
+	$(BIN)/python bench/bench_portal_signin.py
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) bench-lab bench-deploy; else echo "bench-lab and bench-deploy need root: run them as root"; fi
 
 bench-lab: setup system-deps  ## lab up/down for 5, 20, 50 departments; playbooks on 20 (root)
@@ -45,6 +46,7 @@ bench-deploy: setup system-deps  ## the sample county's stacks onto the local cl
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements/lock.txt
+	scripts/install-build-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

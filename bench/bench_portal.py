@@ -47,7 +47,7 @@ from sqlalchemy import func, select
 from govcloud.loader import load_county
 from govcloud.registry import audit_log, db
 from govcloud.registry.tables import PortalRequest
-from portal import accounts
+from portal import accounts, passwords
 from portal.lifecycle import Role
 
 REPO = Path(__file__).resolve().parent.parent
@@ -182,7 +182,7 @@ def accounts_for(url: str, county_dir: Path) -> list[tuple[str, str]]:
                 name=f"bench-{department.code}",
                 role=Role.REQUESTER,
                 department=department.code,
-                password=secrets.token_urlsafe(16),
+                password=passwords.generate(f"bench-{department.code}"),
             )
             tokens.append((department.code, accounts.issue_token(session, by="bench", user=user)))
         session.commit()

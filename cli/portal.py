@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -27,14 +26,19 @@ from govcloud.registry import db
 from govcloud.settings import get_settings
 from lab.localcloud.layout import CONFIG_FILE_ENV, OS_CLOUD_ENV, default_cloud
 from portal import supervisor
+from portal.lifecycle import Role
 
 portal_app = typer.Typer(
     help="The resource-request portal: serve it, make accounts and tokens.", no_args_is_help=True
 )
 user_app = typer.Typer(help="Portal accounts.", no_args_is_help=True)
 portal_app.add_typer(user_app, name="user")
+directory_app = typer.Typer(help="The county's directory (LDAP).", no_args_is_help=True)
+portal_app.add_typer(directory_app, name="directory")
+sessions_app = typer.Typer(help="Signed-in browsers: list and end them.", no_args_is_help=True)
+portal_app.add_typer(sessions_app, name="sessions")
 
-ROLES = "requester, dept_approver, ops_approver, auditor, admin"
+ROLES = ", ".join(Role)
 DEFAULT_PORT = 8080
 PORTAL_CLOUD_ENV = "GOVCLOUD_PORTAL_CLOUD"
 
@@ -91,11 +95,28 @@ def serve(  # noqa: PLR0917  (typer options)
             show_default=False,
         ),
     ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="PEM certificate chain: serve HTTPS")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="its PEM private key (unencrypted, 0600)")
+    ] = None,
+    insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-http",
+            help="serve plain HTTP on a non-loopback address (behind a TLS proxy only)",
+        ),
+    ] = False,
     county: CountyOption = None,
 ) -> None:
-    """Serve the portal's pages and JSON API (/api/v1, docs at /api/docs)."""
+    """Serve the portal's pages and JSON API (/api/v1); HTTPS with --tls-cert/--tls-key.
+
+    Plain HTTP is served on loopback only (the demo): any other address needs TLS, or
+    --insecure-http when a TLS-terminating proxy stands in front."""
     import portal.app  # noqa: PLC0415, F401  (an import error shows here, not in every worker)
 
+    tls = _tls(host, tls_cert, tls_key, insecure_http=insecure_http)
     load(county)  # county problems are reported here, once, not by every worker
     chosen, environment = portal_cloud(cloud)
     reads = (
@@ -115,7 +136,7 @@ def serve(  # noqa: PLR0917  (typer options)
         state_dir = get_settings().state_dir
         already = supervisor.running(state_dir)
         started = supervisor.start_background(
-            state_dir, host, port, workers, directory, environment=environment
+            state_dir, host, port, workers, directory, environment=environment, tls=tls
         )
         if already is not None:
             out.print(f"the portal is already running at {started} (process {already[0]})")
@@ -126,13 +147,32 @@ def serve(  # noqa: PLR0917  (typer options)
                 "stop it with `govcloud portal stop`"
             )
         return
+    address = supervisor.url_of(host, port, tls)
     out.print(
-        f"portal on http://{host}:{port}/ (API http://{host}:{port}/api/docs), "
+        f"portal on {address} (API {address}api/v1, schema {address}openapi.json), "
         f"registry {db.redact(url)}, {reads}, {workers} worker{'s' if workers != 1 else ''}; "
         "Ctrl-C stops"
     )
     sys.stdout.flush()
-    supervisor.serve(host, port, workers, directory, environment=environment)
+    supervisor.serve(host, port, workers, directory, environment=environment, tls=tls)
+
+
+def _tls(
+    host: str, cert: Path | None, key: Path | None, *, insecure_http: bool
+) -> supervisor.Tls | None:
+    """The TLS files to serve with, checked; None for plain HTTP where that is allowed."""
+    if (cert is None) != (key is None):
+        raise BadInputError("give both --tls-cert and --tls-key, or neither")
+    if cert is not None and key is not None:
+        tls = supervisor.Tls(cert.resolve(), key.resolve())
+        tls.check()
+        return tls
+    if not supervisor.is_loopback(host) and not insecure_http:
+        raise BadInputError(
+            f"serving {host} needs TLS: give --tls-cert and --tls-key (or, behind a proxy that "
+            "terminates TLS, --insecure-http)"
+        )
+    return None
 
 
 @user_app.command("add")
@@ -153,13 +193,14 @@ def user_add(
     from portal import accounts  # noqa: PLC0415
     from portal.errors import PortalError  # noqa: PLC0415
     from portal.lifecycle import Role  # noqa: PLC0415
+    from portal.passwords import generate  # noqa: PLC0415
 
     try:
         chosen = Role(role)
     except ValueError:
         raise BadInputError(f"no role {role!r}; roles are {ROLES}") from None
     generated = not password_stdin
-    password = secrets.token_urlsafe(12) if generated else sys.stdin.readline().rstrip("\n")
+    password = generate(name) if generated else sys.stdin.readline().rstrip("\n")
     model = load(county)
     with registry_session() as session:
         try:
@@ -185,19 +226,220 @@ def user_add(
 @portal_app.command("token")
 def token(
     name: Annotated[str, typer.Option("--name", help="the account's name")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="revoke its token instead")] = False,
 ) -> None:
     """Issue a new API token for the account (replacing its old one) and print it."""
     from portal import accounts  # noqa: PLC0415
-    from portal.errors import PortalError  # noqa: PLC0415
+    from portal.settings import PortalSettings  # noqa: PLC0415
 
     with registry_session() as session:
-        try:
-            user = accounts.find_user(session, name)
-        except PortalError as error:
-            raise _portal_error(error) from None
-        issued = accounts.issue_token(session, by=actor(), user=user)
+        user = _account(session, name)
+        if revoke:
+            revoked = accounts.revoke_token(session, by=actor(), user=user)
+            session.commit()
+            out.print(f"token of {name} revoked" if revoked else f"{name} had no token")
+            return
+        issued = _portal_call(
+            lambda: accounts.issue_token(
+                session, by=actor(), user=user, days=PortalSettings().token_days
+            )
+        )
         session.commit()
     typer.echo(issued)
+
+
+T = TypeVar("T")
+
+
+def _portal_call(call: Callable[[], T]) -> T:
+    """Run a portal service call; its refusal is the user's mistake (exit 2, no traceback)."""
+    from portal.errors import PortalError  # noqa: PLC0415
+
+    try:
+        return call()
+    except PortalError as error:
+        raise _portal_error(error) from None
+
+
+def _account(session: Any, name: str) -> Any:
+    from portal import accounts  # noqa: PLC0415
+
+    return _portal_call(lambda: accounts.find_user(session, name))
+
+
+ReasonOption = Annotated[str, typer.Option("--reason", help="why (it goes into the audit log)")]
+
+
+@user_app.command("deactivate")
+def user_deactivate(
+    name: Annotated[str, typer.Option("--name", help="the account's name")],
+    reason: ReasonOption,
+) -> None:
+    """Deactivate an account: its sessions end and its API token is revoked."""
+    from portal import accounts  # noqa: PLC0415
+
+    _change_account(name, reason, accounts.deactivate, "deactivated")
+
+
+@user_app.command("reactivate")
+def user_reactivate(
+    name: Annotated[str, typer.Option("--name", help="the account's name")],
+    reason: ReasonOption,
+) -> None:
+    """Reactivate an account (it needs a new API token)."""
+    from portal import accounts  # noqa: PLC0415
+
+    _change_account(name, reason, accounts.reactivate, "reactivated")
+
+
+def _change_account(name: str, reason: str, change: Callable[..., None], done: str) -> None:
+    _require_reason(reason)
+    with registry_session() as session:
+        user = _account(session, name)
+        _portal_call(lambda: change(session, by=actor(), user=user, reason=reason))
+        session.commit()
+    out.print(f"account {name} {done}")
+
+
+@directory_app.callback()
+def directory_group() -> None:
+    """The county's directory (LDAP)."""
+
+
+@directory_app.command("sync")
+def directory_sync() -> None:
+    """Deactivate every directory account the directory no longer has or maps (cron)."""
+    from portal import directory  # noqa: PLC0415
+    from portal.settings import PortalSettings  # noqa: PLC0415
+
+    found = _portal_call(lambda: PortalSettings().directory())
+    if found is None:
+        raise BadInputError("no directory: set GOVCLOUD_PORTAL_LDAP_URL (docs/portal.md)")
+    with registry_session() as session:
+        gone = _portal_call(lambda: directory.sync(session, found))
+        session.commit()
+    out.print(
+        f"{len(gone)} directory account(s) deactivated" + (f": {', '.join(gone)}" if gone else "")
+    )
+
+
+@user_app.command("password")
+def user_password(
+    name: Annotated[str, typer.Option("--name", help="the account's name")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Give an account a new password (printed unless --password-stdin); its sessions end."""
+    from portal import accounts, passwords  # noqa: PLC0415
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else passwords.generate(name)
+    with registry_session() as session:
+        user = _account(session, name)
+        _portal_call(
+            lambda: accounts.set_password(session, by=actor(), user=user, password=password)
+        )
+        session.commit()
+    out.print(f"password of {name} set; its sessions ended")
+    if not password_stdin:
+        typer.echo(f"password: {password}")
+
+
+@user_app.command("reset-second-factor")
+def user_reset_second_factor(
+    name: Annotated[str, typer.Option("--name", help="the account's name")],
+) -> None:
+    """Forget the account's authenticator (lost phone); it sets up a new one at sign-in."""
+    from portal import second_factor  # noqa: PLC0415
+
+    with registry_session() as session:
+        user = _account(session, name)
+        second_factor.reset(session, by=actor(), user=user)
+        session.commit()
+    out.print(f"second factor of {name} reset: it sets up a new one at its next sign-in")
+
+
+def _require_reason(reason: str) -> None:
+    if not reason.strip():
+        raise BadInputError("give --reason: why, for the audit log")
+
+
+@user_app.command("list")
+def user_list(json_output: JsonOption = False) -> None:
+    """Every account: role, department, active, second factor, source."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from govcloud.registry.tables import PortalUser  # noqa: PLC0415
+
+    with registry_session() as session:
+        rows = [
+            {
+                "name": u.name,
+                "role": u.role,
+                "department": u.department,
+                "active": u.active,
+                "source": u.source,
+                "second_factor": u.totp_confirmed_at is not None,
+            }
+            for u in session.execute(select(PortalUser).order_by(PortalUser.name)).scalars()
+        ]
+    if json_output:
+        print_json(rows)
+        return
+    for row in rows:
+        state = "active" if row["active"] else "deactivated"
+        where = f" {row['department']}" if row["department"] else ""
+        out.print(f"{row['name']:<20} {row['role']}{where}  {state}  {row['source']}")
+
+
+@sessions_app.command("list")
+def sessions_list(
+    name: Annotated[str | None, typer.Option("--name", help="one account's only")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Open sessions, newest first: handle, account, address, since, last seen, expiry."""
+    from portal import accounts  # noqa: PLC0415
+
+    with registry_session() as session:
+        user = _account(session, name) if name else None
+        rows = [
+            {
+                "handle": accounts.session_handle(row),
+                "user": who,
+                "address": row.address,
+                "created_at": row.created_at,
+                "last_seen_at": row.last_seen_at,
+                "expires_at": row.expires_at,
+            }
+            for row, who in accounts.sessions_of(session, user)
+        ]
+    if json_output:
+        print_json(rows)
+        return
+    for row in rows:
+        out.print(
+            f"{row['handle']}  {row['user']:<20} {row['address']:<16} "
+            f"since {row['created_at']:%Y-%m-%d %H:%M}  last {row['last_seen_at']:%H:%M}"
+        )
+
+
+@sessions_app.command("end")
+def sessions_end(
+    name: Annotated[str, typer.Option("--name", help="the account's name")],
+    session_handle: Annotated[
+        str | None, typer.Option("--session", help="one session's handle (else all)")
+    ] = None,
+) -> None:
+    """End the account's sessions (or the one named); its browsers must sign in again."""
+    from portal import accounts  # noqa: PLC0415
+
+    with registry_session() as session:
+        user = _account(session, name)
+        ended = _portal_call(
+            lambda: accounts.end_sessions(session, by=actor(), user=user, handle=session_handle)
+        )
+        session.commit()
+    out.print(f"{ended} session(s) of {name} ended")
 
 
 @portal_app.command("stop")

@@ -12,15 +12,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from govcloud.loader import load_county
 from govcloud.registry import db
 from govcloud.settings import get_settings
+from portal import accounts
 from portal.api import API_PREFIX, build_router
 from portal.context import LiveCloud, PortalContext
 from portal.errors import PortalError, RateLimitedError, UnauthenticatedError
+from portal.hardening import HardeningMiddleware
 from portal.settings import PortalSettings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -38,8 +41,13 @@ def create_app(context: PortalContext) -> FastAPI:
     from portal.web import build_router as build_pages  # noqa: PLC0415
     from portal.web.common import LoginRequiredError, login_redirect  # noqa: PLC0415
 
-    app = FastAPI(title=TITLE, description=DESCRIPTION, version="1", docs_url="/api/docs")
+    # No interactive docs: Swagger UI loads its code from a public CDN, which a county network
+    # may not reach and which the CSP would refuse anyway. /openapi.json stays.
+    app = FastAPI(title=TITLE, description=DESCRIPTION, version="1", docs_url=None, redoc_url=None)
     app.state.portal = context
+    app.add_middleware(
+        HardeningMiddleware, max_body_bytes=context.max_body_bytes, tls=context.secure_cookies
+    )
     app.include_router(build_router())
     app.include_router(build_pages())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -47,6 +55,16 @@ def create_app(context: PortalContext) -> FastAPI:
     @app.exception_handler(LoginRequiredError)
     async def _login_required(request: Request, error: LoginRequiredError) -> Response:
         return login_redirect(error.next_path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        # Where and what, never the input itself: an echo returns a 10 MB title in full, a
+        # mistyped password in clear, and fails on input JSON cannot carry (a 500).
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(PortalError)
     async def _portal_error(request: Request, error: PortalError) -> JSONResponse:
@@ -87,6 +105,13 @@ def from_environment() -> FastAPI:
         sessions=db.session_factory(engine),
         limits=portal_settings.limits(),
         secure_cookies=portal_settings.secure_cookies,
+        max_body_bytes=portal_settings.max_body_bytes,
+        break_glass_role=portal_settings.break_glass_role,
+        token_days=portal_settings.token_days,
+        directory=portal_settings.directory(),
+        signing_key=accounts.load_signing_key(
+            portal_settings.signing_key_file or settings.state_dir / accounts.SIGNING_KEY_FILE
+        ),
     )
     if portal_settings.cloud:
         context.cloud = live_cloud(

@@ -3,6 +3,7 @@ the live cloud it reads."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -14,11 +15,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from govcloud.errors import UnreachableError
 from govcloud.model import County, SiteRole
-from portal.accounts import Limits
+from portal.accounts import DEFAULT_TOKEN_DAYS, Limits
+from portal.hardening import DEFAULT_MAX_BODY_BYTES
+from portal.lifecycle import Role
 
-if TYPE_CHECKING:  # the live-state reader imports openstacksdk: seconds, for every worker
+# The live-state reader imports openstacksdk: seconds, for every worker.
+if TYPE_CHECKING:
     from cloud.capacity import Capacity
     from cloud.inventory import Snapshot
+    from portal.directory import Directory
 
 T = TypeVar("T")
 
@@ -83,6 +88,14 @@ class PortalContext:
     sessions: sessionmaker[Session]
     limits: Limits = field(default_factory=Limits)
     secure_cookies: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # The county's break-glass role: may also approve and reject, always marked in the audit.
+    break_glass_role: Role | None = None
+    token_days: float = DEFAULT_TOKEN_DAYS
+    # Signs the sign-in form's CSRF token; from the state directory when served.
+    signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # The county's directory (LDAP) for accounts not kept here; None: local accounts only.
+    directory: Directory | None = None
     cloud: LiveCloud | None = None
 
     @property

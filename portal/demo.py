@@ -7,7 +7,6 @@ audit log like any other.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from govcloud.model import County, DepartmentKind
 from govcloud.registry.tables import PortalRequest, PortalUser
-from portal import accounts, service
+from portal import accounts, passwords, service
 from portal.errors import PortalError
 from portal.lifecycle import Action, Actor, Role
 from portal.schemas import (
@@ -66,7 +65,8 @@ def _cast(department: str) -> list[tuple[str, str, Role, str | None]]:
         (f"li.{department}", "李科长", Role.DEPT_APPROVER, department),
         (OPS_ACCOUNT, "王工（云平台运维）", Role.OPS_APPROVER, None),
         ("zhao.audit", "赵审计", Role.AUDITOR, None),
-        ("admin", "门户管理员", Role.ADMIN, None),
+        ("admin", "系统管理员", Role.ADMIN, None),
+        ("sun.security", "孙安全（安全管理员）", Role.SECURITY_ADMIN, None),
     ]
 
 
@@ -75,7 +75,7 @@ def ensure_accounts(session: Session, county: County, *, by: str) -> list[DemoAc
     department = _department(county)
     made = []
     for name, display, role, home in _cast(department):
-        password = secrets.token_urlsafe(12)  # 16 characters
+        password = passwords.generate(name)
         user = session.execute(
             select(PortalUser).where(PortalUser.name == name)
         ).scalar_one_or_none()

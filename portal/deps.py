@@ -93,10 +93,15 @@ def _caller(
     credentials: HTTPAuthorizationCredentials | None,
 ) -> Actor:
     if credentials is not None:
-        user = accounts.user_for_token(db, credentials.credentials)
-        if user is None:
-            raise UnauthenticatedError("the API token is not valid")
-        return accounts.actor_of(user)
+        holder = accounts.user_for_token(db, credentials.credentials)
+        if holder is None:
+            raise UnauthenticatedError(
+                "the API token is not valid (unknown, expired, revoked, or its account is "
+                "deactivated): get a new one"
+            )
+        return accounts.actor_of(
+            holder.user, issued_by=holder.issued_by, break_glass_role=context.break_glass_role
+        )
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         found = accounts.session_user(db, cookie, context.limits)
@@ -106,7 +111,7 @@ def _caller(
                 browser.csrf_token, request.headers.get(CSRF_HEADER)
             ):
                 raise ForbiddenError(f"a session-authenticated POST needs the {CSRF_HEADER}")
-            return accounts.actor_of(user)
+            return accounts.actor_of(user, break_glass_role=context.break_glass_role)
     raise UnauthenticatedError("sign in, or send Authorization: Bearer TOKEN")
 
 

@@ -46,6 +46,12 @@ class ForbiddenError(PortalError):
     status = 403
 
 
+class PasswordExpiredError(PortalError):
+    """The password is right but older than the county allows (403)."""
+
+    status = 403
+
+
 class NotFoundError(PortalError):
     """No such request, department or account (404)."""
 
@@ -120,6 +126,12 @@ class CloudUnavailableError(PortalError):
     status = 503
 
 
+class UnreachableDirectoryError(PortalError):
+    """The county's directory (LDAP) did not answer, or not over TLS (503)."""
+
+    status = 503
+
+
 class RateLimitedError(PortalError):
     """Too many failed sign-ins (429); `retry_after` seconds until the next try counts."""
 
@@ -132,6 +144,6 @@ class RateLimitedError(PortalError):
 
 def from_denied(denied: DeniedError) -> PortalError:
     """The portal error for a lifecycle refusal."""
-    if denied.reason in {DenyReason.FORBIDDEN, DenyReason.OWN_REQUEST}:
+    if denied.reason in {DenyReason.FORBIDDEN, DenyReason.OWN_REQUEST, DenyReason.SAME_APPROVER}:
         return ForbiddenError(str(denied))
     return ConflictError(str(denied))

@@ -7,7 +7,18 @@
 
 `approve` moves a request one approval step: the department head (科室负责人) approves a
 submitted request, cloud ops approves it next, and cloud ops also approves a decommission.
-Nobody approves a request they created themselves (four eyes), admins included.
+
+Separation of duties (GB/T 22239-2019 §8.1.4.2), enforced here rather than only logged: nobody
+approves a request they submitted, or that was submitted with an API token they issued, or
+with a token issued by whoever issued theirs; the two approval levels are two different people;
+administrators manage accounts and do not request or approve. A county may name one
+break-glass role (GOVCLOUD_PORTAL_BREAK_GLASS_ROLE) that may also approve and reject, within
+the same four-eyes rules, every use of it marked in the audit log.
+
+The three administrators of MLPS level 3 are three roles, none able to do another's work:
+`admin` (系统管理员, system administrator: accounts, tokens, sessions), `security_admin`
+(安全管理员, security administrator: second factors, sign-in waits, ending sessions) and
+`auditor` (审计管理员, audit administrator: the audit log and its exports).
 
 Each transition names its effect on the department's quota ledger (`Effect`): submitting
 reserves, ops approval turns the reservation into usage, rejecting or withdrawing releases it,
@@ -28,14 +39,19 @@ class Role(StrEnum):
     REQUESTER = "requester"  # department staff
     DEPT_APPROVER = "dept_approver"  # the department's head (科室负责人)
     OPS_APPROVER = "ops_approver"  # cloud ops (云平台运维)
-    AUDITOR = "auditor"  # read-only, everything
-    ADMIN = "admin"
+    AUDITOR = "auditor"  # the audit administrator (审计管理员): reads everything
+    ADMIN = "admin"  # the system administrator (系统管理员): accounts
+    SECURITY_ADMIN = "security_admin"  # the security administrator (安全管理员)
 
 
 # Roles that belong to one department and act only within it.
 DEPARTMENT_ROLES = frozenset({Role.REQUESTER, Role.DEPT_APPROVER})
 # Roles that see every department.
 COUNTY_ROLES = frozenset({Role.OPS_APPROVER, Role.AUDITOR, Role.ADMIN})
+# The administrators MLPS level 3 asks for; each needs a second factor to sign in.
+ADMIN_ROLES = frozenset({Role.ADMIN, Role.SECURITY_ADMIN, Role.AUDITOR})
+# Roles that must sign in with a second factor (GB/T 22239-2019 §8.1.4.1 d).
+PRIVILEGED_ROLES = ADMIN_ROLES | {Role.OPS_APPROVER}
 
 
 class Action(StrEnum):
@@ -75,9 +91,11 @@ class Step:
     effect: Effect
 
 
-_DEPT = frozenset({Role.REQUESTER, Role.DEPT_APPROVER, Role.ADMIN})
-_HEAD = frozenset({Role.DEPT_APPROVER, Role.ADMIN})
-_OPS = frozenset({Role.OPS_APPROVER, Role.ADMIN})
+_DEPT = frozenset({Role.REQUESTER, Role.DEPT_APPROVER})
+_HEAD = frozenset({Role.DEPT_APPROVER})
+_OPS = frozenset({Role.OPS_APPROVER})
+# The actions a break-glass role may take besides its own (never submit or deploy).
+BREAK_GLASS_ACTIONS = frozenset({Action.APPROVE, Action.REJECT})
 
 STEPS: tuple[Step, ...] = (
     Step(RequestState.DRAFT, Action.SUBMIT, RequestState.SUBMITTED, _DEPT, Effect.RESERVE),
@@ -127,11 +145,28 @@ class Actor:
     name: str
     role: Role
     department: str | None
+    # Who issued the API token this actor uses, when someone else did (audit name).
+    via: str | None = None
+    # True when the county's break-glass role is this actor's (GOVCLOUD_PORTAL_BREAK_GLASS_ROLE).
+    break_glass: bool = False
 
     @property
     def audit_name(self) -> str:
         """How the audit log names this actor."""
         return f"portal:{self.name}"
+
+    @property
+    def people(self) -> frozenset[str]:
+        """Everyone behind this actor's action: the account, and whoever issued its token."""
+        return frozenset({self.audit_name} | ({self.via} if self.via else set()))
+
+
+@dataclass(frozen=True, slots=True)
+class Duties:
+    """Who else has had a hand in a request: the people four eyes keep from approving it."""
+
+    submitted_via: str | None = None  # who issued the token it was submitted with
+    dept_approvers: frozenset[str] = frozenset()  # who gave the department's approval
 
 
 class DenyReason(StrEnum):
@@ -139,6 +174,7 @@ class DenyReason(StrEnum):
 
     FORBIDDEN = "forbidden"  # this role or department may not do it
     OWN_REQUEST = "own_request"  # four eyes: nobody approves their own request
+    SAME_APPROVER = "same_approver"  # the two approval levels are two people
     WRONG_STATE = "wrong_state"  # not possible from the request's state
     NOT_FOR_KIND = "not_for_kind"  # e.g. decommissioning a quota change
 
@@ -160,19 +196,27 @@ def can_see(actor: Actor, department: str) -> bool:
 
 def can_create(actor: Actor, department: str) -> bool:
     """True when the actor may create (and submit) requests for this department."""
-    if actor.role is Role.ADMIN:
-        return True
     return actor.role in DEPARTMENT_ROLES and actor.department == department
 
 
 def can_read_audit(actor: Actor) -> bool:
-    """The auditor view (all requests, the audit log, CSV export)."""
-    return actor.role in {Role.AUDITOR, Role.ADMIN}
+    """The audit administrator's view (all requests, the audit log, CSV export)."""
+    return actor.role is Role.AUDITOR
 
 
 def can_manage_users(actor: Actor) -> bool:
-    """Creating accounts and issuing tokens for others."""
+    """Creating, deactivating and reactivating accounts; issuing and revoking their tokens."""
     return actor.role is Role.ADMIN
+
+
+def can_see_accounts(actor: Actor) -> bool:
+    """Listing accounts and their sessions."""
+    return actor.role in {Role.ADMIN, Role.SECURITY_ADMIN}
+
+
+def can_manage_security(actor: Actor) -> bool:
+    """Resetting second factors, lifting sign-in waits, ending anyone's sessions."""
+    return actor.role is Role.SECURITY_ADMIN
 
 
 def step_for(state: RequestState, action: Action) -> Step | None:
@@ -188,6 +232,7 @@ def decide(
     state: RequestState,
     kind: RequestKind,
     owner_id: int,
+    duties: Duties | None = None,
 ) -> Step:
     """The step the actor takes, or raise DeniedError saying why not.
 
@@ -208,7 +253,7 @@ def decide(
             DenyReason.WRONG_STATE,
             f"cannot {action.value} a request that is {state.value} ({hint})",
         )
-    if actor.role not in step.roles:
+    if actor.role not in step.roles and not (actor.break_glass and action in BREAK_GLASS_ACTIONS):
         allowed = ", ".join(sorted(r.value for r in step.roles))
         raise DeniedError(
             DenyReason.FORBIDDEN,
@@ -219,10 +264,8 @@ def decide(
             DenyReason.FORBIDDEN,
             f"{actor.role.value} {actor.name} may not act on requests of {department}",
         )
-    if action is Action.APPROVE and owner_id == actor.user_id:
-        raise DeniedError(
-            DenyReason.OWN_REQUEST, "nobody approves their own request: ask another approver"
-        )
+    if action is Action.APPROVE:
+        _four_eyes(actor, state, owner_id, duties)
     if action is Action.DECOMMISSION and kind is RequestKind.QUOTA_CHANGE:
         raise DeniedError(
             DenyReason.NOT_FOR_KIND,
@@ -231,8 +274,35 @@ def decide(
     return step
 
 
+def _four_eyes(actor: Actor, state: RequestState, owner_id: int, duties: Duties | None) -> None:
+    """Refuse an approval by anyone who already had a hand in the request."""
+    if owner_id == actor.user_id:
+        raise DeniedError(
+            DenyReason.OWN_REQUEST, "nobody approves their own request: ask another approver"
+        )
+    if duties is None:
+        return
+    if duties.submitted_via in actor.people:
+        raise DeniedError(
+            DenyReason.OWN_REQUEST,
+            "nobody approves a request submitted with an API token they issued, or with one "
+            "issued by whoever issued theirs: ask another approver",
+        )
+    if state is RequestState.DEPT_APPROVED and actor.people & duties.dept_approvers:
+        raise DeniedError(
+            DenyReason.SAME_APPROVER,
+            "the two approval levels are two different people: ask another approver",
+        )
+
+
 def available_actions(
-    actor: Actor, *, department: str, state: RequestState, kind: RequestKind, owner_id: int
+    actor: Actor,
+    *,
+    department: str,
+    state: RequestState,
+    kind: RequestKind,
+    owner_id: int,
+    duties: Duties | None = None,
 ) -> list[Action]:
     """The actions this actor may take on this request now (for buttons on the pages)."""
     result = []
@@ -247,6 +317,7 @@ def available_actions(
                 state=state,
                 kind=kind,
                 owner_id=owner_id,
+                duties=duties,
             )
         except DeniedError:
             continue

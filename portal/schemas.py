@@ -17,6 +17,7 @@ from govcloud.conventions import REQUESTABLE_FLAVORS
 from govcloud.quota import QUOTA_RESOURCES, Amounts
 from govcloud.registry.requests import RequestKind, RequestState
 from portal.lifecycle import Action, Role
+from portal.passwords import ACCOUNT_NAME_PATTERN, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 # Upper bounds that catch typos (a county department never asks for more in one request).
 MAX_SERVERS = 100
@@ -150,14 +151,29 @@ class Reason(Input):
     reason: Annotated[str, Field(max_length=2000)] = ""
 
 
+class AccountChange(Input):
+    """The body of deactivate and reactivate: why (it goes into the audit log)."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class PasswordChange(Input):
+    """A new password for the caller, with the current one."""
+
+    current_password: Annotated[str, Field(max_length=MAX_PASSWORD_LENGTH)]
+    new_password: Annotated[
+        str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+    ]
+
+
 class NewUser(Input):
     """An account to create (admins only)."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]{2,64}$")]
+    name: Annotated[str, Field(pattern=ACCOUNT_NAME_PATTERN)]
     display_name: Annotated[str, Field(max_length=128)] = ""
     role: Role
     department: DepartmentCode | None = None
-    password: Annotated[str, Field(min_length=12, max_length=256)]
+    password: Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -263,6 +279,9 @@ class UserOut(Output):
     department: str | None
     active: bool
     has_token: bool
+    source: str = Field(description="local (a password here) or ldap (the directory's)")
+    second_factor: bool = Field(description="a TOTP authenticator is set up")
+    deactivated_at: UtcDatetime | None = None
 
 
 class TokenOut(Output):
@@ -270,6 +289,24 @@ class TokenOut(Output):
 
     name: str
     token: str
+    expires_at: UtcDatetime | None = Field(default=None, description="null: never")
+
+
+class SessionOut(Output):
+    """A signed-in browser (its handle names it; the cookie is never shown)."""
+
+    handle: str
+    user: str
+    address: str
+    created_at: UtcDatetime
+    last_seen_at: UtcDatetime
+    expires_at: UtcDatetime
+
+
+class Ended(Output):
+    """How many sessions an action ended."""
+
+    sessions_ended: int
 
 
 class Difference(Output):

@@ -7,22 +7,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from simulated_cloud import holding_grants, simulated_capacity
 from small_county import write_county
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from desired.grants import read_grants
 from govcloud.loader import load_county
 from govcloud.model import County
 from govcloud.registry import db
-from portal import accounts
+from govcloud.registry.tables import PortalUser
+from portal import accounts, second_factor
 from portal.app import create_app
 from portal.context import LiveCloud, PortalContext
 from portal.lifecycle import Actor, Role
 
-PASSWORD = "correct horse battery"  # noqa: S105  (every test account's password)
+PASSWORD = "Correct horse battery 9"  # noqa: S105  (every test account's password)
 
 # name: (role, department). The small county has department alpha and township beta.
 CAST: dict[str, tuple[Role, str | None]] = {
@@ -33,6 +35,7 @@ CAST: dict[str, tuple[Role, str | None]] = {
     "ops": (Role.OPS_APPROVER, None),
     "auditor": (Role.AUDITOR, None),
     "admin": (Role.ADMIN, None),
+    "security": (Role.SECURITY_ADMIN, None),
 }
 
 
@@ -53,11 +56,22 @@ class Portal:
     context: PortalContext
     client: TestClient
     tokens: dict[str, str] = field(default_factory=dict)
+    totp: dict[str, str] = field(default_factory=dict)  # privileged accounts' TOTP keys
     actors: dict[str, Actor] = field(default_factory=dict)
 
     @property
     def county(self) -> County:
         return self.context.county
+
+    def code(self, name: str) -> str:
+        """The account's TOTP code now; the step it used is forgotten first, so that tests
+        may sign one account in several times within one 30-second step."""
+        with self.context.sessions() as session:
+            session.execute(
+                update(PortalUser).where(PortalUser.name == name).values(totp_last_step=None)
+            )
+            session.commit()
+        return pyotp.TOTP(self.totp[name]).now()
 
     def auth(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[name]}"}
@@ -117,6 +131,9 @@ def make_portal(engine: Engine, county_dir: Path) -> Portal:
             )
             portal.tokens[name] = accounts.issue_token(session, by="test:setup", user=user)
             portal.actors[name] = accounts.actor_of(user)
+            if second_factor.required(user):  # set up as at a first sign-in
+                user.totp_secret = portal.totp[name] = pyotp.random_base32()
+                user.totp_confirmed_at = user.created_at
         session.commit()
     return portal
 

@@ -125,6 +125,43 @@ class PortalUser(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Where the account comes from: "local" (a password here) or "ldap" (the directory's).
+    source: Mapped[str] = mapped_column(String(8), default="local")
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    # TOTP (RFC 6238): the shared secret (base32), when it was confirmed, the last time step
+    # used (a code is accepted once).
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_confirmed_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class PortalPasswordHistory(Base):
+    """An account's earlier password hashes, so that none of the last few is reused."""
+
+    __tablename__ = "portal_password_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("portal_user.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PortalRecoveryCode(Base):
+    """A one-time recovery code for an account's second factor, stored as its SHA-256."""
+
+    __tablename__ = "portal_recovery_code"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("portal_user.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH))
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class PortalApiToken(Base):
@@ -137,6 +174,10 @@ class PortalApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
     hint: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Who issued it (the audit log's name: portal:<account> or cli:<user>); four eyes refuse
+    # its issuer an approval of what it submitted.
+    issued_by: Mapped[str] = mapped_column(String(128), default="")
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class PortalSession(Base):
@@ -150,6 +191,9 @@ class PortalSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    # True until the second factor is given: such a session opens nothing but that form.
+    pending_factor: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class PortalLoginFailure(Base):
@@ -215,6 +259,11 @@ class PortalRequest(Base):
     floating_ips: Mapped[int] = mapped_column(Integer)
     networks: Mapped[int] = mapped_column(Integer)
     requester_id: Mapped[int] = mapped_column(ForeignKey("portal_user.id"), index=True)
+    # Separation of duties: who issued the token it was submitted with (when not the
+    # requester), and who gave the department's approval (audit names: the approver and
+    # whoever issued the approver's token); none of them may approve it next.
+    submitted_via: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    dept_approved_by: Mapped[Any] = mapped_column(JSON, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     allocation: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

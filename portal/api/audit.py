@@ -22,7 +22,7 @@ CSV_TYPE = "text/csv; charset=utf-8"
 
 def _auditor(actor: Actor) -> None:
     if not lifecycle.can_read_audit(actor):
-        raise ForbiddenError("the audit view is for auditors and admins")
+        raise ForbiddenError("the audit view is for the audit administrator (auditor)")
 
 
 @router.get("/audit", responses=problems(401, 403), summary="Audit-log entries, newest first")

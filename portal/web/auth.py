@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
-from portal import accounts, i18n
+from govcloud.registry.tables import PortalUser
+from portal import accounts, directory, i18n, second_factor
+from portal.context import PortalContext
 from portal.deps import SESSION_COOKIE, Ctx, Db
-from portal.errors import RateLimitedError
-from portal.web.common import language, redirect, safe_next, templates
+from portal.errors import PasswordExpiredError, RateLimitedError, UnreachableDirectoryError
+from portal.web.common import LoginRequiredError, language, redirect, safe_next, templates
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "govcloud_login_csrf"
@@ -27,7 +30,10 @@ def _login_form(
     name: str = "",
 ) -> HTMLResponse:
     lang = language(request)
-    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    key = request.app.state.portal.signing_key
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    if not accounts.signed_nonce_valid(key, token, token):
+        token = accounts.signed_nonce(key)
     response = templates.TemplateResponse(
         request,
         "login.html",
@@ -74,18 +80,35 @@ def login(
     next_path = safe_next(next_path)
     name = name.strip()[:64]
     expected = request.cookies.get(LOGIN_CSRF_COOKIE)
-    if not expected or not accounts.csrf_matches(expected, csrf_token):
+    if not accounts.signed_nonce_valid(context.signing_key, expected, csrf_token):
         return _login_form(
             request, next_path=next_path, error=t("login.csrf"), status_code=403, name=name
         )
     address = request.client.host if request.client else "unknown"
     try:
-        signed = accounts.sign_in(
-            db,
-            name=name,
-            password=password,
-            address=address,
-            limits=context.limits,
+        if context.directory is not None and not accounts.is_local(db, name):
+            signed = directory.sign_in(
+                db,
+                context.county,
+                context.directory,
+                name=name,
+                password=password,
+                address=address,
+                limits=context.limits,
+            )
+        else:
+            signed = accounts.sign_in(
+                db, name=name, password=password, address=address, limits=context.limits
+            )
+    except UnreachableDirectoryError:
+        db.rollback()
+        return _login_form(
+            request, next_path=next_path, error=t("login.directory"), status_code=503, name=name
+        )
+    except PasswordExpiredError:
+        db.rollback()
+        return _login_form(
+            request, next_path=next_path, error=t("login.password_expired"), status_code=403
         )
     except RateLimitedError as error:
         db.rollback()
@@ -103,7 +126,10 @@ def login(
         return _login_form(
             request, next_path=next_path, error=t("login.failed"), status_code=401, name=name
         )
-    signed_in = redirect(next_path)
+    target = next_path
+    if signed.pending_factor:
+        target = f"{SECOND_FACTOR_PATH}?next={quote(next_path, safe='/')}"
+    signed_in = redirect(target)
     signed_in.set_cookie(
         SESSION_COOKIE,
         signed.cookie,
@@ -114,6 +140,118 @@ def login(
     )
     signed_in.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return signed_in
+
+
+SECOND_FACTOR_PATH = "/login/second-factor"
+
+
+def _factor_page(
+    request: Request,
+    user: PortalUser,
+    csrf: str,
+    *,
+    next_path: str,
+    error: str = "",
+    recovery_codes: list[str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    lang = language(request)
+    setting_up = not second_factor.enrolled(user)
+    return templates.TemplateResponse(
+        request,
+        "second_factor.html",
+        {
+            "t": i18n.translator(lang),
+            "lang": lang,
+            "here": request.url.path,
+            "next": next_path,
+            "error": error,
+            "factor_csrf": csrf,
+            "secret": user.totp_secret if setting_up and not recovery_codes else "",
+            "uri": second_factor.provisioning_uri(user) if setting_up and user.totp_secret else "",
+            "recovery_codes": recovery_codes or [],
+            "user": None,
+        },
+        status_code=status_code,
+    )
+
+
+def _pending(request: Request, db: Session, context: PortalContext) -> tuple[PortalUser, str]:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    found = accounts.session_user(db, cookie, context.limits, pending=True) if cookie else None
+    if found is None:
+        raise LoginRequiredError(request.query_params.get("next") or "/")
+    user, browser = found
+    return user, browser.csrf_token
+
+
+@router.get(SECOND_FACTOR_PATH, response_model=None)
+def second_factor_page(
+    request: Request,
+    db: Db,
+    context: Ctx,
+    next_path: Annotated[str, Query(alias="next", max_length=2048)] = "/",
+) -> Response:
+    """Ask for the code; at the first sign-in of a privileged account, set the factor up."""
+    user, csrf = _pending(request, db, context)
+    if not second_factor.enrolled(user) and user.totp_secret is None:
+        second_factor.new_secret(user)
+    db.commit()
+    return _factor_page(request, user, csrf, next_path=safe_next(next_path))
+
+
+@router.post(SECOND_FACTOR_PATH, response_model=None)
+def second_factor_check(
+    request: Request,
+    *,
+    db: Db,
+    context: Ctx,
+    code: Annotated[str, Form(max_length=32)] = "",
+    csrf_token: Annotated[str, Form(max_length=256)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=2048)] = "/",
+) -> Response:
+    """Check the code (or a recovery code); complete the session, or count the failure."""
+    t = i18n.translator(language(request))
+    next_path = safe_next(next_path)
+    user, csrf = _pending(request, db, context)
+    if not accounts.csrf_matches(csrf, csrf_token):
+        return _factor_page(
+            request, user, csrf, next_path=next_path, error=t("login.csrf"), status_code=403
+        )
+    address = request.client.host if request.client else "unknown"
+    try:
+        accounts.check_rate(db, user.name, address, context.limits)
+    except RateLimitedError as error:
+        db.rollback()
+        response = _factor_page(
+            request,
+            user,
+            csrf,
+            next_path=next_path,
+            error=t("login.limited", seconds=error.retry_after),
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    recovery_codes: list[str] | None = None
+    if second_factor.enrolled(user):
+        ok = second_factor.check_code(user, code) or second_factor.use_recovery_code(db, user, code)
+    else:
+        recovery_codes = second_factor.confirm(db, user, code)
+        ok = recovery_codes is not None
+    if not ok:
+        accounts.record_failure(
+            db, name=user.name, address=address, action="portal.second_factor.failed"
+        )
+        db.commit()
+        return _factor_page(
+            request, user, csrf, next_path=next_path, error=t("factor.failed"), status_code=401
+        )
+    accounts.complete_session(db, request.cookies[SESSION_COOKIE])
+    db.commit()
+    if recovery_codes:
+        return _factor_page(request, user, csrf, next_path=next_path, recovery_codes=recovery_codes)
+    return redirect(next_path)
 
 
 @router.post("/logout")

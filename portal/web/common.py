@@ -90,10 +90,13 @@ class Page:
             "county": self.request.app.state.portal.county,
             "here": self.request.url.path
             + (f"?{self.request.url.query}" if self.request.url.query else ""),
-            "is_approver": actor.role in {Role.DEPT_APPROVER, Role.OPS_APPROVER, Role.ADMIN},
+            "is_approver": actor.role in {Role.DEPT_APPROVER, Role.OPS_APPROVER}
+            or actor.break_glass,
             "is_auditor": lifecycle.can_read_audit(actor),
             "is_county": actor.role in lifecycle.COUNTY_ROLES,
-            "can_request": actor.role in {Role.REQUESTER, Role.DEPT_APPROVER, Role.ADMIN},
+            "can_request": actor.role in lifecycle.DEPARTMENT_ROLES,
+            "can_manage_accounts": lifecycle.can_see_accounts(actor),
+            "sees_requests": actor.role in lifecycle.COUNTY_ROLES | lifecycle.DEPARTMENT_ROLES,
             **values,
         }
 
@@ -115,7 +118,7 @@ def page_user(request: Request, db: Db, context: Ctx) -> Page:
     user, browser = found
     page = Page(
         request=request,
-        actor=accounts.actor_of(user),
+        actor=accounts.actor_of(user, break_glass_role=context.break_glass_role),
         display_name=user.display_name,
         csrf_token=browser.csrf_token,
         lang=language(request),

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import io
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from portal_kit import PASSWORD, SIMULATED_CLOUD, Portal
 from simulated_cloud import SIMULATED_INVENTORY, holding_grants, simulated_capacity
 from snapshot_kit import SNAPSHOT
+from sqlalchemy import update
+from test_portal_pages import csrf_of, sign_in
 
 from desired.grants import read_grants
 from govcloud.errors import UnreachableError
-from govcloud.registry.tables import AuditEntry
+from govcloud.registry.tables import AuditEntry, PortalApiToken, PortalUser
 from portal.context import LiveCloud
+from portal.lifecycle import Role
 
 STORAGE = {"kind": "storage", "storage_gb": 10}
 ACTIONS = ["submit", "approve", "reject", "withdraw", "deploy", "accept", "decommission"]
@@ -227,9 +233,56 @@ def test_nobody_approves_their_own_request(sqlite_portal: Portal) -> None:
     rid = p.submit("head-a", **STORAGE).json()["id"]
     own = p.post("head-a", f"/requests/{rid}/approve")
     assert own.status_code == 403 and "own request" in own.json()["detail"]
-    admin_rid = p.submit("admin", department="alpha", **STORAGE).json()["id"]
-    assert p.post("admin", f"/requests/{admin_rid}/approve").status_code == 403
-    assert p.post("head-a", f"/requests/{admin_rid}/approve").status_code == 200
+    # Admins neither request nor approve (separation of duties, issue 17).
+    assert p.submit("admin", department="alpha", **STORAGE).status_code == 403
+    rid = p.submit("req-a", **STORAGE).json()["id"]
+    assert p.post("admin", f"/requests/{rid}/approve").status_code == 403
+    assert p.post("head-a", f"/requests/{rid}/approve").status_code == 200
+
+
+def as_token(p: Portal, token: str, method: str, path: str, body: Any = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"}
+    return p.client.request(method, f"/api/v1{path}", json=body, headers=headers)
+
+
+def test_one_admin_cannot_defeat_four_eyes(sqlite_portal: Portal) -> None:
+    """Issue 17, finding 2: an admin issued tokens for a requester, a head and ops, submitted
+    as the requester and approved both levels himself."""
+    p = sqlite_portal
+    issued = {n: p.post("admin", f"/users/{n}/token").json()["token"] for n in ("req-a", "head-a")}
+    issued["ops"] = p.post("admin", "/users/ops/token").json()["token"]
+    created = as_token(p, issued["req-a"], "POST", "/requests", {"department": "alpha", **STORAGE})
+    assert created.status_code == 201
+    rid = created.json()["id"]
+    refused = as_token(p, issued["head-a"], "POST", f"/requests/{rid}/approve")
+    assert refused.status_code == 403 and "token they issued" in refused.json()["detail"]
+    assert p.post("admin", f"/requests/{rid}/approve").status_code == 403
+    # With tokens of their own (issued by themselves) the head and ops approve it.
+    own = {
+        who: as_token(p, issued[who], "POST", "/me/token").json()["token"]
+        for who in ("head-a", "ops")
+    }
+    assert as_token(p, own["head-a"], "POST", f"/requests/{rid}/approve").status_code == 200
+    assert as_token(p, own["ops"], "POST", f"/requests/{rid}/approve").status_code == 200
+    audit = p.get("auditor", "/audit", action="request.approve").json()
+    assert sorted(e["actor"] for e in audit) == ["portal:head-a", "portal:ops"]
+
+
+def test_two_approval_levels_are_two_people(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    p.context.break_glass_role = Role.ADMIN
+    try:
+        rid = p.submit("req-a", **STORAGE).json()["id"]
+        assert p.post("admin", f"/requests/{rid}/approve").status_code == 200  # break glass
+        second = p.post("admin", f"/requests/{rid}/approve")
+        assert second.status_code == 403 and "two different people" in second.json()["detail"]
+        assert p.post("ops", f"/requests/{rid}/approve").status_code == 200
+        entry = p.get("auditor", "/audit", object=f"request/{rid}", action="request.approve")
+        marked = {e["actor"]: e["after"].get("break_glass", False) for e in entry.json()}
+        assert marked == {"portal:admin": True, "portal:ops": False}
+        assert p.submit("admin", department="alpha", **STORAGE).status_code == 403
+    finally:
+        p.context.break_glass_role = None
 
 
 def test_decommissioning_a_quota_change_is_409(sqlite_portal: Portal) -> None:
@@ -540,13 +593,18 @@ def test_users(sqlite_portal: Portal) -> None:
     listed = p.get("admin", "/users")
     assert listed.status_code == 200
     assert [u["name"] for u in listed.json()] == sorted(
-        ["req-a", "head-a", "req-b", "head-b", "ops", "auditor", "admin"]
+        ["req-a", "head-a", "req-b", "head-b", "ops", "auditor", "admin", "security"]
     )
     assert all("password" not in str(u) for u in listed.json())
     assert no_auth(p, "GET", "/users").status_code == 401
     assert p.get("ops", "/users").status_code == 403
 
-    new = {"name": "wang", "role": "requester", "department": "beta", "password": "a" * 12}
+    new = {
+        "name": "wang",
+        "role": "requester",
+        "department": "beta",
+        "password": "Blue-river-2024-x",
+    }
     created = p.post("admin", "/users", new)
     assert created.status_code == 201 and created.json()["department"] == "beta"
     assert p.post("admin", "/users", new).status_code == 409
@@ -555,6 +613,9 @@ def test_users(sqlite_portal: Portal) -> None:
     for bad in (
         {**new, "name": "x y"},
         {**new, "password": "short"},
+        {**new, "password": "aaaaaaaaaaaa"},  # issue 17, finding 6
+        {**new, "password": "Wang-2024-SECRET"},  # the name in it
+        {**new, "password": "Password1234!"},  # common
         {**new, "role": "boss"},
         {**new, "name": "li", "department": None},  # a requester needs a department
         {**new, "name": "li", "role": "auditor"},  # an auditor has none
@@ -581,7 +642,7 @@ def test_audit_log(sqlite_portal: Portal) -> None:
     assert entries.status_code == 200
     assert [e["action"] for e in entries.json()] == ["request.approve", "request.submit"]
     assert p.get("auditor", "/audit", action="request.")
-    assert {e["action"] for e in p.get("admin", "/audit", action="portal.").json()} == {
+    assert {e["action"] for e in p.get("auditor", "/audit", action="portal.").json()} == {
         "portal.user.add",
         "portal.token.issue",
     }
@@ -610,17 +671,17 @@ def test_csv_exports(sqlite_portal: Portal) -> None:
     assert [int(r["id"]) for r in rows] == [a + 2, b, a]
     assert rows[0]["title"] == "'=HYPERLINK(evil)"  # no formulas reach a spreadsheet
     assert [
-        r["id"] for r in read_csv(p.get("admin", "/export/requests.csv", state="rejected").text)
+        r["id"] for r in read_csv(p.get("auditor", "/export/requests.csv", state="rejected").text)
     ] == [str(b)]
     today = rows[0]["created_at"][:10]
-    assert len(read_csv(p.get("admin", "/export/requests.csv", since=today).text)) == 3
-    assert len(read_csv(p.get("admin", "/export/requests.csv", until="2000-01-01").text)) == 0
+    assert len(read_csv(p.get("auditor", "/export/requests.csv", since=today).text)) == 3
+    assert len(read_csv(p.get("auditor", "/export/requests.csv", until="2000-01-01").text)) == 0
     audit = read_csv(p.get("auditor", "/export/audit.csv", action="request.").text)
     assert {r["action"] for r in audit} == {"request.submit", "request.reject"}
     for path in ("/export/requests.csv", "/export/audit.csv"):
         assert no_auth(p, "GET", path).status_code == 401
         assert p.get("ops", path).status_code == 403
-    assert p.get("admin", "/export/requests.csv", since="yesterday").status_code == 422
+    assert p.get("auditor", "/export/requests.csv", since="yesterday").status_code == 422
 
 
 # -- meta ---------------------------------------------------------------------------------------
@@ -633,6 +694,129 @@ def test_health_and_flavors(sqlite_portal: Portal) -> None:
     assert flavors.status_code == 200
     assert [f["name"] for f in flavors.json()] == ["m1.small", "m1.medium", "m1.large", "m1.xlarge"]
     assert no_auth(p, "GET", "/flavors").status_code == 401
+
+
+def delete(p: Portal, who: str, path: str) -> Any:
+    return p.client.delete(f"/api/v1{path}", headers=p.auth(who))
+
+
+def test_account_lifecycle(sqlite_portal: Portal) -> None:
+    """Issue 17, finding 10: no way to deactivate an account or revoke a token."""
+    p = sqlite_portal
+    change = {"reason": "left the department"}
+    assert p.post("head-a", "/users/req-a/deactivate", change).status_code == 403
+    assert p.post("security", "/users/req-a/deactivate", change).status_code == 403
+    assert p.post("admin", "/users/req-a/deactivate", {}).status_code == 422  # no reason
+    assert p.post("admin", "/users/nobody/deactivate", change).status_code == 404
+    assert p.post("admin", "/users/admin/deactivate", change).status_code == 409  # oneself
+    done = p.post("admin", "/users/req-a/deactivate", change)
+    assert done.status_code == 200 and done.json()["active"] is False
+    assert done.json()["deactivated_at"] is not None
+    assert p.get("req-a", "/me").status_code == 401  # the token went with it
+    assert p.post("admin", "/users/req-a/deactivate", change).status_code == 409
+    assert p.post("admin", "/users/req-a/token").status_code == 409  # reactivate first
+    assert p.post("admin", "/users/req-a/reactivate", change).status_code == 200
+    assert p.post("admin", "/users/req-a/reactivate", change).status_code == 409
+    p.tokens["req-a"] = p.post("admin", "/users/req-a/token").json()["token"]
+    assert p.get("req-a", "/me").json()["active"] is True
+    # Revoking a token: an administrator's, or one's own.
+    assert delete(p, "auditor", "/users/req-a/token").status_code == 403
+    assert delete(p, "security", "/users/req-a/token").status_code == 204
+    assert p.get("req-a", "/me").status_code == 401
+    assert delete(p, "admin", "/users/nobody/token").status_code == 404
+    assert delete(p, "head-a", "/me/token").status_code == 204
+    assert p.get("head-a", "/me").status_code == 401
+    assert no_auth(p, "DELETE", "/me/token").status_code == 401
+    actions = [e["action"] for e in p.get("auditor", "/audit", action="portal.").json()]
+    for action in ("portal.user.deactivate", "portal.user.reactivate", "portal.token.revoke"):
+        assert action in actions
+
+
+def test_tokens_expire(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    issued = p.post("req-a", "/me/token").json()
+    assert issued["expires_at"] is not None
+    with p.context.sessions() as session:
+        session.execute(update(PortalApiToken).values(expires_at=dt.datetime(2000, 1, 1)))
+        session.commit()
+    answer = as_token(p, issued["token"], "GET", "/me")
+    assert answer.status_code == 401 and "expired" in answer.json()["detail"]
+
+
+def test_sessions(sqlite_portal: Portal) -> None:
+    """Sessions are listed and ended by administrators; a new token from one ends them too."""
+    p = sqlite_portal
+    browsers = [sign_in(p, "req-a") for _ in range(2)]
+    assert all(b.get("/api/v1/me").status_code == 200 for b in browsers)
+    listed = p.get("admin", "/users/req-a/sessions").json()
+    assert len(listed) == 2 and {s["user"] for s in listed} == {"req-a"}
+    assert "handle" in listed[0] and "id" not in listed[0]
+    assert len(p.get("security", "/sessions").json()) == 2
+    for who in ("req-a", "auditor", "ops"):
+        assert p.get(who, "/sessions").status_code == 403
+        assert delete(p, who, "/users/req-a/sessions").status_code == 403
+    assert no_auth(p, "GET", "/sessions").status_code == 401
+    assert p.get("admin", "/users/nobody/sessions").status_code == 404
+    handle = listed[0]["handle"]
+    assert delete(p, "admin", "/users/req-a/sessions/000000000000").status_code == 404
+    assert delete(p, "admin", "/users/req-a/sessions/xyz").status_code == 422
+    one = delete(p, "security", f"/users/req-a/sessions/{handle}")
+    assert one.status_code == 200 and one.json() == {"sessions_ended": 1}
+    assert sorted(b.get("/api/v1/me").status_code for b in browsers) == [200, 401]
+    rest = delete(p, "admin", "/users/req-a/sessions")
+    assert rest.json() == {"sessions_ended": 1}
+    assert [b.get("/api/v1/me").status_code for b in browsers] == [401, 401]
+    # Issuing a new token for someone ends their sessions (finding 10).
+    again = sign_in(p, "req-b")
+    assert p.post("admin", "/users/req-b/token").status_code == 201
+    assert again.get("/api/v1/me").status_code == 401
+    ended = p.get("auditor", "/audit", action="portal.session.end").json()
+    assert len(ended) == 2
+
+
+def test_password_history_and_expiry(sqlite_portal: Portal) -> None:
+    """MLPS level 3: no recent password comes back; a county may make passwords expire."""
+    p = sqlite_portal
+    change = {"current_password": PASSWORD, "new_password": "Second-pass-2026"}
+    assert no_auth(p, "POST", "/me/password", change).status_code == 401
+    wrong = p.post("req-a", "/me/password", {**change, "current_password": "nope"})
+    assert wrong.status_code == 403
+    weak = p.post("req-a", "/me/password", {**change, "new_password": "aaaaaaaaaaaa"})
+    assert weak.status_code == 422
+    assert p.post("req-a", "/me/password", change).status_code == 204
+    back = {"current_password": "Second-pass-2026", "new_password": PASSWORD}
+    refused = p.post("req-a", "/me/password", back)
+    assert refused.status_code == 422 and "last 5" in str(refused.json())
+    third = {"current_password": "Second-pass-2026", "new_password": "Third-pass-2026!"}
+    assert p.post("req-a", "/me/password", third).status_code == 204
+    # Expiry: the county sets 90 days; an older password signs in no more (403, said only to
+    # whoever knows it), a wrong one is still just wrong.
+    p.context.limits = dataclasses.replace(p.context.limits, password_max_age_days=90)
+    with p.context.sessions() as session:
+        session.execute(
+            update(PortalUser)
+            .where(PortalUser.name == "req-a")
+            .values(password_changed_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        )
+        session.commit()
+    client = TestClient(p.client.app)
+    token = csrf_of(client.get("/login").text)
+    expired = client.post(
+        "/login", data={"name": "req-a", "password": "Third-pass-2026!", "csrf_token": token}
+    )
+    assert expired.status_code == 403 and "密码已过期" in expired.text
+    wrong_login = client.post(
+        "/login", data={"name": "req-a", "password": "nope", "csrf_token": token}
+    )
+    assert wrong_login.status_code == 401
+    assert sign_in(p, "req-b").get("/").status_code == 200  # set up today: not expired
+
+
+def test_reset_second_factor_route(sqlite_portal: Portal) -> None:
+    p = sqlite_portal
+    assert no_auth(p, "POST", "/users/ops/second-factor/reset").status_code == 401
+    assert p.post("ops", "/users/ops/second-factor/reset").status_code == 403
+    assert p.post("security", "/users/ops/second-factor/reset").status_code == 200
 
 
 COVERED: dict[str, Callable[..., None]] = {
@@ -651,6 +835,16 @@ COVERED: dict[str, Callable[..., None]] = {
     "GET /api/v1/users": test_users,
     "POST /api/v1/users": test_users,
     "POST /api/v1/users/{name}/token": test_users,
+    "DELETE /api/v1/users/{name}/token": test_account_lifecycle,
+    "DELETE /api/v1/me/token": test_account_lifecycle,
+    "POST /api/v1/me/password": test_password_history_and_expiry,
+    "POST /api/v1/users/{name}/second-factor/reset": test_reset_second_factor_route,
+    "POST /api/v1/users/{name}/deactivate": test_account_lifecycle,
+    "POST /api/v1/users/{name}/reactivate": test_account_lifecycle,
+    "GET /api/v1/sessions": test_sessions,
+    "GET /api/v1/users/{name}/sessions": test_sessions,
+    "DELETE /api/v1/users/{name}/sessions": test_sessions,
+    "DELETE /api/v1/users/{name}/sessions/{handle}": test_sessions,
     "GET /api/v1/audit": test_audit_log,
     "GET /api/v1/export/requests.csv": test_csv_exports,
     "GET /api/v1/export/audit.csv": test_csv_exports,

@@ -8,6 +8,7 @@ and switches the language. Screenshots of each step go to test-artifacts/portal/
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -15,10 +16,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from portal_kit import PASSWORD, Portal
+
+from govcloud.registry.tables import PortalUser
+from portal import second_factor
 
 pytestmark = pytest.mark.browser
 
@@ -72,13 +77,16 @@ def shots() -> Path:
     return ARTIFACTS
 
 
-def sign_in(browser: Browser, base_url: str, name: str) -> Page:
+def sign_in(browser: Browser, base_url: str, name: str, portal: Portal) -> Page:
     page = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
     page.goto(f"{base_url}/")
     expect(page).to_have_url(f"{base_url}/login?next=/")
     page.get_by_label("账号").fill(name)
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
+    if name in portal.totp:  # a privileged account: the second factor
+        page.get_by_label("动态口令或恢复码").fill(portal.code(name))
+        page.get_by_role("button", name="验证").click()
     expect(page.get_by_test_id("who")).to_contain_text(name)
     return page
 
@@ -89,9 +97,9 @@ def storage_bar(page: Page) -> tuple[str | None, str | None]:
 
 
 def test_submit_approve_twice_and_switch_language(
-    browser: Browser, base_url: str, shots: Path
+    browser: Browser, base_url: str, sqlite_portal: Portal, shots: Path
 ) -> None:
-    staff = sign_in(browser, base_url, "req-a")
+    staff = sign_in(browser, base_url, "req-a", sqlite_portal)
     expect(staff.locator("html")).to_have_attribute("lang", "zh-CN")
     expect(staff.get_by_role("heading", name="配额使用情况")).to_be_visible()
     assert storage_bar(staff) == ("0", "0")
@@ -115,14 +123,14 @@ def test_submit_approve_twice_and_switch_language(
     assert storage_bar(staff) == ("0", "30")
     staff.screenshot(path=shots / "4-dashboard-pending.png", full_page=True)
 
-    head = sign_in(browser, base_url, "head-a")
+    head = sign_in(browser, base_url, "head-a", sqlite_portal)
     head.get_by_role("link", name="待我审批").click()
     expect(head.get_by_test_id(f"queue-{request_id}")).to_be_visible()
     head.screenshot(path=shots / "5-head-queue.png", full_page=True)
     head.get_by_test_id(f"action-approve-{request_id}").click()
     expect(head.get_by_test_id("queue-empty")).to_be_visible()
 
-    ops = sign_in(browser, base_url, "ops")
+    ops = sign_in(browser, base_url, "ops", sqlite_portal)
     ops.get_by_role("link", name="待我审批").click()
     ops.screenshot(path=shots / "6-ops-queue.png", full_page=True)
     ops.get_by_test_id(f"action-approve-{request_id}").click()
@@ -146,8 +154,10 @@ def test_submit_approve_twice_and_switch_language(
     expect(staff.locator("html")).to_have_attribute("lang", "zh-CN")
 
 
-def test_over_quota_is_refused_on_the_form(browser: Browser, base_url: str, shots: Path) -> None:
-    staff = sign_in(browser, base_url, "req-a")
+def test_over_quota_is_refused_on_the_form(
+    browser: Browser, base_url: str, sqlite_portal: Portal, shots: Path
+) -> None:
+    staff = sign_in(browser, base_url, "req-a", sqlite_portal)
     staff.goto(f"{base_url}/requests/new?kind=storage")
     staff.get_by_label("容量（GB）").fill("500")
     expect(staff.locator('output[data-resource="storage_gb"]')).to_have_text("-400")
@@ -156,12 +166,14 @@ def test_over_quota_is_refused_on_the_form(browser: Browser, base_url: str, shot
     staff.screenshot(path=shots / "10-over-quota.png", full_page=True)
 
 
-def test_auditor_filters_and_exports(browser: Browser, base_url: str, shots: Path) -> None:
-    staff = sign_in(browser, base_url, "req-a")
+def test_auditor_filters_and_exports(
+    browser: Browser, base_url: str, sqlite_portal: Portal, shots: Path
+) -> None:
+    staff = sign_in(browser, base_url, "req-a", sqlite_portal)
     staff.goto(f"{base_url}/requests/new?kind=floating_ip")
     staff.get_by_test_id("submit-request").click()
     expect(staff.get_by_test_id("state")).to_have_text("已提交")
-    auditor = sign_in(browser, base_url, "auditor")
+    auditor = sign_in(browser, base_url, "auditor", sqlite_portal)
     auditor.get_by_role("link", name="审计").click()
     expect(auditor.get_by_test_id("chain")).to_contain_text("✓")
     auditor.get_by_label("类型").first.select_option("floating_ip")
@@ -184,7 +196,7 @@ def test_ops_overview_in_chinese_and_english(
     waiting = p.submit("req-b", kind="storage", storage_gb=5).json()["id"]
     used = p.submit("req-a", kind="storage", storage_gb=30).json()["id"]
     p.approve_twice(used)
-    ops = sign_in(browser, base_url, "ops")
+    ops = sign_in(browser, base_url, "ops", sqlite_portal)
     expect(ops).to_have_url(f"{base_url}/ops")
     expect(ops.get_by_role("heading", name="运维总览", exact=True)).to_be_visible()
     expect(ops.get_by_test_id("cloud")).to_contain_text("读取云平台 simulated")
@@ -213,3 +225,67 @@ def test_ops_overview_in_chinese_and_english(
     expect(ops.get_by_test_id(f"age-{waiting}")).to_contain_text("min")
     ops.screenshot(path=shots / "13-ops-overview-en.png", full_page=True)
     ops.get_by_test_id("lang-zh-CN").click()
+
+
+@pytest.mark.parametrize(
+    ("locale", "labels"),
+    [
+        ("zh-CN", {"name": "账号", "password": "密码", "login": "登录",
+                   "code": "动态口令或恢复码", "verify": "验证", "done": "动态口令已启用",
+                   "continue": "继续", "logout": "退出登录"}),
+        ("en", {"name": "Account", "password": "Password", "login": "Sign in",
+                "code": "Code or recovery code", "verify": "Verify",
+                "done": "The second factor is set up", "continue": "Continue",
+                "logout": "Sign out"}),
+    ],
+)  # fmt: skip
+def test_sign_in_with_a_second_factor(
+    browser: Browser,
+    base_url: str,
+    sqlite_portal: Portal,
+    shots: Path,
+    *,
+    locale: str,
+    labels: dict[str, str],
+) -> None:
+    """Issue 17: a privileged account sets up TOTP at its first sign-in, then signs in with a
+    code, in zh-CN and in English."""
+    p = sqlite_portal
+    with p.context.sessions() as session:
+        user = session.query(PortalUser).filter_by(name="auditor").one()
+        second_factor.reset(session, by="test:setup", user=user)
+        session.commit()
+    page = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(f"{base_url}/login")
+    expect(page.locator("html")).to_have_attribute("lang", locale)
+
+    def password_step() -> None:
+        page.get_by_label(labels["name"], exact=True).fill("auditor")
+        page.get_by_label(labels["password"]).fill(PASSWORD)
+        page.get_by_role("button", name=labels["login"]).click()
+        expect(page).to_have_url(re.compile(r"/login/second-factor"))
+
+    password_step()
+    secret = page.get_by_test_id("totp-secret").inner_text()
+    page.screenshot(path=shots / f"12-second-factor-setup-{locale}.png", full_page=True)
+    page.get_by_label(labels["code"]).fill("000000")
+    page.get_by_role("button", name=labels["verify"]).click()
+    expect(page.get_by_test_id("factor-error")).to_be_visible()
+    page.get_by_label(labels["code"]).fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name=labels["verify"]).click()
+    expect(page.get_by_role("status")).to_contain_text(labels["done"])
+    expect(page.get_by_test_id("recovery-codes").locator("li")).to_have_count(
+        second_factor.RECOVERY_CODES
+    )
+    recovery = page.get_by_test_id("recovery-codes").locator("li").first.inner_text()
+    page.get_by_role("link", name=labels["continue"]).click()
+    expect(page.get_by_test_id("who")).to_contain_text("auditor")
+    page.get_by_role("button", name=labels["logout"]).click()
+    # Signing in again asks for a code: a recovery code does (the TOTP step is used up).
+    page.goto(f"{base_url}/login")
+    password_step()
+    expect(page.get_by_test_id("totp-secret")).to_have_count(0)
+    page.get_by_label(labels["code"]).fill(recovery)
+    page.get_by_role("button", name=labels["verify"]).click()
+    expect(page.get_by_test_id("who")).to_contain_text("auditor")
+    page.screenshot(path=shots / f"13-second-factor-signed-in-{locale}.png", full_page=True)

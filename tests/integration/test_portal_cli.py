@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -56,6 +57,56 @@ def test_user_add_and_token(env: dict[str, str], tmp_path: Path) -> None:
     assert token.stdout.strip() not in json.dumps(log)  # only a hint of the token is kept
 
 
+def test_account_lifecycle_from_the_command_line(
+    sqlite_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 17, finding 10: deactivate, reactivate, revoke, list and end sessions."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return govcloud("portal", *args, cwd=tmp_path, env=sqlite_env)
+
+    assert run("user", "add", "--name", "wang", "--role", "requester",
+               "--department", "alpha").returncode == 0  # fmt: skip
+    assert run("token", "--name", "wang").returncode == 0
+    no_reason = run("user", "deactivate", "--name", "wang", "--reason", " ")
+    assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
+    assert run("user", "deactivate", "--name", "wang", "--reason", "left").returncode == 0
+    again = run("user", "deactivate", "--name", "wang", "--reason", "left")
+    assert again.returncode == 2 and "deactivated already" in again.stderr
+    refused = run("token", "--name", "wang")
+    assert refused.returncode == 2 and "reactivate it first" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    listed = json.loads(run("user", "list", "--json").stdout)
+    assert [(u["name"], u["active"]) for u in listed] == [("wang", False)]
+    assert run("user", "reactivate", "--name", "wang", "--reason", "back").returncode == 0
+    assert run("token", "--name", "wang").returncode == 0
+    revoked = run("token", "--name", "wang", "--revoke")
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    assert json.loads(run("sessions", "list", "--json").stdout) == []
+    ended = run("sessions", "end", "--name", "wang")
+    assert ended.returncode == 0 and "0 session(s)" in ended.stdout
+    unknown = run("sessions", "end", "--name", "wang", "--session", "0123456789ab")
+    assert unknown.returncode == 2 and "no session" in unknown.stderr
+    weak = subprocess.run(
+        [sys.executable, "-m", "cli", "portal", "user", "password", "--name", "wang",
+         "--password-stdin"],
+        input="aaaaaaaaaaaa\n", capture_output=True, text=True, cwd=tmp_path,
+        env={**os.environ, **sqlite_env}, check=False,
+    )  # fmt: skip
+    assert weak.returncode == 2 and "at least 3 kinds" in weak.stderr
+    new_password = run("user", "password", "--name", "wang")
+    assert new_password.returncode == 0 and "password: " in new_password.stdout
+    reset = run("user", "reset-second-factor", "--name", "wang")
+    assert reset.returncode == 0 and "reset" in reset.stdout
+    nobody = run("user", "deactivate", "--name", "nobody", "--reason", "x")
+    assert nobody.returncode == 2 and "no account named 'nobody'" in nobody.stderr
+    log = json.loads(govcloud("audit", "log", "--json", cwd=tmp_path, env=sqlite_env).stdout)
+    actions = [e["action"] for e in log]
+    for action in ("portal.user.deactivate", "portal.user.reactivate", "portal.token.revoke",
+                   "portal.user.password", "portal.second_factor.reset"):  # fmt: skip
+        assert action in actions
+
+
 def test_user_add_refuses_bad_input(sqlite_env: dict[str, str], tmp_path: Path) -> None:
     for args, message in (
         (["--name", "x1", "--role", "boss"], "no role 'boss'"),
@@ -80,12 +131,29 @@ def test_password_from_stdin_duplicates_and_unknown_accounts(
             env=environment, check=False,
         )  # fmt: skip
 
-    added = add("ops1", "a long enough secret")
+    added = add("ops1", "A long enough secret 7")
     assert added.returncode == 0 and "password:" not in added.stdout
-    again = add("ops1", "a long enough secret")
+    again = add("ops1", "A long enough secret 7")
     assert again.returncode == 2 and "exists already" in again.stderr
     short = add("ops2", "short")
     assert short.returncode == 2 and "at least 12 characters" in short.stderr
+    # Issue 17, finding 6: length alone was the rule.
+    for weak, problem in (
+        (" " * 12, "at least 3 kinds"),
+        ("aaaaaaaaaaaa", "at least 3 kinds"),
+        ("password1234", "at least 3 kinds"),
+        ("Password1234!", "choose a longer, less common one"),
+        ("ops3-Secret-2024", "may not contain the account's name"),
+    ):
+        refused = add("ops3", weak)
+        assert refused.returncode == 2 and problem in refused.stderr, (weak, refused.stderr)
+        assert "Traceback" not in refused.stderr
+    # Finding 7: the API's account names, and nothing written when refused.
+    for name in ("", "a", "two words", "<b>x</b>", "x" * 65):
+        refused = add(name, "A long enough secret 7")
+        assert refused.returncode == 2 and "is not allowed" in refused.stderr, name
+    nameless = govcloud("portal", "token", "--name", "", cwd=tmp_path, env=sqlite_env)
+    assert nameless.returncode == 2 and "no account named ''" in nameless.stderr
     missing = govcloud("portal", "token", "--name", "nobody", cwd=tmp_path, env=sqlite_env)
     assert missing.returncode == 2 and "no account named 'nobody'" in missing.stderr
 
@@ -135,6 +203,57 @@ def test_demo_then_serve_in_the_background(tmp_path: Path) -> None:
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert "not running" in govcloud("portal", "stop", cwd=tmp_path, env=env).stdout
     assert govcloud("audit", "verify-log", cwd=tmp_path, env=env).returncode == 0
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "portal.crt", directory / "portal.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    key.chmod(0o600)
+    return cert, key
+
+
+def test_serve_over_tls(tmp_path: Path) -> None:
+    """Issue 17: `serve --tls-cert/--tls-key`; Secure cookies and HSTS over TLS; plain HTTP
+    only on loopback."""
+    env = {
+        "GOVCLOUD_DATABASE_URL": f"sqlite:///{tmp_path / 'registry.sqlite3'}",
+        "GOVCLOUD_COUNTY": str(Path(__file__).resolve().parents[2] / "county"),
+        "GOVCLOUD_STATE_DIR": str(tmp_path / "state"),
+    }
+    assert govcloud("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    cert, key = _self_signed(tmp_path)
+    exposed = govcloud("portal", "serve", "--host", "0.0.0.0", cwd=tmp_path, env=env)  # noqa: S104
+    assert exposed.returncode == 2 and "needs TLS" in exposed.stderr
+    half = govcloud("portal", "serve", "--tls-cert", str(cert), cwd=tmp_path, env=env)
+    assert half.returncode == 2 and "both --tls-cert and --tls-key" in half.stderr
+    (tmp_path / "other").mkdir()
+    other_cert, _ = _self_signed(tmp_path / "other")
+    mismatched = govcloud(
+        "portal", "serve", "--tls-cert", str(other_cert), "--tls-key", str(key),
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert mismatched.returncode == 2 and "not a PEM certificate" in mismatched.stderr
+    port = str(_free_port())
+    started = govcloud(
+        "portal", "serve", "--background", "--port", port, "--tls-cert", str(cert),
+        "--tls-key", str(key), cwd=tmp_path, env=env,
+    )  # fmt: skip
+    try:
+        assert started.returncode == 0, started.stderr + started.stdout
+        assert f"https://127.0.0.1:{port}/" in started.stdout
+        context = ssl.create_default_context(cafile=str(cert))
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/login", context=context) as page:
+            assert "政务云资源申请门户" in page.read().decode()
+            assert "Secure" in page.headers["set-cookie"]
+            assert page.headers["strict-transport-security"].startswith("max-age=")
+    finally:
+        stopped = govcloud("portal", "stop", cwd=tmp_path, env=env)
+    assert stopped.returncode == 0
 
 
 CLOUDS_YAML = """\

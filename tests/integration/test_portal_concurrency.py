@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from portal_kit import PASSWORD
 from small_county import write_county
 from sqlalchemy import select
 
@@ -61,7 +62,7 @@ def server(postgres_url: str, tmp_path: Path, cheap_passwords: None) -> Iterator
             name="req-a",
             role=Role.REQUESTER,
             department="alpha",
-            password="x" * 12,
+            password=PASSWORD,
         )
         token = accounts.issue_token(session, by="test:setup", user=user)
         session.commit()

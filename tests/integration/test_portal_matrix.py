@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from portal_kit import CAST, Portal, make_portal
+from portal_kit import CAST, PASSWORD, Portal, make_portal
 from small_county import write_county
 
 from govcloud.registry import db
 from portal import accounts
+from portal.lifecycle import Role
 
 READ = {"read", "history", "list", "quota", "usage", "grants"}
 REQUESTER = READ | {
@@ -41,7 +43,9 @@ MAY = {
     "dept_approver": DEPT_APPROVER,
     "ops_approver": OPS,
     "auditor": READ,
-    "admin": set(OPERATIONS),
+    # Issue 17: administrators manage accounts; they neither request nor approve.
+    "admin": READ,
+    "security_admin": set(),
 }
 # How each state is reached: (who, action) in order, "X" standing for the department's letter.
 REACH = {
@@ -133,3 +137,80 @@ def test_the_matrix_covers_every_lifecycle_step() -> None:
     from portal.lifecycle import STEPS as LIFECYCLE  # noqa: PLC0415
 
     assert {f"{s.action.value}@{s.source.value}" for s in LIFECYCLE} == set(STEPS)
+
+
+# -- accounts, audit and overview routes: every role, anonymous included ------------------------
+
+ANONYMOUS = "anonymous"
+EVERYONE = set(CAST)
+ACCOUNT_ADMINS = {"admin", "security"}
+# (method, path with {target} for a fresh account made for the case) -> who may call it.
+ACCOUNT_ROUTES: dict[tuple[str, str], set[str]] = {
+    ("GET", "/me"): EVERYONE,
+    ("POST", "/me/token"): EVERYONE,
+    ("DELETE", "/me/token"): EVERYONE,
+    ("GET", "/users"): ACCOUNT_ADMINS,
+    ("POST", "/users"): {"admin"},
+    ("POST", "/users/{target}/token"): {"admin"},
+    ("DELETE", "/users/{target}/token"): ACCOUNT_ADMINS,
+    ("POST", "/users/{target}/deactivate"): {"admin"},
+    ("POST", "/users/{target}/reactivate"): {"admin"},
+    ("GET", "/sessions"): ACCOUNT_ADMINS,
+    ("GET", "/users/{target}/sessions"): ACCOUNT_ADMINS,
+    ("DELETE", "/users/{target}/sessions"): ACCOUNT_ADMINS,
+    ("GET", "/audit"): {"auditor"},
+    ("GET", "/export/requests.csv"): {"auditor"},
+    ("GET", "/export/audit.csv"): {"auditor"},
+    ("GET", "/ops/overview"): {"ops", "auditor", "admin"},
+    ("GET", "/grants"): {"ops", "auditor", "admin"},
+}
+_made = iter(range(1_000_000))
+
+
+def fresh_account(portal: Portal, *, active: bool = True) -> str:
+    name = f"target{next(_made)}"
+    with portal.context.sessions() as session:
+        user = accounts.create_user(
+            session,
+            portal.county,
+            by="test:setup",
+            name=name,
+            role=Role.REQUESTER,
+            department="alpha",
+            password=PASSWORD,
+        )
+        accounts.issue_token(session, by="test:setup", user=user)
+        if not active:
+            accounts.deactivate(session, by="test:setup", user=user, reason="matrix")
+        session.commit()
+    return name
+
+
+@pytest.mark.parametrize("route", list(ACCOUNT_ROUTES), ids=" ".join)
+@pytest.mark.parametrize("who", [*CAST, ANONYMOUS])
+def test_account_routes(shared: Portal, who: str, route: tuple[str, str]) -> None:
+    method, path = route
+    target = fresh_account(shared, active=not path.endswith("reactivate"))
+    body: dict[str, Any] | None = None
+    if path.endswith("activate"):
+        body = {"reason": "matrix"}
+    elif (method, path) == ("POST", "/users"):
+        body = {"name": f"new{next(_made)}", "role": "auditor", "password": PASSWORD}
+    headers = {}
+    if who != ANONYMOUS:
+        # Each case its own token: a case that revokes or replaces one spoils no other.
+        with shared.context.sessions() as session:
+            user = accounts.find_user(session, who)
+            token = accounts.issue_token(session, by="test:setup", user=user)
+            session.commit()
+        shared.tokens[who] = token
+        headers = shared.auth(who)
+    answer = shared.client.request(
+        method, f"/api/v1{path.format(target=target)}", json=body, headers=headers
+    )
+    if who == ANONYMOUS:
+        assert answer.status_code == 401
+    elif who in ACCOUNT_ROUTES[route]:
+        assert answer.status_code in {200, 201, 204}, answer.text
+    else:
+        assert answer.status_code == 403, answer.text

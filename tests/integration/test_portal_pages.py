@@ -29,6 +29,14 @@ def sign_in(portal: Portal, name: str, password: str = PASSWORD) -> TestClient:
         follow_redirects=False,
     )
     assert answer.status_code == 303, answer.text
+    if answer.headers["location"].startswith("/login/second-factor"):
+        form = client.get(answer.headers["location"])
+        factor = client.post(
+            "/login/second-factor",
+            data={"code": portal.code(name), "csrf_token": csrf_of(form.text), "next": "/"},
+            follow_redirects=False,
+        )
+        assert factor.status_code == 303, factor.text
     return client
 
 
@@ -180,7 +188,8 @@ def test_request_form_checks_saves_and_submits(sqlite_portal: Portal) -> None:
         "/requests/new", data={**base, "storage_gb": "5", "intent": "draft"}, follow_redirects=False
     )
     assert "草稿" in client.get(draft.headers["location"]).text
-    # Someone from another department cannot request for this one: the form uses their own.
+    # Someone from another department cannot request for this one (403, as in the API), and
+    # nothing is filed under their own department instead.
     other = sign_in(sqlite_portal, "req-b")
     token_b = csrf_of(other.get("/requests/new").text)
     answer = other.post(
@@ -188,10 +197,8 @@ def test_request_form_checks_saves_and_submits(sqlite_portal: Portal) -> None:
         data={**base, "csrf_token": token_b, "storage_gb": "1"},
         follow_redirects=False,
     )
-    assert (
-        sqlite_portal.get("admin", "/requests", department="beta").json()[0]["department"] == "beta"
-    )
-    assert answer.status_code == 303
+    assert answer.status_code == 403
+    assert sqlite_portal.get("auditor", "/requests", department="beta").json() == []
     # Auditors and ops do not request resources.
     assert sign_in(sqlite_portal, "auditor").get("/requests/new").status_code == 403
 
@@ -327,3 +334,96 @@ def test_the_detail_page_says_why_deploy_is_refused(sqlite_portal: Portal) -> No
     done = ops.post(f"/requests/{rid}/deploy", data={"csrf_token": token}, follow_redirects=False)
     assert done.status_code == 303
     assert 'data-testid="state">已部署' in ops.get(f"/requests/{rid}").text
+
+
+def test_an_unknown_department_is_refused_not_filed_elsewhere(sqlite_portal: Portal) -> None:
+    """Issue 17, finding 8: department=zzz was filed under the first department."""
+    for who in ("req-a", "admin"):
+        client = sign_in(sqlite_portal, who)
+        token = csrf_of(client.get("/requests/new").text)
+        answer = client.post(
+            "/requests/new",
+            data={"csrf_token": token, "kind": "storage", "department": "zzz", "storage_gb": "1"},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 422 and 'data-testid="department-error"' in answer.text
+        assert "本县没有这个部门" in answer.text
+    assert sqlite_portal.get("auditor", "/requests").json() == []
+
+
+def test_the_accounts_page(sqlite_portal: Portal) -> None:
+    """Issue 17: the account lifecycle on the administrators' pages, zh-CN first."""
+    p = sqlite_portal
+    victim = sign_in(p, "req-b")
+    admin = sign_in(p, "admin")
+    page = admin.get("/admin/accounts")
+    assert page.status_code == 200 and "账号管理" in page.text and "系统管理员" in page.text
+    assert 'data-testid="account-req-b"' in page.text
+    token = csrf_of(page.text)
+    no_reason = admin.post("/admin/accounts/req-b/deactivate", data={"csrf_token": token})
+    assert no_reason.status_code == 422 and "reason" in no_reason.text
+    forged = admin.post(
+        "/admin/accounts/req-b/deactivate", data={"csrf_token": "x", "reason": "left"}
+    )
+    assert forged.status_code == 403
+    done = admin.post(
+        "/admin/accounts/req-b/deactivate",
+        data={"csrf_token": token, "reason": "left"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert "账号已停用" in admin.get(done.headers["location"]).text
+    assert victim.get("/", follow_redirects=False).status_code == 303  # signed out
+    assert p.get("req-b", "/me").status_code == 401  # and its token revoked
+    back = admin.post(
+        "/admin/accounts/req-b/reactivate",
+        data={"csrf_token": token, "reason": "back"},
+        follow_redirects=False,
+    )
+    assert back.status_code == 303
+    # The security administrator starts here, ends sessions, and may not deactivate.
+    security = sign_in(p, "security")
+    assert security.get("/", follow_redirects=False).headers["location"] == "/admin/accounts"
+    other = sign_in(p, "head-a")
+    sec_token = csrf_of(security.get("/admin/accounts").text)
+    refused = security.post(
+        "/admin/accounts/head-a/deactivate", data={"csrf_token": sec_token, "reason": "x"}
+    )
+    assert refused.status_code == 403
+    ended = security.post(
+        "/admin/accounts/head-a/end-sessions",
+        data={"csrf_token": sec_token},
+        follow_redirects=False,
+    )
+    assert ended.status_code == 303
+    assert other.get("/", follow_redirects=False).status_code == 303
+    assert security.get("/requests").status_code == 403
+    english = security.get("/admin/accounts", headers={"Accept-Language": "en"})
+    assert "security administrator" in english.text or "安全管理员" in english.text
+    for who in ("req-a", "ops", "auditor"):
+        assert sign_in(p, who).get("/admin/accounts").status_code == 403
+
+
+def test_change_ones_password_on_the_account_page(sqlite_portal: Portal) -> None:
+    client = sign_in(sqlite_portal, "req-a")
+    page = client.get("/account")
+    assert page.status_code == 200 and "修改密码" in page.text
+    token = csrf_of(page.text)
+    wrong = client.post(
+        "/account/password",
+        data={"csrf_token": token, "current_password": "nope", "new_password": "New-pass-2026!"},
+    )
+    assert wrong.status_code == 403 and "当前密码不正确" in wrong.text
+    weak = client.post(
+        "/account/password",
+        data={"csrf_token": token, "current_password": PASSWORD, "new_password": "aaaaaaaaaaaa"},
+    )
+    assert weak.status_code == 422 and 'data-testid="password-error"' in weak.text
+    done = client.post(
+        "/account/password",
+        data={"csrf_token": token, "current_password": PASSWORD, "new_password": "New-pass-2026!"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"].startswith("/login")
+    assert client.get("/account", follow_redirects=False).status_code == 303  # signed out
+    assert sign_in(sqlite_portal, "req-a", "New-pass-2026!").get("/").status_code == 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -189,28 +191,74 @@ def test_a_quota_change_is_not_decommissioned() -> None:
     assert refused.value.reason is DenyReason.NOT_FOR_KIND
 
 
-def test_admins_may_take_every_step_but_approve_their_own() -> None:
-    admin = actor(Role.ADMIN, None, user_id=7)
-    for step in STEPS:
-        assert (
-            lifecycle.decide(
-                admin,
-                step.action,
-                department="alpha",
-                state=step.source,
-                kind=RequestKind.COMPUTE,
-                owner_id=1,
-            )
-            == step
-        )
+def test_administrators_take_no_step_of_a_request() -> None:
+    """Issue 17: admins manage accounts, they do not request or approve (separation of duties)."""
+    for role in (Role.ADMIN, Role.SECURITY_ADMIN, Role.AUDITOR):
+        for step in STEPS:
+            with pytest.raises(DeniedError) as refused:
+                lifecycle.decide(
+                    actor(role, None, user_id=7),
+                    step.action,
+                    department="alpha",
+                    state=step.source,
+                    kind=RequestKind.COMPUTE,
+                    owner_id=1,
+                )
+            assert refused.value.reason is DenyReason.FORBIDDEN, (role, step)
+
+
+def approve(approver: Actor, state: RequestState, duties: lifecycle.Duties) -> lifecycle.Step:
+    return lifecycle.decide(
+        approver,
+        Action.APPROVE,
+        department="alpha",
+        state=state,
+        kind=RequestKind.STORAGE,
+        owner_id=1,
+        duties=duties,
+    )
+
+
+def test_four_eyes_count_whoever_issued_the_token() -> None:
+    """Issue 17, finding 2: an admin issued tokens, submitted as one user, approved as others."""
+    head = actor(Role.DEPT_APPROVER, user_id=2)
+    ops = actor(Role.OPS_APPROVER, None, user_id=3)
+    by_admin = lifecycle.Duties(submitted_via="portal:root")
+    assert approve(head, RequestState.SUBMITTED, by_admin).target is RequestState.DEPT_APPROVED
+    for approver, state in ((head, RequestState.SUBMITTED), (ops, RequestState.DEPT_APPROVED)):
+        with_admin_token = dataclasses.replace(approver, via="portal:root")
+        with pytest.raises(DeniedError) as refused:
+            approve(with_admin_token, state, by_admin)
+        assert refused.value.reason is DenyReason.OWN_REQUEST
+    # The two levels are two people, whichever way the second one signs in.
+    approved_by_head = lifecycle.Duties(dept_approvers=frozenset({head.audit_name}))
+    assert approve(ops, RequestState.DEPT_APPROVED, approved_by_head).target is (
+        RequestState.OPS_APPROVED
+    )
+    same = Actor(2, head.name, Role.OPS_APPROVER, None)  # the head's name on an ops account
+    with pytest.raises(DeniedError) as refused:
+        approve(same, RequestState.DEPT_APPROVED, approved_by_head)
+    assert refused.value.reason is DenyReason.SAME_APPROVER
+    via_head = lifecycle.Duties(dept_approvers=frozenset({head.audit_name, "portal:root"}))
     with pytest.raises(DeniedError):
+        approve(dataclasses.replace(ops, via="portal:root"), RequestState.DEPT_APPROVED, via_head)
+
+
+def test_a_break_glass_role_approves_within_four_eyes() -> None:
+    admin = Actor(7, "root", Role.ADMIN, None, break_glass=True)
+    assert approve(admin, RequestState.SUBMITTED, lifecycle.Duties()).target is (
+        RequestState.DEPT_APPROVED
+    )
+    with pytest.raises(DeniedError):
+        approve(admin, RequestState.SUBMITTED, lifecycle.Duties(submitted_via="portal:root"))
+    with pytest.raises(DeniedError):  # break glass approves and rejects, nothing else
         lifecycle.decide(
             admin,
-            Action.APPROVE,
+            Action.DEPLOY,
             department="alpha",
-            state=RequestState.SUBMITTED,
-            kind=RequestKind.COMPUTE,
-            owner_id=7,
+            state=RequestState.OPS_APPROVED,
+            kind=RequestKind.STORAGE,
+            owner_id=1,
         )
 
 
@@ -259,9 +307,23 @@ def test_visibility_by_role() -> None:
     for role in (Role.OPS_APPROVER, Role.AUDITOR, Role.ADMIN):
         assert lifecycle.can_see(actor(role, None), "beta")
     assert not lifecycle.can_create(actor(Role.OPS_APPROVER, None), "alpha")
-    assert lifecycle.can_create(actor(Role.ADMIN, None), "alpha")
+    assert not lifecycle.can_create(actor(Role.ADMIN, None), "alpha")
     assert lifecycle.can_read_audit(actor(Role.AUDITOR, None))
-    assert not lifecycle.can_read_audit(actor(Role.OPS_APPROVER, None))
+    # The three administrators are separate: none does another's work.
+    for role, may in (
+        (Role.ADMIN, {"manage_users", "see_accounts"}),
+        (Role.SECURITY_ADMIN, {"manage_security", "see_accounts"}),
+        (Role.AUDITOR, {"read_audit"}),
+        (Role.OPS_APPROVER, set()),
+    ):
+        someone = actor(role, None)
+        rights = {
+            "manage_users": lifecycle.can_manage_users(someone),
+            "see_accounts": lifecycle.can_see_accounts(someone),
+            "manage_security": lifecycle.can_manage_security(someone),
+            "read_audit": lifecycle.can_read_audit(someone),
+        }
+        assert {name for name, yes in rights.items() if yes} == may, role
 
 
 def test_requestable_flavors_are_whole_gigabytes() -> None:
