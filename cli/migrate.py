@@ -30,6 +30,7 @@ from cli.kit import (
     registry_session,
     write_files,
 )
+from desired import network_plan
 from govcloud import constants
 from govcloud.errors import BadInputError
 from govcloud.loader import load_county_reporting
@@ -42,6 +43,7 @@ from migration.checks import check_migration
 from migration.inventory import inventory
 from migration.runbook import runbooks
 from migration.waves import WavePlan, plan_waves
+from network.plan import PlanError
 
 if TYPE_CHECKING:
     from migration.runner import Outcome, Runner
@@ -114,6 +116,12 @@ def migrate_plan(
         plan = plan_waves(found, previous)
         if save:
             saved = store.save_plan(session, plan, previous, actor=actor())
+            # Departments with systems to migrate get their migration network: its prefixes
+            # are recorded with the plan, in the same transaction, so they never move.
+            try:
+                network_plan.plan_and_apply(session, county, actor=actor())
+            except PlanError as error:
+                raise BadInputError("; ".join(error.problems)) from None
         if runbooks_dir is not None:
             # Inside the transaction: files that cannot be written leave the registry as it was.
             write_files(runbooks_dir, runbooks(plan, found))

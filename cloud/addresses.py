@@ -75,13 +75,18 @@ def server_port(
 def _on_subnet(
     addresses: tuple[str, ...], subnets: list[Subnet], version: int
 ) -> tuple[str, str] | None:
-    """(address/length, gateway) of the first address of this IP version on a known subnet."""
+    """(address/length, gateway) of the first address of this IP version, on the narrowest
+    subnet that holds it (the county's external network may span the tenant subnets)."""
     for address in addresses:
         ip = netaddr.IPAddress(address)
         if ip.version != version:
             continue
-        for subnet in subnets:
-            network = netaddr.IPNetwork(subnet.cidr)
-            if ip in network and subnet.gateway_ip:
-                return f"{ip}/{network.prefixlen}", subnet.gateway_ip
+        holding = [
+            (netaddr.IPNetwork(s.cidr), s)
+            for s in subnets
+            if ip in netaddr.IPNetwork(s.cidr) and s.gateway_ip
+        ]
+        if holding:
+            network, subnet = max(holding, key=lambda pair: pair[0].prefixlen)
+            return f"{ip}/{network.prefixlen}", str(subnet.gateway_ip)
     return None

@@ -1,0 +1,353 @@
+"""迁移上云 in the lab: a small county's systems move to their cloud servers on the local cloud,
+warm and cold, under a client that numbers its writes; rollbacks, a failed verification, a
+killed run and the source's retirement. The cloud servers are the stacks' own (deployed to the
+local cloud), realised in the lab at their Neutron ports' addresses.
+
+The tests run in order on one lab (root): each leaves the system where the next expects it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from handdeploy import remove_county
+from small_county import write_county, write_project
+from sqlalchemy.orm import Session
+
+from govcloud.registry import db
+from govcloud.registry.migration_state import MigrationMode, MigrationState
+from govcloud.registry.tables import MigrationStep, MigrationSystem
+from lab.localcloud.layout import CLOUD_NAME, REGIONS
+from lab.localcloud.manager import LocalCloud
+from lab.netlab.manager import NetLab
+from migration import labsite
+from migration.runner import Runner
+
+pytestmark = pytest.mark.cloud
+REPO = Path(__file__).resolve().parents[2]
+CODE = "519988"  # a county of its own: other cloud tests use other codes
+LAB = "mig"
+WARM = "alpha/oa"
+COLD = "alpha/docs"
+TIMEOUT_S = 1800
+# Two legacy systems of alpha's, on its renumbered office LAN: one moves warm, one cold.
+SYSTEMS = """\
+  - code: oa
+    name: 办公系统
+    tier: general
+    data_gb: 1
+    max_downtime_min: 60
+    location: legacy
+  - code: docs
+    name: 档案系统
+    tier: general
+    data_gb: 1
+    max_downtime_min: 120
+    location: legacy
+"""
+
+
+@dataclass
+class Site:
+    """The county, its registry, the local cloud it is deployed to and the lab it runs in."""
+
+    county: Path
+    project: Path
+    env: dict[str, str]
+    lab: NetLab
+
+    def govcloud(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "cli", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
+        assert "Traceback" not in result.stderr + result.stdout, result.stderr
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def migrate(self, *args: str, code: int = 0) -> dict[str, Any]:
+        result = self.govcloud("migrate", *args, "--lab", LAB, "--json", check=False)
+        assert result.returncode == code, result.stdout + result.stderr
+        return dict(json.loads(result.stdout))
+
+    def inside(self, node: str, *command: str) -> str:
+        """A command's output inside a lab node."""
+        result = self.govcloud("lab", "exec", node, "--name", LAB, "--", *command)
+        return result.stdout
+
+    def sql(self, node: str, query: str) -> str:
+        return self.inside(
+            node,
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-X",
+            "-At",
+            "-d",
+            "records",
+            "-c",
+            query,
+        ).strip()
+
+    def sessions(self) -> Session:
+        engine = db.make_engine(f"sqlite:///{self.env['GOVCLOUD_STATE_DIR']}/registry.sqlite3")
+        return Session(engine)
+
+
+def _county(root: Path) -> Path:
+    county = write_county(
+        root,
+        {
+            "county.yaml": ('code: "519901"', f'code: "{CODE}"'),
+            "departments/alpha.yaml": (
+                "    depends_on: [beta/db]\n",
+                "    depends_on: [beta/db]\n" + SYSTEMS,
+            ),
+        },
+    )
+    # beta's core database moves too in the plan: its m1.large needs room Nova can place.
+    beta = county / "departments" / "beta.yaml"
+    beta.write_text(beta.read_text().replace("storage_gb: 50", "storage_gb: 300"))
+    return Path(county)
+
+
+@pytest.fixture(scope="module")
+def site(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    if os.geteuid() != 0:
+        pytest.fail(
+            "the migration lab tests need root (network namespaces): run `make test` as root"
+        )
+    root = tmp_path_factory.mktemp("migrate")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVCLOUD_", "OS_"))}
+    env |= {
+        "GOVCLOUD_STATE_DIR": str(root / "state"),
+        "GOVCLOUD_LOCALCLOUD_DIR": str(local_cloud.paths.root),
+        "GOVCLOUD_LAB_DIR": str(root / "lab"),
+        "GOVCLOUD_ACTOR": "test:migrate",
+    }
+    lab = NetLab(root / "lab", LAB)
+    os.environ["OS_CLIENT_CONFIG_FILE"] = str(local_cloud.paths.clouds_yaml)
+    found = Site(_county(root / "county"), write_project(root / "project", CODE), env, lab)
+    county = ("--county", str(found.county))
+    try:
+        found.govcloud("db", "upgrade")
+        found.govcloud("migrate", "plan", *county, "--save")
+        found.govcloud(
+            "localcloud",
+            "deploy",
+            "--stack",
+            "primary",
+            *county,
+            "--project-dir",
+            str(found.project),
+        )
+        found.govcloud(
+            "lab", "up", "--departments", "alpha", "--workloads", f"{WARM},{COLD}",
+            "--workload-mb", "8", "--name", LAB, "--registry", *county,
+        )  # fmt: skip
+        found.govcloud(
+            "lab", "run", "--name", LAB, "--", "ansible-playbook", "playbooks/network-merge.yml"
+        )
+        yield found
+    finally:
+        if lab.ours():
+            lab.down()
+        remove_county(CLOUD_NAME, [r.name for r in REGIONS], CODE)
+
+
+class Load:
+    """The numbering client on a department host, started and stopped by this test."""
+
+    def __init__(self, site: Site, system: str, start: int, out: Path) -> None:
+        self.out = out
+        self.stop_file = out.with_suffix(".stop")
+        name = site.lab.app(system)["name"]
+        host = next(n for n in site.lab.state()["nodes"] if n.startswith("alpha-office-h"))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cli", "lab", "exec", host, "--name", LAB, "--",
+             "python", "-m", "lab.workload.client", f"http://{name}:443", "--rate", "100",
+             "--seconds", "600", "--start", str(start), "--stop-file", str(self.stop_file),
+             "--out", str(out)],
+            cwd=REPO, env=site.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(3)  # writes flowing before the move begins
+
+    def finish(self) -> dict[str, Any]:
+        self.stop_file.touch()
+        _, stderr = self.process.communicate(timeout=120)
+        assert self.process.returncode == 0, stderr
+        return dict(json.loads(self.out.read_text()))
+
+
+def missing_writes(site: Site, node: str, tally: dict[str, Any]) -> int:
+    """Acknowledged writes the server lacks (every issued number was acknowledged)."""
+    assert tally["unacknowledged"] == [] and tally["acknowledged"] == tally["issued"], tally
+    first, last = int(tally["first_seq"]), int(tally["last_seq"])
+    return int(
+        site.sql(
+            node,
+            f"SELECT count(*) FROM generate_series({first}, {last}) s "  # noqa: S608  (integers)
+            "WHERE s NOT IN (SELECT seq FROM records)",
+        )
+    )
+
+
+def test_a_warm_move_under_load_loses_no_write(site: Site, tmp_path: Path) -> None:
+    load = Load(site, WARM, 1, tmp_path / "load.json")
+    moved = site.migrate("run", WARM)
+    tally = load.finish()
+    assert (moved["state"], moved["mode"], moved["rolled_back"]) == ("validated", "warm", False)
+    assert moved["rows_source"] == moved["rows_target"] > 0
+    assert moved["downtime_s"] is not None and moved["downtime_s"] > 0
+    assert [s["step"] for s in moved["steps"]] == ["replicate", "test", "cutover"]
+    info = site.lab.app(WARM)
+    assert info["resolves_to"] == [info["servers"]["cloud"]["ipv4"]]
+    assert missing_writes(site, info["servers"]["cloud"]["node"], tally) == 0
+    assert tally["failed_attempts"] > 0  # the client did see the cutover
+    # The source kept every write up to the cutover and takes no more.
+    assert site.sql(info["servers"]["source"]["node"], "SHOW default_transaction_read_only") == "on"
+
+
+def test_a_rollback_after_the_cutover_brings_back_every_write(site: Site, tmp_path: Path) -> None:
+    load = Load(site, WARM, 100_000, tmp_path / "load.json")
+    back = site.migrate("rollback", WARM)
+    tally = load.finish()
+    assert (back["state"], back["rolled_back"]) == ("planned", True)
+    info = site.lab.app(WARM)
+    source = info["servers"]["source"]["node"]
+    assert info["resolves_to"] == [info["servers"]["source"]["ipv4"]]
+    assert missing_writes(site, source, tally) == 0
+    assert (
+        site.sql(source, "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+        == "f|off"
+    )
+
+
+def test_a_cutover_that_fails_verification_rolls_back(site: Site, tmp_path: Path) -> None:
+    # The rest of the data "differs": each server answers when it started. The copy has been
+    # promoted and named by then, so the rollback must bring its writes back.
+    engine = db.make_engine(f"sqlite:///{site.env['GOVCLOUD_STATE_DIR']}/registry.sqlite3")
+    placement = labsite.placement(site.lab, WARM)
+    broken = replace(
+        placement,
+        variables={
+            **placement.variables,
+            "migrate_verify_data_query": "SELECT pg_postmaster_start_time()",
+        },
+    )
+    runner = Runner(
+        sessions=db.session_factory(engine),
+        placement=broken,
+        execute=labsite.LabExecutor(site.lab),
+        root=Path(site.env["GOVCLOUD_STATE_DIR"]) / "migration",
+        actor="test:migrate",
+    )
+    load = Load(site, WARM, 200_000, tmp_path / "load.json")
+    outcome = runner.run(MigrationMode.WARM)
+    tally = load.finish()
+    assert not outcome.ok and outcome.rolled_back, outcome.as_dict()
+    assert outcome.state == MigrationState.PLANNED.value
+    assert [s["step"] for s in outcome.steps] == ["replicate", "test", "cutover", "rollback"]
+    info = site.lab.app(WARM)
+    source = info["servers"]["source"]["node"]
+    assert info["resolves_to"] == [info["servers"]["source"]["ipv4"]]
+    assert missing_writes(site, source, tally) == 0
+    assert (
+        site.sql(source, "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+        == "f|off"
+    )
+
+
+def test_a_killed_run_resumes_from_its_journal(site: Site) -> None:
+    with site.sessions() as session:
+        before = session.query(MigrationStep).filter_by(system=WARM).count()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "cli", "migrate", "run", WARM, "--lab", LAB],
+        cwd=REPO, env=site.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with site.sessions() as session:
+            row = session.get(MigrationSystem, WARM)
+            if row is not None and row.state == MigrationState.REPLICATING.value:
+                break
+        time.sleep(0.5)
+    time.sleep(3)  # in the middle of the base backup
+    os.killpg(run.pid, signal.SIGKILL)  # our own run, and its ansible-playbook
+    run.wait(timeout=30)
+    with site.sessions() as session:
+        row = session.get(MigrationSystem, WARM)
+        assert row is not None and row.state == MigrationState.REPLICATING.value
+        assert row.run_id is not None  # the dead run still holds it
+    resumed = site.migrate("run", WARM)
+    assert resumed["state"] == "validated"
+    assert [s["step"] for s in resumed["steps"]] == ["replicate", "test", "cutover"]
+    with site.sessions() as session:
+        journal = session.query(MigrationStep).filter_by(system=WARM).order_by(MigrationStep.id)
+        statuses = [(e.step, e.status) for e in journal][before:]
+    assert statuses[0] == ("replicate", "started")  # the killed step, never finished
+    assert statuses[1:] == [("replicate", "done"), ("test", "done"), ("cutover", "done")]
+
+
+def test_finalize_retires_the_source(site: Site) -> None:
+    done = site.migrate("finalize", WARM)
+    assert done["state"] == "finalized"
+    info = site.lab.app(WARM)
+    source = info["servers"]["source"]["node"]
+    clusters = site.inside(source, "pg_lsclusters", "-h")
+    assert "down" in clusters and "online" not in clusters
+    assert site.inside(source, "cat", f"/etc/govcloud/retired/{WARM.replace('/', '-')}")
+    pinholes = site.inside(
+        "alpha-rtr", "nft", "list", "chain", "inet", "govcloud_filter", "pinholes"
+    )
+    assert "migration" not in pinholes
+    # The cloud server goes on serving by the name; going back is refused.
+    assert site.sql(info["servers"]["cloud"]["node"], "SELECT pg_is_in_recovery()") == "f"
+    refused = site.govcloud("migrate", "rollback", WARM, "--lab", LAB, check=False)
+    assert refused.returncode == 2 and "retired" in refused.stderr
+
+
+def test_a_cold_move_and_its_rollback_lose_no_write(site: Site, tmp_path: Path) -> None:
+    load = Load(site, COLD, 1, tmp_path / "load.json")
+    moved = site.migrate("run", COLD, "--cold")
+    tally = load.finish()
+    assert (moved["state"], moved["mode"]) == ("validated", "cold")
+    assert [s["step"] for s in moved["steps"]] == ["cold-cutover"]
+    assert moved["rows_source"] == moved["rows_target"] > 0
+    info = site.lab.app(COLD)
+    assert missing_writes(site, info["servers"]["cloud"]["node"], tally) == 0
+    load = Load(site, COLD, 100_000, tmp_path / "again.json")
+    back = site.migrate("rollback", COLD)
+    tally = load.finish()
+    assert back["state"] == "planned"
+    assert missing_writes(site, info["servers"]["source"]["node"], tally) == 0
+
+
+def test_the_journal_and_the_audit_log_tell_the_story(site: Site) -> None:
+    status = json.loads(site.govcloud("migrate", "status", "--json").stdout)
+    states = {s["system"]: s["state"] for s in status["systems"]}
+    assert states[WARM] == "finalized" and states[COLD] == "planned"
+    log = json.loads(
+        site.govcloud("audit", "log", "--action", "migration.step_done", "--json").stdout
+    )
+    assert any(e["object"] == f"migration/{WARM}" for e in log)
+    assert site.govcloud("audit", "verify-log").returncode == 0
