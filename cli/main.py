@@ -38,7 +38,7 @@ from govcloud import constants
 from govcloud.errors import GovcloudError
 from govcloud.loader import InputProblemsError
 from govcloud.model import DepartmentKind, Tier
-from govcloud.registry import audit_log, db
+from govcloud.registry import audit_log, db, migration_state
 from govcloud.settings import get_settings
 from govcloud.status import DepartmentStatus, county_status
 
@@ -119,10 +119,25 @@ def _rate_text(row: DepartmentStatus) -> str:
     return f"[{colour}]{row.cloud_rate:.0%}[/]"
 
 
+def _moved() -> frozenset[str]:
+    """Systems cut over by a migration, when there is a migrated registry; else none."""
+    engine = db.make_engine(get_settings().registry_url())
+    try:
+        if db.current_revision(engine) != db.head_revision():
+            return frozenset()
+        with db.session_factory(engine)() as session:
+            return migration_state.on_cloud(session)
+    except GovcloudError:
+        return frozenset()
+    finally:
+        engine.dispose()
+
+
 @app.command()
 def status(county_dir: CountyOption = None, as_json: JsonOption = False) -> None:
-    """Per department: quota, systems by tier, on cloud vs legacy, and the on-cloud rate."""
-    report = county_status(load(county_dir))
+    """Per department: quota, systems by tier, on cloud vs legacy, and the on-cloud rate
+    (systems the migration registry shows cut over count as on the cloud)."""
+    report = county_status(load(county_dir), _moved())
     if as_json:
         print_json(report)
         return

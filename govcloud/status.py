@@ -45,13 +45,23 @@ def _rate(on_cloud: int, eligible: int) -> float | None:
     return on_cloud / eligible if eligible else None
 
 
-def _status_of(
-    code: str, name: str, kind: str, quota: Quota, departments: list[Department]
+def _status_of(  # noqa: PLR0917  (a row's parts)
+    code: str,
+    name: str,
+    kind: str,
+    quota: Quota,
+    departments: list[Department],
+    moved: frozenset[str] = frozenset(),
 ) -> DepartmentStatus:
-    systems = [system for department in departments for system in department.systems]
-    tiers = Counter(system.tier for system in systems)
-    on_cloud = sum(1 for system in systems if system.location is Location.CLOUD)
-    classified = sum(1 for system in systems if system.classified)
+    systems = [(d.code, system) for d in departments for system in d.systems]
+    tiers = Counter(system.tier for _, system in systems)
+    on_cloud = sum(
+        1
+        for department, system in systems
+        if system.location is Location.CLOUD or f"{department}/{system.code}" in moved
+    )
+    systems_only = [system for _, system in systems]
+    classified = sum(1 for system in systems_only if system.classified)
     # Classified (涉密) systems may never move, so the rate counts only systems that may.
     eligible = len(systems) - classified
     rate = _rate(on_cloud, eligible)
@@ -71,9 +81,13 @@ def _status_of(
     )
 
 
-def county_status(county: County) -> CountyStatus:
-    """Compute the status of every department and the county total."""
-    rows = [_status_of(d.code, d.name, d.kind.value, d.quota, [d]) for d in county.departments]
+def county_status(county: County, moved: frozenset[str] = frozenset()) -> CountyStatus:
+    """Compute the status of every department and the county total. `moved` are the systems
+    the migration registry shows cut over (its ON_CLOUD_STATES): the YAML's `location` is
+    where a system started, not where it runs now."""
+    rows = [
+        _status_of(d.code, d.name, d.kind.value, d.quota, [d], moved) for d in county.departments
+    ]
     total_quota = Quota(
         **{
             field: sum(getattr(d.quota, field) for d in county.departments)
@@ -81,7 +95,7 @@ def county_status(county: County) -> CountyStatus:
         }
     )
     total = _status_of(
-        "total", f"{county.name}合计", "county", total_quota, list(county.departments)
+        "total", f"{county.name}合计", "county", total_quota, list(county.departments), moved
     )
     return CountyStatus(
         code=county.code,

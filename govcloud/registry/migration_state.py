@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govcloud.registry.tables import MigrationSystem
+
 
 class MigrationState(StrEnum):
     """Where a system is on its way to the cloud."""
@@ -34,3 +39,10 @@ class MigrationMode(StrEnum):
 ON_CLOUD_STATES = frozenset(
     {MigrationState.CUT_OVER, MigrationState.VALIDATED, MigrationState.FINALIZED}
 )
+
+
+def on_cloud(session: Session) -> frozenset[str]:
+    """Systems (`dept/system`) the migration registry shows served by the cloud now."""
+    states = [state.value for state in ON_CLOUD_STATES]
+    rows = session.execute(select(MigrationSystem.system).where(MigrationSystem.state.in_(states)))
+    return frozenset(rows.scalars())

@@ -772,20 +772,7 @@ def _data_plane(node: dict[str, Any]) -> list[str]:
         if state["gateway4"]:
             lines.append(f"route add default via {state['gateway4']}")
         return lines
-    if role == ROLE_CLOUD:
-        lines = [
-            f"addr add {node['ipv4']} dev {node['interface']}",
-            f"addr add {node['ipv6']} dev {node['interface']} nodad",
-            f"route add default via {node['gateway4']}",
-            f"route add default via {node['gateway6']}",
-        ]
-        # The tenant subnets of deployed servers: the gateway is their Neutron router.
-        for tenant in node.get("tenants", []):
-            lines.append(f"addr add {tenant['ipv4']} dev {tenant['bridge']}")
-            if tenant["ipv6"]:
-                lines.append(f"addr add {tenant['ipv6']} dev {tenant['bridge']} nodad")
-        return lines
-    if role == ROLE_CLOUD_SERVER:
+    if role in (ROLE_CLOUD, ROLE_CLOUD_SERVER):
         lines = [
             f"addr add {node['ipv4']} dev {node['interface']}",
             f"route add default via {node['gateway4']}",
@@ -795,6 +782,11 @@ def _data_plane(node: dict[str, Any]) -> list[str]:
                 f"addr add {node['ipv6']} dev {node['interface']} nodad",
                 f"route add default via {node['gateway6']}",
             ]
+        # The tenant subnets of deployed servers: the gateway is their Neutron router.
+        for tenant in node.get("tenants", []):
+            lines.append(f"addr add {tenant['ipv4']} dev {tenant['bridge']}")
+            if tenant["ipv6"]:
+                lines.append(f"addr add {tenant['ipv6']} dev {tenant['bridge']} nodad")
         return lines
     if role == ROLE_ROUTER and node["daemon"] == DAEMON_BIRD:
         return [f"addr add {lan['legacy']} dev {lan['interface']}" for lan in node["lans"]]

@@ -40,6 +40,8 @@ LAB = "mig"
 WARM = "alpha/oa"
 COLD = "alpha/docs"
 TIMEOUT_S = 1800
+# A server that serves: a primary taking writes.
+SERVING = "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')"
 # Two legacy systems of alpha's, on its renumbered office LAN: one moves warm, one cold.
 SYSTEMS = """\
   - code: oa
@@ -210,6 +212,18 @@ def missing_writes(site: Site, node: str, tally: dict[str, Any]) -> int:
     )
 
 
+def assert_back_at_the_source(site: Site, system: str, tally: dict[str, Any]) -> None:
+    """The name leads to the source again, which takes writes and holds every one acknowledged."""
+    info = site.lab.app(system)
+    source = info["servers"]["source"]["node"]
+    assert info["resolves_to"] == [info["servers"]["source"]["ipv4"]]
+    assert missing_writes(site, source, tally) == 0
+    serving = site.sql(
+        source, "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')"
+    )
+    assert serving == "f|off"
+
+
 def test_a_warm_move_under_load_loses_no_write(site: Site, tmp_path: Path) -> None:
     load = Load(site, WARM, 1, tmp_path / "load.json")
     moved = site.migrate("run", WARM)
@@ -231,14 +245,7 @@ def test_a_rollback_after_the_cutover_brings_back_every_write(site: Site, tmp_pa
     back = site.migrate("rollback", WARM)
     tally = load.finish()
     assert (back["state"], back["rolled_back"]) == ("planned", True)
-    info = site.lab.app(WARM)
-    source = info["servers"]["source"]["node"]
-    assert info["resolves_to"] == [info["servers"]["source"]["ipv4"]]
-    assert missing_writes(site, source, tally) == 0
-    assert (
-        site.sql(source, "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
-        == "f|off"
-    )
+    assert_back_at_the_source(site, WARM, tally)
 
 
 def test_a_cutover_that_fails_verification_rolls_back(site: Site, tmp_path: Path) -> None:
@@ -266,14 +273,7 @@ def test_a_cutover_that_fails_verification_rolls_back(site: Site, tmp_path: Path
     assert not outcome.ok and outcome.rolled_back, outcome.as_dict()
     assert outcome.state == MigrationState.PLANNED.value
     assert [s["step"] for s in outcome.steps] == ["replicate", "test", "cutover", "rollback"]
-    info = site.lab.app(WARM)
-    source = info["servers"]["source"]["node"]
-    assert info["resolves_to"] == [info["servers"]["source"]["ipv4"]]
-    assert missing_writes(site, source, tally) == 0
-    assert (
-        site.sql(source, "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
-        == "f|off"
-    )
+    assert_back_at_the_source(site, WARM, tally)
 
 
 def test_a_killed_run_resumes_from_its_journal(site: Site) -> None:
@@ -339,7 +339,7 @@ def test_a_cold_move_and_its_rollback_lose_no_write(site: Site, tmp_path: Path) 
     back = site.migrate("rollback", COLD)
     tally = load.finish()
     assert back["state"] == "planned"
-    assert missing_writes(site, info["servers"]["source"]["node"], tally) == 0
+    assert_back_at_the_source(site, COLD, tally)
 
 
 def test_the_journal_and_the_audit_log_tell_the_story(site: Site) -> None:

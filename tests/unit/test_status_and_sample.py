@@ -79,3 +79,23 @@ def test_sample_extranet_uses_only_benchmark_and_documentation_space(
     benchmark = netaddr.IPSet(["198.18.0.0/15"])
     assert all(netaddr.IPNetwork(p) in benchmark for p in county.extranet.ipv4_pools)
     assert netaddr.IPNetwork(county.extranet.ipv6_prefix) in netaddr.IPNetwork("2001:db8::/32")
+
+
+def test_a_system_the_registry_shows_cut_over_counts_as_on_the_cloud(
+    sample_county_dir: Path,
+) -> None:
+    county = load_county(sample_county_dir)
+    legacy = next(
+        (d.code, s.code)
+        for d in county.departments
+        for s in d.systems
+        if s.location is Location.LEGACY and not s.classified
+    )
+    before = county_status(county)
+    after = county_status(county, frozenset({f"{legacy[0]}/{legacy[1]}"}))
+    assert after.total.on_cloud == before.total.on_cloud + 1
+    assert after.total.legacy == before.total.legacy - 1
+    row = {r.code: r for r in after.departments}[legacy[0]]
+    was = {r.code: r for r in before.departments}[legacy[0]]
+    assert row.on_cloud == was.on_cloud + 1 and row.cloud_rate is not None
+    assert was.cloud_rate is not None and row.cloud_rate > was.cloud_rate
