@@ -249,15 +249,15 @@ def test_a_rollback_after_the_cutover_brings_back_every_write(site: Site, tmp_pa
 
 
 def test_a_cutover_that_fails_verification_rolls_back(site: Site, tmp_path: Path) -> None:
-    # The rest of the data "differs": each server answers when it started. The copy has been
-    # promoted and named by then, so the rollback must bring its writes back.
+    # Verification from a node that cannot resolve the system's name: it fails after the copy
+    # was promoted and named, so the rollback must bring the copy's writes back.
     engine = db.make_engine(f"sqlite:///{site.env['GOVCLOUD_STATE_DIR']}/registry.sqlite3")
     placement = labsite.placement(site.lab, WARM)
     broken = replace(
         placement,
         variables={
             **placement.variables,
-            "migrate_verify_data_query": "SELECT pg_postmaster_start_time()",
+            "migrate_verify_from": "core-rtr",
         },
     )
     runner = Runner(
