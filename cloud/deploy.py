@@ -216,7 +216,6 @@ class Deployer:
         *,
         county_code: str,
         steps: list[Step],
-        desired: Iterable[Item],
         progress: Progress | None = None,
     ) -> None:
         self.connect = connect
@@ -855,7 +854,6 @@ def deploy_stack(
         snapshot,
         county_code=desired.state.county.code,
         steps=steps,
-        desired=desired.items,
         progress=progress,
     )
     result = deployer.run(workers)
