@@ -142,7 +142,8 @@ def status(county_dir: CountyOption = None, as_json: JsonOption = False) -> None
         print_json(report)
         return
     table = Table(
-        title=f"{report.name} ({report.code}) · 上云率 target {report.target:.0%}",
+        title=f"{report.name} ({report.code}) · 上云率 target {report.target:.0%} "
+        f"({report.target_year})",
         show_footer=True,
         box=box.SIMPLE_HEAD,
         pad_edge=False,

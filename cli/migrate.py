@@ -8,6 +8,7 @@ reads the county and the registry, calls them, and prints.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,19 +26,21 @@ from cli.kit import (
     actor,
     county_dir,
     err,
+    load,
     out,
     print_json,
     registry_session,
     write_files,
 )
 from desired import network_plan
-from govcloud import constants
+from govcloud import charts, constants, progress
 from govcloud.errors import BadInputError
 from govcloud.loader import load_county_reporting
 from govcloud.model import County
-from govcloud.registry import db
+from govcloud.registry import cloud_rate, db, migration_state
 from govcloud.registry.migration_state import MigrationMode, MigrationState
 from govcloud.settings import get_settings
+from govcloud.status import county_status
 from migration import store
 from migration.checks import check_migration
 from migration.inventory import inventory
@@ -56,6 +59,8 @@ migrate_app = typer.Typer(
 
 # Systems shown per wave in the table; --json lists every one.
 SHOWN_PER_WAVE = 6
+CLOUD_RATE_CHART = "cloud-rate.svg"
+WAVES_CHART = "waves.svg"
 
 
 def load_for_migration(option: Path | None) -> County:
@@ -122,6 +127,13 @@ def migrate_plan(
                 network_plan.plan_and_apply(session, county, actor=actor())
             except PlanError as error:
                 raise BadInputError("; ".join(error.problems)) from None
+            # The 上云率 curve starts (or, after the county changed, starts again) here.
+            report = county_status(county, migration_state.on_cloud(session))
+            cloud_rate.record_baseline(
+                session,
+                ((row.code, row.on_cloud, row.eligible) for row in report.departments),
+                dt.datetime.now(dt.UTC),
+            )
         if runbooks_dir is not None:
             # Inside the transaction: files that cannot be written leave the registry as it was.
             write_files(runbooks_dir, runbooks(plan, found))
@@ -178,6 +190,78 @@ def _print_plan(
         out.print("not saved: --save writes the plan to the registry; --json lists every reason")
     if runbooks_dir is not None:
         out.print(f"runbooks written to {runbooks_dir} (index.md)")
+
+
+@migrate_app.command("progress")
+def migrate_progress(
+    county_option: CountyOption = None,
+    as_json: JsonOption = False,
+    charts_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--charts",
+            help="write cloud-rate.svg (上云率 over time against the targets) and waves.svg "
+            "(the waves as a Gantt chart) to this directory",
+        ),
+    ] = None,
+    department: Annotated[
+        list[str] | None,
+        typer.Option("--department", help="draw this department's curve too (repeatable)"),
+    ] = None,
+) -> None:
+    """The on-cloud rate (上云率) now and over time against the yearly targets, and each
+    wave's progress, from the registry."""
+    county = load(county_option)
+    with registry_session() as session:
+        found = progress.progress(session, county)
+    codes = tuple(department or ())
+    unknown = sorted(set(codes) - {d.code for d in county.departments})
+    if unknown:
+        raise BadInputError(
+            f"--department {', '.join(unknown)}: no such department in {county.name}"
+        )
+    if charts_dir is not None:
+        write_files(
+            charts_dir,
+            {
+                CLOUD_RATE_CHART: charts.svg_document(progress.rate_svg(found, codes)),
+                WAVES_CHART: charts.svg_document(progress.waves_svg(found)),
+            },
+        )
+    if as_json:
+        print_json(progress.as_json(found))
+        return
+    total = found.status.total
+    rate = "—" if total.cloud_rate is None else f"{total.cloud_rate:.1%}"
+    out.print(
+        f"{found.status.name} 上云率 on-cloud rate {rate} ({total.on_cloud}/{total.eligible}); "
+        f"target {found.status.target:.0%} ({found.status.target_year}): "
+        + ("[green]met[/]" if total.meets_target else "[yellow]not met[/]")
+    )
+    history = found.county_history
+    if history:
+        first, last = history[0], history[-1]
+        out.print(
+            f"{len(history)} samples since {first.at:%Y-%m-%d %H:%M}: "
+            f"{first.on_cloud}/{first.eligible} → {last.on_cloud}/{last.eligible}"
+        )
+    else:
+        out.print("no samples yet: `govcloud migrate plan --save` takes the first")
+    table = Table(title="迁移波次 waves", box=box.SIMPLE_HEAD)
+    for column in ("wave", "planned", "systems", "on cloud", "runs began", "last ended"):
+        table.add_column(column)
+    for wave in found.waves:
+        table.add_row(
+            str(wave.wave),
+            f"{wave.planned[0]}→{wave.planned[1]:%m-%d}" if wave.planned else "—",
+            str(wave.systems),
+            str(wave.on_cloud),
+            f"{wave.actual[0]:%Y-%m-%d %H:%M}" if wave.actual else "—",
+            f"{wave.actual[1]:%Y-%m-%d %H:%M}" if wave.actual else "—",
+        )
+    out.print(table)
+    if charts_dir is not None:
+        out.print(f"charts written to {charts_dir} ({CLOUD_RATE_CHART}, {WAVES_CHART})")
 
 
 SystemArgument = Annotated[str, typer.Argument(help="the system, as dept/system")]

@@ -25,10 +25,9 @@ IPV6_LOOPBACK_PREFIXLEN: Final = 128
 # RFC 3021: a /31 needs no network or broadcast address; a /32 is one host.
 IPV4_P2P_PREFIXLEN: Final = 31
 
-# Share of new and existing non-classified systems on the government cloud that the plans aim
-# for by 2025 ("上云为原则，不上云为例外": 70% in 2021, 80% in 2022, 95% in 2025).
-CLOUD_RATE_TARGET: Final = 0.95
-# The same targets by year, in percent: the default of county.yaml's `migration.targets`.
+# Share of new and existing non-classified systems on the government cloud the plans aim for,
+# by year, in percent ("上云为原则，不上云为例外"): the default of county.yaml's
+# `migration.targets`.
 CLOUD_RATE_TARGETS: Final = {2021: 70, 2022: 80, 2025: 95}
 
 # Migration onto the cloud (迁移上云), the defaults of county.yaml's `migration:`.

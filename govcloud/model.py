@@ -9,6 +9,7 @@ problem can be reported at once with its file and line.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -189,6 +190,9 @@ class Department(Frozen):
     blackouts: list[Blackout] = []
 
 
+HOURS_PER_DAY = 24
+
+
 def _default_targets() -> dict[int, int]:
     return dict(constants.CLOUD_RATE_TARGETS)
 
@@ -214,9 +218,17 @@ class MigrationSettings(Frozen):
     tier_order: list[Tier] = Field(default_factory=_default_tier_order)
     phase_by_tier: bool = True
     # On-cloud targets (上云率) per year, in percent.
-    targets: dict[int, Annotated[int, Field(ge=0, le=100)]] = Field(
-        default_factory=_default_targets
+    targets: dict[Annotated[int, Field(ge=2000, le=2100)], Annotated[int, Field(ge=0, le=100)]] = (
+        Field(default_factory=_default_targets, min_length=1)
     )
+
+    def wave_days(self, number: int) -> tuple[dt.date, dt.date] | None:
+        """The first and last day of wave `number`'s transfer window (None when undated)."""
+        if self.start is None:
+            return None
+        first = self.start + dt.timedelta(days=(number - 1) * self.wave_every_days)
+        days = max(1, math.ceil(self.window_hours / HOURS_PER_DAY))
+        return first, first + dt.timedelta(days=days - 1)
 
     @model_validator(mode="after")
     def _every_tier_once(self) -> Self:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govcloud.errors import BadInputError
-from govcloud.registry import audit_log
+from govcloud.registry import audit_log, cloud_rate
 from govcloud.registry.migration_state import MigrationState
 from govcloud.registry.tables import MigrationStep, MigrationSystem
 
@@ -140,6 +140,9 @@ def begin_step(
         if during is not None:
             row.state = during.value
         row.updated_at = _now()
+        cloud_rate.record_move(
+            session, row.department, cloud_rate.crossing(before, row.state), row.updated_at
+        )
         entry = MigrationStep(
             system=hold.system,
             run_id=hold.run_id,
@@ -181,6 +184,9 @@ def end_step(
         before = row.state
         row.state = state.value
         row.updated_at = _now()
+        cloud_rate.record_move(
+            session, row.department, cloud_rate.crossing(before, row.state), row.updated_at
+        )
         if mode is not None:
             row.mode = mode
         if result is not None:

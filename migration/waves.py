@@ -29,7 +29,6 @@ are, and those on the cloud are dependencies.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -40,7 +39,6 @@ from govcloud.registry.migration_state import MigrationState
 from migration.graph import Graph, Unit, build_graph
 from migration.inventory import Assignment, BlackoutWindow, Inventory, InventorySystem
 
-HOURS_PER_DAY = 24
 # Data sizes are decimal GB with fractions; sums within this much of a window still fit it.
 DATA_TOLERANCE_GB = 1e-6
 
@@ -128,15 +126,6 @@ class WavePlan:
         return tuple(p for p in self.placements.values() if p.status is PlacementStatus.MOVED)
 
 
-def wave_days(settings: MigrationSettings, number: int) -> tuple[dt.date, dt.date] | None:
-    """The first and last day of a wave's transfer window (None when waves are undated)."""
-    if settings.start is None:
-        return None
-    first = settings.start + dt.timedelta(days=(number - 1) * settings.wave_every_days)
-    days = max(1, math.ceil(settings.window_hours / HOURS_PER_DAY))
-    return first, first + dt.timedelta(days=days - 1)
-
-
 def _phase_words(settings: MigrationSettings, phase: int) -> str:
     if not settings.phase_by_tier:
         return "tiers mixed (phase_by_tier: false)"
@@ -204,7 +193,7 @@ class _Waves:
         """The first blackout of these departments that the wave falls on, if any."""
         if not self.blackouts:
             return None
-        days = wave_days(self.settings, wave)
+        days = self.settings.wave_days(wave)
         if days is None:
             return None
         for code in departments:
@@ -590,7 +579,7 @@ def _result(
             phases=found.phases | {unit.phase for unit in units},
             groups=found.groups | {g for unit in units for g in unit.groups},
         )
-        days = wave_days(settings, wave)
+        days = settings.wave_days(wave)
         why = _wave_why(settings, held, cap, window)
         waves[wave] = Wave(wave, days[0] if days else None, held.systems, held.data_gb, why)
     placements: Mapping[str, Placement] = planner.placements

@@ -6,12 +6,14 @@ retirement as its last step. Which actions move a system between them is `migrat
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from govcloud.registry.tables import MigrationSystem
+from govcloud.registry.tables import MigrationStep, MigrationSystem
 
 
 class MigrationState(StrEnum):
@@ -46,3 +48,47 @@ def on_cloud(session: Session) -> frozenset[str]:
     states = [state.value for state in ON_CLOUD_STATES]
     rows = session.execute(select(MigrationSystem.system).where(MigrationSystem.state.in_(states)))
     return frozenset(rows.scalars())
+
+
+@dataclass(frozen=True)
+class WaveProgress:
+    """A wave in the registry: its systems, how many the cloud serves, and when runs on its
+    systems began and last ended (None before any ran)."""
+
+    wave: int
+    systems: int
+    on_cloud: int
+    began: dt.datetime | None
+    ended: dt.datetime | None
+
+
+def waves(session: Session) -> list[WaveProgress]:
+    """Every planned wave's progress, in wave order."""
+    on = [state.value for state in ON_CLOUD_STATES]
+    counts = session.execute(
+        select(
+            MigrationSystem.wave,
+            func.count(),
+            func.sum(case((MigrationSystem.state.in_(on), 1), else_=0)),
+        )
+        .where(MigrationSystem.wave.is_not(None))
+        .group_by(MigrationSystem.wave)
+        .order_by(MigrationSystem.wave)
+    ).all()
+    times = {
+        wave: (began, ended)
+        for wave, began, ended in session.execute(
+            select(
+                MigrationSystem.wave,
+                func.min(MigrationStep.started_at),
+                func.max(func.coalesce(MigrationStep.finished_at, MigrationStep.started_at)),
+            )
+            .join(MigrationStep, MigrationStep.system == MigrationSystem.system)
+            .where(MigrationSystem.wave.is_not(None))
+            .group_by(MigrationSystem.wave)
+        ).all()
+    }
+    return [
+        WaveProgress(wave, systems, int(on_cloud or 0), *times.get(wave, (None, None)))
+        for wave, systems, on_cloud in counts
+    ]

@@ -21,7 +21,7 @@ from migration.inventory import (
     Inventory,
     InventorySystem,
 )
-from migration.waves import PlacementStatus, WavePlan, plan_waves, replan, wave_days
+from migration.waves import PlacementStatus, WavePlan, plan_waves, replan
 
 START = dt.date(2027, 3, 6)
 
@@ -151,7 +151,7 @@ def check_rules(inventory: Inventory, plan: WavePlan) -> None:
         assert len(wave.systems) <= inventory.settings.max_systems_per_wave
         assert wave.data_gb <= plan.window_gb + 1e-6
         assert math.isclose(wave.data_gb, sum(systems[ref].data_gb for ref in wave.systems))
-        days = wave_days(inventory.settings, wave.number)
+        days = inventory.settings.wave_days(wave.number)
         assert days is not None
         for ref in wave.systems:
             for window in inventory.departments[systems[ref].department].blackouts:

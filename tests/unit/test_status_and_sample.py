@@ -10,7 +10,7 @@ import netaddr
 
 from govcloud.loader import load_county
 from govcloud.model import DepartmentKind, Location, Tier
-from govcloud.status import county_status
+from govcloud.status import county_status, target_in_force
 
 
 def test_status_rates_exclude_classified_systems(sample_county_dir: Path) -> None:
@@ -34,6 +34,28 @@ def test_status_total_adds_up(sample_county_dir: Path) -> None:
     assert total.by_tier == {t: sum(s.tier is t for s in systems) for t in Tier}
     assert total.cloud_rate == total.on_cloud / (len(systems) - total.classified)
     assert report.target == 0.95
+
+
+def test_the_target_in_force_is_the_latest_years_and_before_the_first_the_first() -> None:
+    targets = {2021: 70, 2022: 80, 2025: 95}
+    assert target_in_force(targets, 2020) == (2021, 0.70)
+    assert target_in_force(targets, 2021) == (2021, 0.70)
+    assert target_in_force(targets, 2024) == (2022, 0.80)
+    assert target_in_force(targets, 2031) == (2025, 0.95)
+
+
+def test_rates_are_judged_against_the_years_target(sample_county_dir: Path) -> None:
+    county = load_county(sample_county_dir)
+    targets = {2021: 50, 2030: 95}
+    county = county.model_copy(
+        update={"migration": county.migration.model_copy(update={"targets": targets})}
+    )
+    early, late = county_status(county, year=2026), county_status(county, year=2030)
+    rate = early.total.cloud_rate
+    assert rate is not None and 0.5 <= rate < 0.95  # the sample county: 80 of 137
+    assert (early.target, early.target_year, early.total.meets_target) == (0.5, 2021, True)
+    assert (late.target, late.target_year, late.total.meets_target) == (0.95, 2030, False)
+    assert early.targets == targets
 
 
 def test_department_without_systems_has_no_rate(sample_county_dir: Path) -> None:
