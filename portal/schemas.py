@@ -432,3 +432,66 @@ class OverviewOut(Output):
     flagged: list[str] = Field(description="the departments whose live usage differs")
     capacity: list[CapacityOut]
     awaiting: list[AwaitingOut]
+
+
+# -- migration onto the cloud (迁移上云) ----------------------------------------------------------
+class RatePointOut(Output):
+    """The on-cloud rate at one moment."""
+
+    at: dt.datetime
+    on_cloud: int
+    eligible: int = Field(description="systems that may move (classified ones never do)")
+    rate: float | None
+
+
+class DepartmentRateOut(Output):
+    """A department's on-cloud rate now, and its curve."""
+
+    department: str
+    name: str
+    on_cloud: int
+    eligible: int
+    rate: float | None
+    meets_target: bool | None
+    history: list[RatePointOut]
+
+
+class WaveOut(Output):
+    """A planned wave and its progress."""
+
+    wave: int
+    systems: int
+    on_cloud: int
+    planned: tuple[dt.date, dt.date] | None = Field(description="its transfer window")
+    began: dt.datetime | None = Field(description="when the first run on its systems began")
+    ended: dt.datetime | None = Field(description="when the last run on its systems ended")
+
+
+class MigrationSystemOut(Output):
+    """A system's migration: its wave and where it is in the lifecycle."""
+
+    system: str = Field(description="dept/system")
+    department: str
+    wave: int | None
+    state: str
+    mode: str | None
+    downtime_s: float | None
+    updated_at: dt.datetime
+
+
+class MigrationOut(Output):
+    """Migration onto the cloud: the on-cloud rate (上云率) against the year's target, over
+    time, per department; the waves; the systems and their states."""
+
+    county: str
+    rate: float | None
+    on_cloud: int
+    eligible: int
+    target: float = Field(description="the target in force this year, a fraction")
+    target_year: int
+    targets: dict[int, int] = Field(description="every year's target, in percent")
+    meets_target: bool | None
+    history: list[RatePointOut]
+    departments: list[DepartmentRateOut]
+    waves: list[WaveOut]
+    systems: list[MigrationSystemOut]

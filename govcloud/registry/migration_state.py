@@ -92,3 +92,13 @@ def waves(session: Session) -> list[WaveProgress]:
         WaveProgress(wave, systems, int(on_cloud or 0), *times.get(wave, (None, None)))
         for wave, systems, on_cloud in counts
     ]
+
+
+def systems(session: Session, department: str | None = None) -> list[MigrationSystem]:
+    """The systems with a recorded migration (one department's, or all), by wave and name."""
+    query = select(MigrationSystem).order_by(
+        MigrationSystem.wave.is_(None), MigrationSystem.wave, MigrationSystem.system
+    )
+    if department is not None:
+        query = query.where(MigrationSystem.department == department)
+    return list(session.execute(query).scalars())

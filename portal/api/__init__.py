@@ -27,10 +27,18 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def build_router() -> APIRouter:
     """Every API route."""
-    from portal.api import audit, departments, meta, ops, requests, users  # noqa: PLC0415
+    from portal.api import (  # noqa: PLC0415
+        audit,
+        departments,
+        meta,
+        migration,
+        ops,
+        requests,
+        users,
+    )
 
     router = APIRouter(prefix=API_PREFIX)
-    for module in (meta, requests, departments, users, audit, ops):
+    for module in (meta, requests, departments, users, audit, ops, migration):
         router.include_router(module.router)
     router.include_router(departments.grants_router)
     return router

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from govcloud.quota import QUOTA_RESOURCES
 from portal import accounts, i18n, lifecycle
 from portal.deps import SESSION_COOKIE, Ctx, Db
+from portal.errors import PortalError
 from portal.lifecycle import Actor, Role
 from portal.quota import percent
 
@@ -105,6 +106,13 @@ class Page:
         return templates.TemplateResponse(
             self.request, template, self.context(**values), status_code=status_code
         )
+
+
+def error_page(page: Page, error: PortalError) -> HTMLResponse:
+    """The error page for a refusal, with its status."""
+    t = page.context()["t"]
+    message = t(f"error.{error.status}") if error.status in {403, 404} else ""
+    return page.render("error.html", status_code=error.status, message=message, detail=str(error))
 
 
 def page_user(request: Request, db: Db, context: Ctx) -> Page:

@@ -39,7 +39,15 @@ from portal.overview import overview
 from portal.passwords import MAX_PASSWORD_LENGTH
 from portal.schemas import NewRequest, OverviewOut
 from portal.web.admin import ACCOUNTS_PATH
-from portal.web.common import Page, PageUser, csrf_ok, redirect, safe_next, visible_departments
+from portal.web.common import (
+    Page,
+    PageUser,
+    csrf_ok,
+    error_page,
+    redirect,
+    safe_next,
+    visible_departments,
+)
 
 router = APIRouter(include_in_schema=False)
 _new_request = TypeAdapter[Any](NewRequest)
@@ -67,12 +75,6 @@ def _member(enum: type[E], text: str | None) -> E | None:
         return enum(text) if text else None
     except ValueError:
         return None
-
-
-def _error(page: Page, error: PortalError) -> HTMLResponse:
-    t = page.context()["t"]
-    message = t(f"error.{error.status}") if error.status in {403, 404} else ""
-    return page.render("error.html", status_code=error.status, message=message, detail=str(error))
 
 
 def _department_choice(page: Page, wanted: str | None) -> str:
@@ -171,7 +173,7 @@ def ops_page(page: PageUser, db: Db, context: Ctx) -> HTMLResponse:
     try:
         check_overview(page.actor)
     except PortalError as error:
-        return _error(page, error)
+        return error_page(page, error)
     found = overview(context, db, dt.datetime.now(dt.UTC))
     t = page.context()["t"]
     return page.render(
@@ -245,7 +247,7 @@ def request_form(
     """The request form for one kind, with the department's quota beside it."""
     code = _department_choice(page, department)
     if not lifecycle.can_create(page.actor, code):
-        return _error(page, ForbiddenError("your role does not request resources"))
+        return error_page(page, ForbiddenError("your role does not request resources"))
     return _render_form(page, db, context, FormState(kind, code, {}))
 
 
@@ -380,7 +382,7 @@ def requests_page(
     try:
         rows = service.listing(db, page.actor, filters, limit=PAGE_SIZE)
     except PortalError as error:
-        return _error(page, error)
+        return error_page(page, error)
     return page.render(
         "requests.html",
         rows=rows,
@@ -404,7 +406,7 @@ def _detail(
     try:
         row = service.get(db, page.actor, request_id)
     except PortalError as problem:
-        return _error(page, problem)
+        return error_page(page, problem)
     return page.render(
         "request_detail.html",
         status_code=status_code,
@@ -451,7 +453,7 @@ def request_action(
     except PortalError as error:
         db.rollback()
         if error.status == 404:
-            return _error(page, error)
+            return error_page(page, error)
         message, missing = _refusal(t, error)
         return _detail(
             page, db, request_id, error=message, missing=missing, status_code=error.status
@@ -524,7 +526,7 @@ def audit_page(
 ) -> HTMLResponse:
     """Auditors: every request and audit entry, filtered, with CSV exports of both."""
     if not lifecycle.can_read_audit(page.actor):
-        return _error(
+        return error_page(
             page, ForbiddenError("the audit view is for the audit administrator (auditor)")
         )
     since_day, until_day = _date(since), _date(until)
@@ -624,7 +626,7 @@ def account_token(
         return page.render("error.html", status_code=403, message=t("login.csrf"), detail="")
     user = db.get(PortalUser, page.actor.user_id)
     if user is None:
-        return _error(page, ForbiddenError("the account no longer exists"))
+        return error_page(page, ForbiddenError("the account no longer exists"))
     token = accounts.issue_token(db, by=page.actor.audit_name, user=user, days=context.token_days)
     db.commit()
     return _account(page, db, token=token)
@@ -645,7 +647,7 @@ def account_password(
         return page.render("error.html", status_code=403, message=t("login.csrf"), detail="")
     user = db.get(PortalUser, page.actor.user_id)
     if user is None or user.source != accounts.LOCAL_SOURCE:
-        return _error(page, ForbiddenError("a directory account changes its password there"))
+        return error_page(page, ForbiddenError("a directory account changes its password there"))
     if not accounts.verify_password(user.password_hash, current_password):
         return _account(page, db, password_error=t("account.wrong_password"), status_code=403)
     try:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import test_portal_migration
 from fastapi.testclient import TestClient
 from portal_kit import PASSWORD, SIMULATED_CLOUD, Portal
 from simulated_cloud import SIMULATED_INVENTORY, holding_grants, simulated_capacity
@@ -851,6 +852,9 @@ COVERED: dict[str, Callable[..., None]] = {
     "GET /api/v1/ops/overview": test_ops_overview,
     "GET /api/v1/health": test_health_and_flavors,
     "GET /api/v1/flavors": test_health_and_flavors,
+    "GET /api/v1/migration": (
+        test_portal_migration.test_the_rate_moves_against_the_target_as_a_system_is_cut_over
+    ),
 }
 
 

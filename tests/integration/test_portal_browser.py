@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from portal_kit import PASSWORD, Portal
+from test_portal_migration import MOVING, cut_over, plan
 
 from govcloud.registry.tables import PortalUser
 from portal import second_factor
@@ -289,3 +290,44 @@ def test_sign_in_with_a_second_factor(
     page.get_by_role("button", name=labels["verify"]).click()
     expect(page.get_by_test_id("who")).to_contain_text("auditor")
     page.screenshot(path=shots / f"13-second-factor-signed-in-{locale}.png", full_page=True)
+
+
+def test_migration_view_in_chinese_and_english(
+    browser: Browser, base_url: str, sqlite_portal: Portal, shots: Path
+) -> None:
+    """Cloud ops follow the migration: the county's 上云率 against the year's target, the curve
+    and the waves as charts with their tables, each system's state; then in English. A
+    department's staff see their own systems only."""
+    plan(sqlite_portal)
+    cut_over(sqlite_portal)
+    ops = sign_in(browser, base_url, "ops", sqlite_portal)
+    ops.get_by_role("link", name="迁移上云").click()
+    expect(ops).to_have_url(f"{base_url}/migration")
+    expect(ops.get_by_role("heading", name="迁移上云进度", exact=True)).to_be_visible()
+    expect(ops.get_by_test_id("rate-summary")).to_contain_text("100.0%")
+    expect(ops.get_by_test_id("rate-summary")).to_contain_text("2025 年目标 95%")
+    expect(ops.get_by_test_id("target-met")).to_be_visible()
+    chart = ops.get_by_test_id("rate-chart")
+    expect(chart.locator("svg")).to_be_visible()
+    expect(chart.locator("svg text", has_text="上云率 on-cloud rate")).to_have_count(1)
+    expect(chart.locator("svg text", has_text="2025: 95%")).to_have_count(1)
+    expect(ops.get_by_test_id("history").locator("tbody tr")).to_have_count(2)
+    waves = ops.get_by_test_id("waves-chart")
+    expect(waves.locator("svg text", has_text="第1波 wave 1")).to_have_count(1)
+    expect(ops.get_by_test_id("wave-1")).to_contain_text("1")
+    expect(ops.get_by_test_id("rate-beta")).to_contain_text("100.0%")
+    expect(ops.get_by_test_id(f"state-{MOVING}")).to_have_text("已切换")
+    ops.screenshot(path=shots / "20-migration-zh.png", full_page=True)
+
+    ops.get_by_test_id("lang-en").click()
+    expect(ops.get_by_role("heading", name="Migration onto the cloud", exact=True)).to_be_visible()
+    expect(ops.get_by_test_id("target-met")).to_have_text("target met")
+    expect(ops.get_by_test_id(f"state-{MOVING}")).to_have_text("cut over")
+    ops.screenshot(path=shots / "21-migration-en.png", full_page=True)
+    ops.get_by_test_id("lang-zh-CN").click()
+
+    staff = sign_in(browser, base_url, "req-a", sqlite_portal)
+    staff.get_by_role("link", name="迁移上云").click()
+    expect(staff.get_by_test_id("department-rates").locator("tbody tr")).to_have_count(1)
+    expect(staff.get_by_test_id("systems-none")).to_be_visible()
+    expect(staff.get_by_test_id("waves-chart")).to_have_count(0)
