@@ -9,6 +9,7 @@ reads the county and the registry, calls them, and prints.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -265,6 +266,13 @@ def migrate_progress(
 
 
 SystemArgument = Annotated[str, typer.Argument(help="the system, as dept/system")]
+OptionalSystem = Annotated[
+    str | None, typer.Argument(help="the system, as dept/system", show_default=False)
+]
+WaveOption = Annotated[
+    int | None,
+    typer.Option("--wave", min=1, help="every system of this planned wave instead of one"),
+]
 LabOption = Annotated[
     str, typer.Option("--lab", help="the lab the system runs in (govcloud lab up --workloads)")
 ]
@@ -297,23 +305,25 @@ def _runner(system: str, lab_name: str) -> Iterator[Runner]:
         engine.dispose()
 
 
+def _report_lines(outcome: Outcome) -> None:
+    mark = "[green]✓[/]" if outcome.ok else "[red]✗[/]"
+    out.print(f"{mark} {outcome.system}: {outcome.state} ({outcome.mode})")
+    for step in outcome.steps:
+        out.print(f"  {'✓' if step['ok'] else '✗'} {step['step']:<13} {step['seconds']:>8.1f} s")
+    if outcome.downtime_s is not None:
+        out.print(
+            f"  writes stopped for {outcome.downtime_s:.2f} s; rows source "
+            f"{outcome.rows_source}, cloud {outcome.rows_target}"
+        )
+    if outcome.error:
+        err.print(f"[red]{outcome.error}[/]")
+
+
 def _report(outcome: Outcome, as_json: bool) -> None:
     if as_json:
         print_json(outcome.as_dict())
     else:
-        mark = "[green]✓[/]" if outcome.ok else "[red]✗[/]"
-        out.print(f"{mark} {outcome.system}: {outcome.state} ({outcome.mode})")
-        for step in outcome.steps:
-            out.print(
-                f"  {'✓' if step['ok'] else '✗'} {step['step']:<13} {step['seconds']:>8.1f} s"
-            )
-        if outcome.downtime_s is not None:
-            out.print(
-                f"  writes stopped for {outcome.downtime_s:.2f} s; rows source "
-                f"{outcome.rows_source}, cloud {outcome.rows_target}"
-            )
-        if outcome.error:
-            err.print(f"[red]{outcome.error}[/]")
+        _report_lines(outcome)
     if not outcome.ok:
         raise typer.Exit(constants.EXIT_FINDINGS)
 
@@ -324,9 +334,86 @@ def _act(system: str, lab: str, as_json: bool, action: Callable[[Runner], Outcom
     _report(outcome, as_json)
 
 
+def _one_of(system: str | None, wave: int | None) -> None:
+    if (system is None) == (wave is None):
+        raise BadInputError("name a system (dept/system) or a wave (--wave N), not both")
+
+
+def _wave_systems(
+    wave: int, county_option: Path | None, *, skip: frozenset[str], need: frozenset[str] | None
+) -> tuple[list[str], list[str]]:
+    """The wave's systems to act on, in dependency order, and those already past it; a
+    BadInputError naming each system whose state the action cannot start from."""
+    from migration.waves import run_order  # noqa: PLC0415
+
+    county = load(county_option)
+    with registry_session() as session:
+        rows = {r.system: r.state for r in migration_state.systems(session) if r.wave == wave}
+    if not rows:
+        raise BadInputError(
+            f"wave {wave} holds no system in the registry (see `govcloud migrate status`)"
+        )
+    blocked = sorted(
+        s for s, state in rows.items() if need is not None and state not in need | skip
+    )
+    if blocked:
+        raise BadInputError(
+            f"wave {wave}: "
+            + "; ".join(f"{s} is {rows[s]}" for s in blocked)
+            + f"; every system must be {' or '.join(sorted(need or ()))} first"
+        )
+    order = run_order(county, rows)
+    return [s for s in order if rows[s] not in skip], [s for s in order if rows[s] in skip]
+
+
+def _act_on_wave(
+    wave: int,
+    *,
+    systems: list[str],
+    done: list[str],
+    lab: str,
+    as_json: bool,
+    action: Callable[[Runner], Outcome],
+) -> None:
+    """Each system in turn; the first that fails stops the wave (later ones may depend on it)."""
+    started = time.monotonic()
+    outcomes: list[Outcome] = []
+    for system in systems:
+        with _runner(system, lab) as runner:
+            outcomes.append(action(runner))
+        if not outcomes[-1].ok:
+            break
+    seconds = round(time.monotonic() - started, 1)
+    ok = all(o.ok for o in outcomes) and len(outcomes) == len(systems)
+    if as_json:
+        print_json(
+            {
+                "wave": wave,
+                "ok": ok,
+                "seconds": seconds,
+                "systems": [o.as_dict() for o in outcomes],
+                "not_started": systems[len(outcomes) :],
+                "already_done": done,
+            }
+        )
+    else:
+        for outcome in outcomes:
+            _report_lines(outcome)
+        if done:
+            out.print(f"already done: {', '.join(done)}")
+        left = systems[len(outcomes) :]
+        if left:
+            err.print(f"[red]not started (the wave stopped): {', '.join(left)}[/]")
+        out.print(f"wave {wave}: {len(outcomes)} of {len(systems)} systems in {seconds:.0f} s")
+    if not ok:
+        raise typer.Exit(constants.EXIT_FINDINGS)
+
+
 @migrate_app.command("run")
-def migrate_run(
-    system: SystemArgument,
+def migrate_run(  # noqa: PLR0917  (typer options)
+    system: OptionalSystem = None,
+    wave: WaveOption = None,
+    county_option: CountyOption = None,
     cold: Annotated[
         bool, typer.Option("--cold", help="stop, dump and restore instead of replicating warm")
     ] = False,
@@ -337,14 +424,31 @@ def migrate_run(
     lab: LabOption = "lab",
     as_json: JsonOption = False,
 ) -> None:
-    """Move a system to its cloud server, resuming where the last run stopped; a cutover whose
-    verification fails is rolled back (exit 1)."""
+    """Move a system (or each of a wave's, dependencies first) to its cloud server, resuming
+    where the last run stopped; a cutover whose verification fails is rolled back (exit 1), and
+    stops the wave."""
     if until is not None and until not in UNTIL:
         raise BadInputError(f"--until {until}: choose one of {', '.join(UNTIL)}")
     if cold and until is not None:
         raise BadInputError("--until applies to warm moves (a cold move has no copy to test)")
+    _one_of(system, wave)
     mode = MigrationMode.COLD if cold else MigrationMode.WARM
     goal = UNTIL[until] if until else MigrationState.VALIDATED
+    if wave is not None:
+        # Systems at or past the goal are done; the rest move (or resume) in dependency order.
+        order = list(MigrationState)
+        past = frozenset(s.value for s in order[order.index(goal) :])
+        systems, done = _wave_systems(wave, county_option, skip=past, need=None)
+        _act_on_wave(
+            wave,
+            systems=systems,
+            done=done,
+            lab=lab,
+            as_json=as_json,
+            action=lambda runner: runner.run(mode, goal),
+        )
+        return
+    assert system is not None  # noqa: S101  (_one_of)
     _act(system, lab, as_json, lambda runner: runner.run(mode, goal))
 
 
@@ -359,9 +463,32 @@ def migrate_rollback(
 
 @migrate_app.command("finalize")
 def migrate_finalize(
-    system: SystemArgument, lab: LabOption = "lab", as_json: JsonOption = False
+    system: OptionalSystem = None,
+    wave: WaveOption = None,
+    county_option: CountyOption = None,
+    lab: LabOption = "lab",
+    as_json: JsonOption = False,
 ) -> None:
-    """Retire the source of a validated system (after its rollback window)."""
+    """Retire the source of a validated system, or of every system of a wave (after the
+    rollback window); a wave with a system not yet validated is refused, nothing retired."""
+    _one_of(system, wave)
+    if wave is not None:
+        systems, done = _wave_systems(
+            wave,
+            county_option,
+            skip=frozenset({MigrationState.FINALIZED.value}),
+            need=frozenset({MigrationState.VALIDATED.value}),
+        )
+        _act_on_wave(
+            wave,
+            systems=systems,
+            done=done,
+            lab=lab,
+            as_json=as_json,
+            action=lambda runner: runner.finalize(),
+        )
+        return
+    assert system is not None  # noqa: S101  (_one_of)
     _act(system, lab, as_json, lambda runner: runner.finalize())
 
 

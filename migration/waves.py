@@ -32,9 +32,10 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from graphlib import TopologicalSorter
 from types import MappingProxyType
 
-from govcloud.model import MigrationSettings
+from govcloud.model import County, MigrationSettings
 from govcloud.registry.migration_state import MigrationState
 from migration.graph import Graph, Unit, build_graph
 from migration.inventory import Assignment, BlackoutWindow, Inventory, InventorySystem
@@ -593,3 +594,23 @@ def _result(
         max_systems=cap,
         basis=_Basis(inventory, planner.waves, MappingProxyType(contents)),
     )
+
+
+def run_order(county: County, systems: Iterable[str]) -> list[str]:
+    """A wave's systems in the order they move: each after the ones of the wave it depends on,
+    then by name (the county model refuses cycles among systems)."""
+    wanted = set(systems)
+    depends = {
+        f"{d.code}/{s.code}": [ref for ref in s.depends_on if ref in wanted]
+        for d in county.departments
+        for s in d.systems
+        if f"{d.code}/{s.code}" in wanted
+    }
+    sorter = TopologicalSorter({ref: depends.get(ref, []) for ref in sorted(wanted)})
+    sorter.prepare()
+    ordered: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        ordered.extend(ready)
+        sorter.done(*ready)
+    return ordered

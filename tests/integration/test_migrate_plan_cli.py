@@ -344,3 +344,26 @@ def test_the_table_for_people_names_waves_reasons_and_what_was_saved(
     assert f"{classified:>6}  classified (涉密): never moves to the cloud" in lines
     assert lines[-1].startswith("not saved: --save writes the plan to the registry")
     assert _rows(registry_url) == {}
+
+
+def test_a_wave_is_named_by_its_number_and_refused_when_it_cannot_start(
+    registry_url: str, tmp_path: Path
+) -> None:
+    env = _env(registry_url)
+    _upgrade(tmp_path, env)
+    county = ("--county", str(REPO / "county"))
+    _plan(tmp_path, env, *county, "--save")
+    before = _rows(registry_url)
+    audited = _audit_count(registry_url, "migration.step_started")
+    cases = {
+        ("run", "cgj/zhifa", "--wave", "1"): "not both",
+        ("run",): "not both",
+        ("run", "--wave", "99"): "wave 99 holds no system",
+        ("finalize", "--wave", "1"): "is planned; every system must be validated first",
+    }
+    for args, message in cases.items():
+        result = govcloud("migrate", *args, *county, cwd=tmp_path, env=env)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+    assert _rows(registry_url) == before
+    assert _audit_count(registry_url, "migration.step_started") == audited

@@ -6,12 +6,14 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from govcloud.loader import load_county
 from govcloud.model import MigrationSettings, Tier
 from govcloud.registry.migration_state import MigrationState
 from migration.inventory import (
@@ -21,7 +23,7 @@ from migration.inventory import (
     Inventory,
     InventorySystem,
 )
-from migration.waves import PlacementStatus, WavePlan, plan_waves, replan
+from migration.waves import PlacementStatus, WavePlan, plan_waves, replan, run_order
 
 START = dt.date(2027, 3, 6)
 
@@ -416,3 +418,16 @@ def test_the_county_declaring_a_planned_system_on_the_cloud_drops_it_from_the_pl
         ("a/x", "already on the cloud (location: cloud)")
     ]
     assert plan.placements["a/y"].status is PlacementStatus.UNDERWAY
+
+
+def test_a_wave_runs_each_system_after_the_ones_it_depends_on(sample_county_dir: Path) -> None:
+    county = load_county(sample_county_dir)
+    refs = {f"{d.code}/{s.code}": s for d in county.departments for s in d.systems}
+    chained = [r for r, s in refs.items() if any(dep in refs for dep in s.depends_on)]
+    wave = set(chained) | {dep for r in chained for dep in refs[r].depends_on}
+    assert len(wave) >= 4  # the sample county has chains to order
+    order = run_order(county, wave)
+    assert sorted(order) == sorted(wave)
+    for system in order:
+        for dep in refs[system].depends_on:
+            assert order.index(dep) < order.index(system), (dep, system)
