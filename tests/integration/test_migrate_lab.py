@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,8 +31,9 @@ from govcloud.registry.tables import MigrationStep, MigrationSystem
 from lab.localcloud.layout import CLOUD_NAME, REGIONS
 from lab.localcloud.manager import LocalCloud
 from lab.netlab.manager import NetLab
+from lab.workload import servers
 from migration import labsite
-from migration.runner import Runner
+from migration.runner import Runner, secret_for
 
 pytestmark = pytest.mark.cloud
 REPO = Path(__file__).resolve().parents[2]
@@ -212,6 +214,12 @@ def missing_writes(site: Site, node: str, tally: dict[str, Any]) -> int:
     )
 
 
+def alpha_on_cloud(site: Site) -> int:
+    """alpha's systems on the cloud as `govcloud status` counts them (the registry's states)."""
+    status = json.loads(site.govcloud("status", "--county", str(site.county), "--json").stdout)
+    return int(next(d for d in status["departments"] if d["code"] == "alpha")["on_cloud"])
+
+
 def assert_back_at_the_source(site: Site, system: str, tally: dict[str, Any]) -> None:
     """The name leads to the source again, which takes writes and holds every one acknowledged."""
     info = site.lab.app(system)
@@ -225,9 +233,11 @@ def assert_back_at_the_source(site: Site, system: str, tally: dict[str, Any]) ->
 
 
 def test_a_warm_move_under_load_loses_no_write(site: Site, tmp_path: Path) -> None:
+    before = alpha_on_cloud(site)
     load = Load(site, WARM, 1, tmp_path / "load.json")
     moved = site.migrate("run", WARM)
     tally = load.finish()
+    assert alpha_on_cloud(site) == before + 1  # 上云率 moves with what happened
     assert (moved["state"], moved["mode"], moved["rolled_back"]) == ("validated", "warm", False)
     assert moved["rows_source"] == moved["rows_target"] > 0
     assert moved["downtime_s"] is not None and moved["downtime_s"] > 0
@@ -242,10 +252,12 @@ def test_a_warm_move_under_load_loses_no_write(site: Site, tmp_path: Path) -> No
 
 def test_a_rollback_after_the_cutover_brings_back_every_write(site: Site, tmp_path: Path) -> None:
     load = Load(site, WARM, 100_000, tmp_path / "load.json")
+    on_cloud = alpha_on_cloud(site)
     back = site.migrate("rollback", WARM)
     tally = load.finish()
     assert (back["state"], back["rolled_back"]) == ("planned", True)
     assert_back_at_the_source(site, WARM, tally)
+    assert alpha_on_cloud(site) == on_cloud - 1
 
 
 def test_a_cutover_that_fails_verification_rolls_back(site: Site, tmp_path: Path) -> None:
@@ -342,6 +354,41 @@ def test_a_cold_move_and_its_rollback_lose_no_write(site: Site, tmp_path: Path) 
     assert_back_at_the_source(site, COLD, tally)
 
 
+def play(site: Site, playbook: str, system: str, *options: str) -> int:
+    """Run one migrate playbook for `system` as the runner would; the hosts' changes summed."""
+    variables = {**labsite.placement(site.lab, system).variables, "migrate_mode": "warm"}
+    secret = secret_for(Path(site.env["GOVCLOUD_STATE_DIR"]) / "migration", system)
+    extra = Path(site.env["GOVCLOUD_STATE_DIR"]) / "play.vars.json"
+    extra.write_text(json.dumps(variables))
+    extra.chmod(0o600)
+    result = site.lab.run(
+        ["ansible-playbook", f"playbooks/{playbook}", "-e", f"@{extra}", *options],
+        capture=True,
+        env={labsite.SECRET_ENV: secret},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    recap = result.stdout.rpartition("PLAY RECAP")[2]
+    return sum(int(n) for n in re.findall(r"changed=(\d+)", recap))
+
+
+def test_the_playbooks_change_nothing_run_again_or_in_check_mode(site: Site) -> None:
+    # Check mode on a system not yet copied: it runs through and copies nothing.
+    play(site, "migrate-replicate.yml", COLD, "--check")
+    cloud = site.lab.app(COLD)["servers"]["cloud"]["node"]
+    signal_file = (
+        f"/var/lib/postgresql/{servers.postgres_version()}/{servers.CLUSTER}/standby.signal"
+    )
+    assert (
+        site.inside(cloud, "sh", "-c", f"test -e {signal_file} && echo copied || echo none").strip()
+        == "none"
+    )
+    copied = site.migrate("run", COLD, "--until", "replicated")
+    assert copied["state"] == "ready_for_test"
+    assert play(site, "migrate-replicate.yml", COLD) == 0
+    assert play(site, "migrate-replicate.yml", COLD, "--check") == 0
+    assert site.migrate("rollback", COLD)["state"] == "planned"
+
+
 def test_the_journal_and_the_audit_log_tell_the_story(site: Site) -> None:
     status = json.loads(site.govcloud("migrate", "status", "--json").stdout)
     states = {s["system"]: s["state"] for s in status["systems"]}
@@ -351,3 +398,15 @@ def test_the_journal_and_the_audit_log_tell_the_story(site: Site) -> None:
     )
     assert any(e["object"] == f"migration/{WARM}" for e in log)
     assert site.govcloud("audit", "verify-log").returncode == 0
+    # The curve kept every move onto the cloud and off it: the warm move and its rollback, the
+    # failed cutover (on at its start, off with its rollback), the resumed run, the cold move
+    # and its rollback; finalize leaves the system where it was, on the cloud.
+    found = json.loads(
+        site.govcloud("migrate", "progress", "--county", str(site.county), "--json").stdout
+    )
+    base = found["history"][0]["on_cloud"]
+    steps = [0, 1, 0, 1, 0, 1, 2, 1]
+    assert [p["on_cloud"] - base for p in found["history"]] == steps
+    alpha = found["departments"]["alpha"]
+    assert [p["on_cloud"] - alpha[0]["on_cloud"] for p in alpha] == steps
+    assert found["on_cloud"] == base + 1
