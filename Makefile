@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit lint format bench bench-lab bench-deploy setup system-deps lock clean
+.PHONY: demo test test-unit lint format bench bench-lab bench-deploy bench-migrate setup system-deps lock clean
 
 demo: setup  ## the main job on embedded defaults (SQLite registry, sample county)
 	$(BIN)/python -m cli.demo
@@ -35,13 +35,16 @@ bench: setup  ## benchmarks; record results in docs/benchmarks.md (the lab's nee
 	$(BIN)/python bench/bench_portal.py
 	$(BIN)/python bench/bench_migration_plan.py
 	$(BIN)/python bench/bench_portal_signin.py
-	@if [ "$$(id -u)" = 0 ]; then $(MAKE) bench-lab bench-deploy; else echo "bench-lab and bench-deploy need root: run them as root"; fi
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) bench-lab bench-deploy bench-migrate; else echo "bench-lab, bench-deploy and bench-migrate need root: run them as root"; fi
 
 bench-lab: setup system-deps  ## lab up/down for 5, 20, 50 departments; playbooks on 20 (root)
 	$(BIN)/python bench/bench_lab.py
 
 bench-deploy: setup system-deps  ## the sample county's stacks onto the local cloud (root; ~25 min)
 	$(BIN)/python bench/bench_deploy.py
+
+bench-migrate: setup system-deps  ## warm vs cold downtime at 1 GB under load; a wave of 10 (root; ~40 min)
+	$(BIN)/python bench/bench_migration_lab.py
 
 setup: $(STAMP)
 
