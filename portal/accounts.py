@@ -35,7 +35,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from govcloud.model import County
-from govcloud.registry import audit_log
+from govcloud.registry import audit_log, db
 from govcloud.registry.tables import (
     PortalApiToken,
     PortalLoginFailure,
@@ -577,7 +577,10 @@ def session_user(
     session: Session, cookie: str, limits: Limits, *, pending: bool = False
 ) -> tuple[PortalUser, PortalSession] | None:
     """The account and session a cookie belongs to, if it is neither expired nor idle; only
-    complete sessions, or with `pending` only those still waiting for the second factor."""
+    complete sessions, or with `pending` only those still waiting for the second factor.
+
+    It writes (last use, an expired session's end), so it begins a writing transaction."""
+    db.begin_write(session)
     found = session.execute(
         select(PortalSession, PortalUser)
         .join(PortalUser, PortalUser.id == PortalSession.user_id)
