@@ -499,8 +499,8 @@ def sign_in(
 
     Raises RateLimitedError while the account from this address, or the address, must wait.
     The read (rate and account) is committed before the password is checked: the Argon2 check
-    takes about 0.3 s, and on SQLite every transaction holds the write lock, so holding one
-    across the check stalled every other request (issue 17, finding 1). The write that
+    takes about 0.3 s, and on SQLite a sign-in's transactions hold the write lock, so holding
+    one across the check stalled every other request (issue 17, finding 1). The write that
     follows is left to the caller to commit, in both cases: a failure must be counted.
     """
     check_rate(session, name, address, limits)
