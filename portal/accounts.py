@@ -35,7 +35,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from govcloud.model import County
-from govcloud.registry import audit_log
+from govcloud.registry import audit_log, db
 from govcloud.registry.tables import (
     PortalApiToken,
     PortalLoginFailure,
@@ -499,8 +499,8 @@ def sign_in(
 
     Raises RateLimitedError while the account from this address, or the address, must wait.
     The read (rate and account) is committed before the password is checked: the Argon2 check
-    takes about 0.3 s, and on SQLite every transaction holds the write lock, so holding one
-    across the check stalled every other request (issue 17, finding 1). The write that
+    takes about 0.3 s, and on SQLite a sign-in's transactions hold the write lock, so holding
+    one across the check stalled every other request (issue 17, finding 1). The write that
     follows is left to the caller to commit, in both cases: a failure must be counted.
     """
     check_rate(session, name, address, limits)
@@ -577,7 +577,10 @@ def session_user(
     session: Session, cookie: str, limits: Limits, *, pending: bool = False
 ) -> tuple[PortalUser, PortalSession] | None:
     """The account and session a cookie belongs to, if it is neither expired nor idle; only
-    complete sessions, or with `pending` only those still waiting for the second factor."""
+    complete sessions, or with `pending` only those still waiting for the second factor.
+
+    It writes (last use, an expired session's end), so it begins a writing transaction."""
+    db.begin_write(session)
     found = session.execute(
         select(PortalSession, PortalUser)
         .join(PortalUser, PortalUser.id == PortalSession.user_id)

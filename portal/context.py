@@ -112,8 +112,8 @@ class PortalContext:
     def live(self) -> LiveReading:
         """The cached reading of the live cloud (empty when the portal reads no cloud, or the
         cloud does not answer: then with the reason). Read it before opening a registry
-        transaction: a reading can take seconds, and on SQLite every transaction holds the
-        write lock."""
+        transaction: a reading can take seconds, and on SQLite every writing transaction
+        holds the write lock."""
         if self.cloud is None:
             return LiveReading(None, None, None)
         try:

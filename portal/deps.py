@@ -4,7 +4,9 @@ Scripts authenticate with `Authorization: Bearer TOKEN`. A browser's session coo
 the API too, and then every POST must carry the session's CSRF token in `X-CSRF-Token`.
 
 Each API call runs in one database transaction, begun by the first query (here, finding the
-caller) and committed by the handler that changes something.
+caller) and committed by the handler that changes something. A GET, HEAD or OPTIONS call only
+reads: on SQLite its transactions take no write lock (`db.reading_session`), so reads never
+queue behind writers; what such a call must write begins with `db.begin_write`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from govcloud.model import County
+from govcloud.registry import db as registry
 from portal import accounts
 from portal.context import PortalContext
 from portal.errors import ForbiddenError, UnauthenticatedError
@@ -48,15 +51,17 @@ async def get_county(context: Ctx) -> County:
 CountyDep = Annotated[County, Depends(get_county)]
 
 
-async def get_db(context: Ctx) -> AsyncIterator[Session]:
-    """A registry session for one call; whatever the handler did not commit is rolled back.
+async def get_db(request: Request, context: Ctx) -> AsyncIterator[Session]:
+    """A registry session for one call (reading only for safe methods); whatever the handler
+    did not commit is rolled back.
 
     Making the session does no I/O. Closing it rolls back what a handler left open (a read, or
     an error) right here on the event loop, one short round trip, and never through the thread
     pool: a transaction that failed while holding a department's ledger lock must not wait for
     a free thread, because every thread may be waiting for that very lock.
     """
-    session = context.sessions()
+    reads = request.method in SAFE_METHODS
+    session = registry.reading_session(context.sessions) if reads else context.sessions()
     try:
         yield session
     finally:

@@ -21,6 +21,9 @@ from govcloud.registry.audit_log import record
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30
+# An execution option: the transactions of a session made with it only read (see `make_engine`).
+READ_ONLY = "govcloud_read_only"
+_QUERY_ONLY = "govcloud_query_only"  # on a pooled SQLite connection: PRAGMA query_only is on
 
 
 def redact(url: str) -> str:
@@ -33,6 +36,11 @@ def redact(url: str) -> str:
 
 def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and write-serialising transactions.
+
+    On SQLite a transaction takes the write lock when it begins (BEGIN IMMEDIATE), unless its
+    session was made with the execution option `READ_ONLY` (`reading_session`): then it begins
+    deferred and, in WAL mode, reads a snapshot without waiting for any writer; a write in it
+    fails at once (PRAGMA query_only) rather than upgrading the lock halfway.
 
     `pool_size` sets how many PostgreSQL connections the engine keeps (and as many again may
     open under load); servers with many threads, like the portal, raise it.
@@ -70,9 +78,16 @@ def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        read_only = bool(connection.get_execution_options().get(READ_ONLY))
+        if connection.info.get(_QUERY_ONLY, False) != read_only:
+            connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if read_only else 'OFF'}")
+            connection.info[_QUERY_ONLY] = read_only
         # IMMEDIATE takes the write lock up front: a read-check-write (quota check, chain append)
-        # cannot interleave with another writer, and no deadlock arises on lock upgrade.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # cannot interleave with another writer, and no deadlock arises on lock upgrade. A read
+        # must not queue for that lock: SQLite's busy handler keeps no queue but polls, sleeping
+        # up to 100 ms between tries, so under load a read behind many short writes (sign-ins)
+        # waited seconds (issue 17, finding 1).
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -80,6 +95,19 @@ def make_engine(url: str, *, pool_size: int | None = None) -> Engine:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def reading_session(sessions: sessionmaker[Session]) -> Session:
+    """A session whose transactions only read, unless one begins with `begin_write`."""
+    return sessions(execution_options={READ_ONLY: True})
+
+
+def begin_write(session: Session) -> None:
+    """Make the session's next transaction a writing one, also in a `reading_session`.
+
+    Call it before the transaction's first query; inside a transaction it changes nothing."""
+    if not session.in_transaction():
+        session.connection(execution_options={READ_ONLY: False})
 
 
 def _alembic_config() -> Config:

@@ -1,10 +1,13 @@
-"""Sign-in: no write lock held across the password check, waits per account and source
-(issue 17, findings 1 and 9)."""
+"""Sign-in: no write lock held across the password check, reads that wait for no sign-in,
+waits per account and source (issue 17, findings 1 and 9)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,10 +18,14 @@ from test_portal_pages import csrf_of
 from govcloud.registry.tables import PortalLoginFailure
 from portal import accounts
 from portal.errors import RateLimitedError
+from portal.lifecycle import Role
 
 WRONG = "guess"
 STRANGER = ("198.51.100.7", 40000)
 OWNER = ("203.0.113.9", 40000)
+# Far longer than a read takes, far shorter than SQLite's busy timeout (30 s): a read that
+# waits for the write lock is still waiting when this runs out.
+BLOCKED_S = 5
 
 
 def test_the_password_check_holds_no_write_lock(
@@ -46,6 +53,42 @@ def test_the_password_check_holds_no_write_lock(
     assert login(sqlite_portal, OWNER, "req-a", "wrong password") == 401
     assert login(sqlite_portal, OWNER, "req-a", PASSWORD) == 303
     assert checked == [True, True]
+
+
+def test_a_read_waits_for_no_sign_in_holding_the_write_lock(
+    sqlite_portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /api/v1/me answers while a sign-in holds SQLite's write lock (its write step).
+
+    Every transaction once began with BEGIN IMMEDIATE, reads too, so a read waited in SQLite's
+    busy handler for whichever sign-in or request was writing; under load the tail was seconds.
+    """
+    writing, release = threading.Event(), threading.Event()
+    opened: list[Role] = []
+    open_session = accounts.open_session
+
+    def open_slowly(session: Any, user: Any, **given: Any) -> accounts.SignedIn:
+        opened.append(Role(user.role))
+        writing.set()  # this sign-in's write transaction holds the lock from here
+        release.wait(BLOCKED_S * 4)
+        return open_session(session, user, **given)
+
+    monkeypatch.setattr(accounts, "open_session", open_slowly)
+    reader = TestClient(sqlite_portal.client.app)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        signing_in = pool.submit(login, sqlite_portal, OWNER, "req-a", PASSWORD)
+        assert writing.wait(BLOCKED_S), "the sign-in never reached its write step"
+        reading = pool.submit(reader.get, "/api/v1/me", headers=sqlite_portal.auth("req-b"))
+        try:
+            answer = reading.result(timeout=BLOCKED_S)
+        except TimeoutError:
+            pytest.fail(f"GET /api/v1/me waited {BLOCKED_S} s for a sign-in's write lock")
+        finally:
+            release.set()
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["name"] == "req-b"
+        assert signing_in.result(timeout=BLOCKED_S) == 303
+    assert opened == [Role.REQUESTER]
 
 
 def login(portal: Portal, source: tuple[str, int], name: str, password: str) -> int:

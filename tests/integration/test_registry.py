@@ -5,18 +5,21 @@ Tampering is done the way an attacker with database access would: plain SQL on t
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from govcloud.errors import BadInputError, UnreachableError
 from govcloud.registry import audit_log, db
 from govcloud.registry.audit_log import Break
-from govcloud.registry.tables import AuditEntry, Base
+from govcloud.registry.tables import AuditEntry, AuditHead, Base
 
 
 def append(engine: Engine, count: int, *, actor: str = "test") -> None:
@@ -174,6 +177,34 @@ def test_concurrent_appends_never_fork_the_chain(registry: Engine, writers: int)
     report = verify(registry)
     assert report.ok, report.message
     assert report.entries == 1 + writers * per_writer
+
+
+def test_sqlite_reads_wait_for_no_writer_and_write_nothing(tmp_path: Path) -> None:
+    """A reading session reads while another connection holds the write lock, refuses a
+    write, and `begin_write` gives it a writing transaction again (issue 17, finding 1)."""
+    path = tmp_path / "registry.sqlite3"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine, actor="test:setup")
+    sessions = db.session_factory(engine)
+    writer = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        with db.reading_session(sessions) as session:
+            assert session.execute(select(AuditHead.seq)).scalar_one() == 1
+            session.commit()
+        writer.execute("ROLLBACK")
+        with db.reading_session(sessions) as session:
+            with pytest.raises(OperationalError, match="readonly"):
+                audit_log.record(session, actor="test", action="test.change", object="x")
+                session.flush()
+            session.rollback()
+            db.begin_write(session)
+            audit_log.record(session, actor="test", action="test.change", object="x")
+            session.commit()
+        assert verify(engine).entries == 2
+    finally:
+        writer.close()
+        engine.dispose()
 
 
 def test_unreachable_postgres_exits_with_a_message() -> None:
