@@ -366,25 +366,36 @@ def _wave_systems(
     return [s for s in order if rows[s] not in skip], [s for s in order if rows[s] in skip]
 
 
-def _act_on_wave(
-    wave: int,
-    *,
-    systems: list[str],
-    done: list[str],
+def _act_on(  # noqa: PLR0917  (the command's choices, passed through)
+    system: str | None,
+    wave: int | None,
+    county_option: Path | None,
     lab: str,
     as_json: bool,
     action: Callable[[Runner], Outcome],
+    *,
+    skip: frozenset[str],
+    need: frozenset[str] | None = None,
 ) -> None:
-    """Each system in turn; the first that fails stops the wave (later ones may depend on it)."""
+    """`action` on one system, or on each of a wave's in dependency order: systems in a
+    `skip` state are done already; the first that fails stops the wave (later ones may
+    depend on it)."""
+    _one_of(system, wave)
+    if wave is None:
+        assert system is not None  # noqa: S101  (_one_of)
+        _act(system, lab, as_json, action)
+        return
+    systems, done = _wave_systems(wave, county_option, skip=skip, need=need)
     started = time.monotonic()
     outcomes: list[Outcome] = []
-    for system in systems:
-        with _runner(system, lab) as runner:
+    for name in systems:
+        with _runner(name, lab) as runner:
             outcomes.append(action(runner))
         if not outcomes[-1].ok:
             break
     seconds = round(time.monotonic() - started, 1)
     ok = all(o.ok for o in outcomes) and len(outcomes) == len(systems)
+    left = systems[len(outcomes) :]
     if as_json:
         print_json(
             {
@@ -392,7 +403,7 @@ def _act_on_wave(
                 "ok": ok,
                 "seconds": seconds,
                 "systems": [o.as_dict() for o in outcomes],
-                "not_started": systems[len(outcomes) :],
+                "not_started": left,
                 "already_done": done,
             }
         )
@@ -401,7 +412,6 @@ def _act_on_wave(
             _report_lines(outcome)
         if done:
             out.print(f"already done: {', '.join(done)}")
-        left = systems[len(outcomes) :]
         if left:
             err.print(f"[red]not started (the wave stopped): {', '.join(left)}[/]")
         out.print(f"wave {wave}: {len(outcomes)} of {len(systems)} systems in {seconds:.0f} s")
@@ -431,25 +441,14 @@ def migrate_run(  # noqa: PLR0917  (typer options)
         raise BadInputError(f"--until {until}: choose one of {', '.join(UNTIL)}")
     if cold and until is not None:
         raise BadInputError("--until applies to warm moves (a cold move has no copy to test)")
-    _one_of(system, wave)
     mode = MigrationMode.COLD if cold else MigrationMode.WARM
     goal = UNTIL[until] if until else MigrationState.VALIDATED
-    if wave is not None:
-        # Systems at or past the goal are done; the rest move (or resume) in dependency order.
-        order = list(MigrationState)
-        past = frozenset(s.value for s in order[order.index(goal) :])
-        systems, done = _wave_systems(wave, county_option, skip=past, need=None)
-        _act_on_wave(
-            wave,
-            systems=systems,
-            done=done,
-            lab=lab,
-            as_json=as_json,
-            action=lambda runner: runner.run(mode, goal),
-        )
-        return
-    assert system is not None  # noqa: S101  (_one_of)
-    _act(system, lab, as_json, lambda runner: runner.run(mode, goal))
+    # Systems at or past the goal are done; the rest move (or resume).
+    order = list(MigrationState)
+    past = frozenset(s.value for s in order[order.index(goal) :])
+    _act_on(
+        system, wave, county_option, lab, as_json, lambda runner: runner.run(mode, goal), skip=past
+    )
 
 
 @migrate_app.command("rollback")
@@ -471,25 +470,16 @@ def migrate_finalize(
 ) -> None:
     """Retire the source of a validated system, or of every system of a wave (after the
     rollback window); a wave with a system not yet validated is refused, nothing retired."""
-    _one_of(system, wave)
-    if wave is not None:
-        systems, done = _wave_systems(
-            wave,
-            county_option,
-            skip=frozenset({MigrationState.FINALIZED.value}),
-            need=frozenset({MigrationState.VALIDATED.value}),
-        )
-        _act_on_wave(
-            wave,
-            systems=systems,
-            done=done,
-            lab=lab,
-            as_json=as_json,
-            action=lambda runner: runner.finalize(),
-        )
-        return
-    assert system is not None  # noqa: S101  (_one_of)
-    _act(system, lab, as_json, lambda runner: runner.finalize())
+    _act_on(
+        system,
+        wave,
+        county_option,
+        lab,
+        as_json,
+        lambda runner: runner.finalize(),
+        skip=frozenset({MigrationState.FINALIZED.value}),
+        need=frozenset({MigrationState.VALIDATED.value}),
+    )
 
 
 @migrate_app.command("status")

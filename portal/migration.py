@@ -13,18 +13,12 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from govcloud import progress
-from govcloud.registry import cloud_rate, migration_state
+from govcloud.registry import migration_state
 from portal import lifecycle
 from portal.context import PortalContext
 from portal.errors import ForbiddenError
 from portal.lifecycle import Actor
-from portal.schemas import (
-    DepartmentRateOut,
-    MigrationOut,
-    MigrationSystemOut,
-    RatePointOut,
-    WaveOut,
-)
+from portal.schemas import DepartmentRateOut, MigrationOut, MigrationSystemOut
 
 
 def visible_department(actor: Actor) -> str | None:
@@ -36,19 +30,13 @@ def visible_department(actor: Actor) -> str | None:
     raise ForbiddenError("migration progress is for cloud ops, auditors, admins and departments")
 
 
-def _points(points: list[cloud_rate.Point]) -> list[RatePointOut]:
-    return [
-        RatePointOut(at=p.at, on_cloud=p.on_cloud, eligible=p.eligible, rate=p.rate) for p in points
-    ]
-
-
 def migration_view(
     context: PortalContext, db: Session, actor: Actor, now: dt.datetime | None = None
 ) -> tuple[MigrationOut, progress.Progress]:
     """What `actor` may see of the migration, and the progress it comes from (for charts)."""
     only = visible_department(actor)
     found = progress.progress(db, context.county, now)
-    status, total = found.status, found.status.total
+    status, plain = found.status, progress.as_json(found)
     departments = [
         DepartmentRateOut(
             department=row.code,
@@ -57,21 +45,10 @@ def migration_view(
             eligible=row.eligible,
             rate=row.cloud_rate,
             meets_target=row.meets_target,
-            history=_points(found.history.get(row.code, [])),
+            history=plain["departments"].get(row.code, []),
         )
         for row in status.departments
         if only is None or row.code == only
-    ]
-    waves = [
-        WaveOut(
-            wave=w.wave,
-            systems=w.systems,
-            on_cloud=w.on_cloud,
-            planned=w.planned,
-            began=w.actual[0] if w.actual else None,
-            ended=w.actual[1] if w.actual else None,
-        )
-        for w in found.waves
     ]
     systems = [
         MigrationSystemOut(
@@ -85,18 +62,12 @@ def migration_view(
         )
         for row in migration_state.systems(db, only)
     ]
-    out = MigrationOut(
-        county=status.code,
-        rate=total.cloud_rate,
-        on_cloud=total.on_cloud,
-        eligible=total.eligible,
-        target=status.target,
-        target_year=status.target_year,
-        targets=status.targets,
-        meets_target=total.meets_target,
-        history=_points(found.county_history),
-        departments=departments,
-        waves=waves if only is None else [],
-        systems=systems,
+    out = MigrationOut.model_validate(
+        {
+            **plain,
+            "departments": departments,
+            "waves": plain["waves"] if only is None else [],
+            "systems": systems,
+        }
     )
     return out, found
