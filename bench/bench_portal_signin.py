@@ -1,8 +1,11 @@
 """Benchmark the sign-in stall: GET /api/v1/me while other clients sign in (issue 17, finding 1).
 
-Before the fix, the sign-in check opened the write transaction (on SQLite `BEGIN IMMEDIATE`)
-before the Argon2 password check, so correct sign-ins held the write lock for ~0.3 s each and
-every other request waited for it. This benchmark measures what a signed-in user sees: for
+Two causes, fixed in turn: the sign-in check opened the write transaction (on SQLite `BEGIN
+IMMEDIATE`) before the Argon2 password check, so correct sign-ins held the write lock for
+~0.3 s each; and every transaction, reads included, began with `BEGIN IMMEDIATE`, so a GET
+queued for the write lock behind the sign-ins' short writes, and SQLite's busy handler, which
+polls rather than queues, let it wait seconds under load. Reads now take no write lock
+(`db.reading_session`). This benchmark measures what a signed-in user sees: for
 each backend (SQLite in a temporary directory, and a throw-away PostgreSQL cluster), the portal
 is served with `govcloud portal serve --workers N` and the default Argon2 parameters, and
 
