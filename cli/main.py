@@ -16,6 +16,7 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
+from cli.audit import audit_app
 from cli.cloud import cloud_app
 from cli.kit import (
     CountyOption,
@@ -25,7 +26,6 @@ from cli.kit import (
     load,
     out,
     print_json,
-    registry_session,
 )
 from cli.lab import lab_app
 from cli.localcloud import localcloud_app
@@ -38,7 +38,7 @@ from govcloud import constants
 from govcloud.errors import GovcloudError
 from govcloud.loader import InputProblemsError
 from govcloud.model import DepartmentKind, Tier
-from govcloud.registry import audit_log, db, migration_state
+from govcloud.registry import db, migration_state
 from govcloud.settings import get_settings
 from govcloud.status import DepartmentStatus, county_status
 
@@ -49,7 +49,6 @@ app = typer.Typer(
     add_completion=False,
 )
 db_app = typer.Typer(help="The registry database: migrations and state.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit log and audit checks.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(net_app, name="net")
@@ -61,7 +60,6 @@ app.command("apply")(stack_apply)
 app.add_typer(portal_app, name="portal")
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(lab_app, name="lab")
-app.add_typer(migrate_app, name="migrate")
 
 
 @app.command()
@@ -217,74 +215,6 @@ def db_current(as_json: JsonOption = False) -> None:
         return
     state = "up to date" if current == head else "needs `govcloud db upgrade`"
     out.print(f"registry {db.redact(url)}: revision {current or 'none'} (head {head}), {state}")
-
-
-@audit_app.command("verify-log")
-def audit_verify_log(as_json: JsonOption = False) -> None:
-    """Check the SM3 hash chain; exit 1 naming the first altered, removed or reordered entry."""
-    with registry_session() as session:
-        report = audit_log.verify(session)
-    if as_json:
-        print_json(
-            {
-                "ok": report.ok,
-                "entries": report.entries,
-                "head_seq": report.head_seq,
-                "broken_at": report.broken_at,
-                "kind": report.kind,
-                "message": report.message,
-            }
-        )
-    elif report.ok:
-        noun = "entry" if report.entries == 1 else "entries"
-        out.print(f"[green]✓[/] audit log intact: {report.entries} {noun}, SM3 chain holds")
-    else:
-        out.print(
-            f"[red]✗[/] audit log broken at entry {report.broken_at} ({report.kind}): "
-            f"{report.message}"
-        )
-    if not report.ok:
-        raise typer.Exit(constants.EXIT_FINDINGS)
-
-
-@audit_app.command("log")
-def audit_show_log(
-    limit: Annotated[int, typer.Option(min=1, help="how many entries")] = 20,
-    action: Annotated[str | None, typer.Option(help="only this action")] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Show the newest audit-log entries."""
-    with registry_session() as session:
-        entries = audit_log.latest(session, limit=limit, action=action)
-    rows = [
-        {
-            "seq": e.seq,
-            "at": e.at,
-            "actor": e.actor,
-            "action": e.action,
-            "object": e.object,
-            "before": e.before,
-            "after": e.after,
-            "hash": e.hash,
-        }
-        for e in entries
-    ]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table(title="audit log (newest first)")
-    for column in ("seq", "at", "actor", "action", "object", "hash"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            str(row["seq"]),
-            str(row["at"])[:19],
-            row["actor"],
-            row["action"],
-            row["object"],
-            row["hash"][:12] + "…",
-        )
-    out.print(table)
 
 
 def _report_problems(error: InputProblemsError) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from keystoneauth1 import exceptions as ksa_exceptions
@@ -36,6 +36,8 @@ NETWORK_QUOTA_FIELDS = (
 )
 VOLUME_QUOTA_FIELDS = ("volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes")
 ROUTER_INTERFACE_OWNER = "network:router_interface"
+# Nova's ports carry `compute:<availability zone>` as their device owner.
+COMPUTE_OWNER_PREFIX = "compute:"
 # Snapshot fields read per region, in the order the reader fills them.
 REGIONAL_KINDS = (
     "quotas",
@@ -46,6 +48,7 @@ REGIONAL_KINDS = (
     "routers",
     "security_groups",
     "servers",
+    "ports",
     "volumes",
 )
 
@@ -206,6 +209,19 @@ class Server(Regional):
     metadata: dict[str, str]
 
 
+class Port(Record):
+    """A server's Neutron port: its security groups are set per port, and a change made to
+    the port behind Nova's back shows only here (terraform-provider-openstack #552)."""
+
+    id: str
+    region: str
+    project_id: str
+    server_id: str
+    network_id: str
+    addresses: tuple[str, ...]
+    security_groups: tuple[str, ...]  # security group IDs
+
+
 class Volume(Regional):
     """A Cinder volume."""
 
@@ -213,6 +229,7 @@ class Volume(Regional):
     status: str
     volume_type: str | None
     attached_to: tuple[str, ...]
+    metadata: dict[str, str] = {}
 
 
 class Snapshot(Record):
@@ -236,6 +253,7 @@ class Snapshot(Record):
     security_groups: tuple[SecurityGroup, ...]
     servers: tuple[Server, ...]
     volumes: tuple[Volume, ...]
+    ports: tuple[Port, ...] = ()
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Resources per region and type (Keystone records under "all")."""
@@ -298,18 +316,28 @@ READ_ERRORS = (
 
 
 def read(
-    cloud: str, regions: Iterable[str] | None = None, config_file: str | None = None
+    cloud: str,
+    regions: Iterable[str] | None = None,
+    config_file: str | None = None,
+    quotas_of: Callable[[Project], bool] | None = None,
 ) -> Snapshot:
-    """Read the whole cloud; raise UnreachableError when it does not answer."""
+    """Read the whole cloud; raise UnreachableError when it does not answer.
+
+    Quotas take two calls per project and region: `quotas_of` limits them to the projects a
+    reader cares about (the audit reads its county's only); by default every project's."""
     started = time.monotonic()
     try:
-        return _read(cloud, regions, started, config_file)
+        return _read(cloud, regions, started, config_file, quotas_of)
     except READ_ERRORS as error:
         raise UnreachableError(f"cannot read cloud {cloud!r}: {error}") from None
 
 
 def _read(
-    cloud: str, regions: Iterable[str] | None, started: float, config_file: str | None
+    cloud: str,
+    regions: Iterable[str] | None,
+    started: float,
+    config_file: str | None,
+    quotas_of: Callable[[Project], bool] | None = None,
 ) -> Snapshot:
     identity_conn = connect(cloud, config_file=config_file)
     identity: Any = identity_conn.identity
@@ -361,7 +389,8 @@ def _read(
     for region in region_names:
         conn = connect(cloud, region, config_file)
         connections.append(conn)
-        for kind, records in _read_region(conn, region, projects).items():
+        quota_projects = [p for p in projects if quotas_of is None or quotas_of(p)]
+        for kind, records in _read_region(conn, region, quota_projects).items():
             regional[kind] += records
     return Snapshot(
         cloud=cloud,
@@ -454,11 +483,29 @@ def _read_region(conn: Connection, region: str, projects: list[Project]) -> dict
         for s in network.subnets()
     ]
     interfaces: dict[str, list[RouterInterface]] = {}
-    for port in network.ports(device_owner=ROUTER_INTERFACE_OWNER):
-        for fixed in port.fixed_ips or ():
-            interfaces.setdefault(port.device_id, []).append(
-                RouterInterface(
-                    subnet_id=fixed["subnet_id"], port_id=port.id, ip_address=fixed["ip_address"]
+    ports: list[Port] = []
+    # One listing for routers' and servers' ports alike: the same number of calls as one.
+    for port in network.ports():
+        owner = port.device_owner or ""
+        if owner == ROUTER_INTERFACE_OWNER:
+            for fixed in port.fixed_ips or ():
+                interfaces.setdefault(port.device_id, []).append(
+                    RouterInterface(
+                        subnet_id=fixed["subnet_id"],
+                        port_id=port.id,
+                        ip_address=fixed["ip_address"],
+                    )
+                )
+        elif owner.startswith(COMPUTE_OWNER_PREFIX):
+            ports.append(
+                Port(
+                    id=port.id,
+                    region=region,
+                    project_id=port.project_id or "",
+                    server_id=port.device_id or "",
+                    network_id=port.network_id,
+                    addresses=tuple(sorted(f["ip_address"] for f in port.fixed_ips or ())),
+                    security_groups=tuple(sorted(port.security_group_ids or ())),
                 )
             )
     routers = [
@@ -488,6 +535,7 @@ def _read_region(conn: Connection, region: str, projects: list[Project]) -> dict
             status=v.status,
             volume_type=v.volume_type,
             attached_to=tuple(sorted(a["server_id"] for a in v.attachments or ())),
+            metadata=dict(v.metadata or {}),
         )
         for v in conn.block_storage.volumes(details=True, all_projects=True)
     ]
@@ -521,6 +569,7 @@ def _read_region(conn: Connection, region: str, projects: list[Project]) -> dict
         "routers": routers,
         "security_groups": groups,
         "servers": servers,
+        "ports": ports,
         "volumes": volumes,
     }
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from govcloud import constants
 from govcloud.quota import QUOTA_RESOURCES
 from govcloud.registry.tables import AuditEntry, PortalRequest
+from portal.errors import ConflictError, NotFoundError
 
 # Excel opens UTF-8 CSV with Chinese text correctly only with a byte-order mark.
 CSV_BOM = "\ufeff"
@@ -47,6 +52,62 @@ def audit_entries(
         query = query.where(AuditEntry.actor == filters.actor)
     query = query.order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)
     return list(session.execute(query).scalars())
+
+
+# What `govcloud audit` records (docs/audit.md): drift and compliance runs, and reports.
+AUDIT_RUN_ACTIONS = ("audit.drift", "audit.check", "audit.report")
+REPORT_FILE = "report.html"
+
+
+def audit_runs(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
+    """Drift and compliance runs and written reports, newest first, each with its summary."""
+    entries = session.execute(
+        select(AuditEntry)
+        .where(AuditEntry.action.in_(AUDIT_RUN_ACTIONS))
+        .order_by(AuditEntry.seq.desc())
+        .limit(limit)
+    ).scalars()
+    runs = []
+    for entry in entries:
+        after = entry.after if isinstance(entry.after, dict) else {}
+        runs.append(
+            {
+                "seq": entry.seq,
+                "at": entry.at,
+                "actor": entry.actor,
+                "kind": entry.action.removeprefix("audit."),
+                "object": entry.object,
+                "findings": len(after.get("findings") or after.get("failed") or []),
+                "totals": after.get("totals") or {},
+                "exit": after.get("exit"),
+                "sm3": after.get("report_sm3")
+                or (after.get("files_sm3") or {}).get(REPORT_FILE, ""),
+                "report": entry.action == "audit.report",
+            }
+        )
+    return runs
+
+
+def audit_report(session: Session, seq: int) -> str:
+    """The HTML report an `audit.report` entry recorded, only if it still has the SM3 digest
+    the audit log holds for it (a report changed afterwards is refused, not shown)."""
+    entry = session.get(AuditEntry, seq)
+    after = entry.after if entry is not None and isinstance(entry.after, dict) else {}
+    if entry is None or entry.action != "audit.report" or "directory" not in after:
+        raise NotFoundError(f"no audit report {seq}")
+    recorded = (after.get("files_sm3") or {}).get(REPORT_FILE)
+    path = Path(after["directory"]) / REPORT_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        raise NotFoundError(f"audit report {seq} is no longer at {path}") from None
+    digest = hashlib.new(constants.AUDIT_HASH_ALGORITHM, text.encode("utf-8")).hexdigest()
+    if digest != recorded:
+        raise ConflictError(
+            f"audit report {seq} at {path} was changed after it was written: its SM3 is "
+            f"{digest[:16]}…, the audit log recorded {str(recorded)[:16]}…"
+        )
+    return text
 
 
 def _cell(value: object) -> str:

@@ -355,7 +355,12 @@ def remove_county(cloud: str, regions: Iterable[str], code: str, *, workers: int
     """Delete everything county `code` owns in the cloud; the number of projects removed."""
     regions = tuple(regions)
     identity: Any = connect(cloud, regions[0]).identity
-    ours = [p for p in identity.projects() if f"{TAG_COUNTY}{code}" in (p.tags or [])]
+    # By tag, or by name: a test may have removed the tag by hand.
+    ours = [
+        p
+        for p in identity.projects()
+        if f"{TAG_COUNTY}{code}" in (p.tags or []) or p.name.startswith(f"{code}-")
+    ]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda p: remove_project(cloud, regions, p), ours))
     for group in identity.groups():

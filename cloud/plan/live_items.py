@@ -26,6 +26,9 @@ class Scope:
     county_code: str
     regions: frozenset[str]
     projects: bool
+    # Projects that are the county's by name even without its tag: the audit names them so a
+    # tag removed by hand shows as a changed tag, not as a department gone missing.
+    project_names: frozenset[str] = frozenset()
 
     @property
     def county_prefix(self) -> str:
@@ -81,9 +84,10 @@ def live_items(snapshot: Snapshot, scope: Scope) -> list[Item]:
         )
         for record in getattr(snapshot, kind)
     }
-    reader = _Reader(
-        snapshot, scope, {p.id: p.name for p in snapshot.projects if tag in p.tags}, names
-    )
+    managed = {
+        p.id: p.name for p in snapshot.projects if tag in p.tags or p.name in scope.project_names
+    }
+    reader = _Reader(snapshot, scope, managed, names)
     return [
         *_keystone(reader),
         *_addressing(reader),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,21 +87,36 @@ def collect_desired(
 
     `stacks` comes from `load_stacks`; the county and the registry are read by the caller and
     here once, and shared by both programs."""
+    return collect_stacks((stack,), stacks=stacks, county=county, registry_url=registry_url)[stack]
+
+
+def collect_stacks(
+    names: Iterable[str],
+    *,
+    stacks: Mapping[str, StackSettings],
+    county: County,
+    registry_url: str | None = None,
+) -> dict[str, DesiredSide]:
+    """The desired side of each named stack, the primary program run once for all of them
+    (the DR program reads its outputs); `stacks` holds the settings of each and the primary."""
     started = time.perf_counter()
     registry = read_registry(registry_url, county)
     primary_state = build_desired(stacks["primary"], county=county, registry=registry)
     primary = run_stack(primary_state)
-    if stack == "primary":
-        state, run, references = primary_state, primary, []
-    else:
-        settings = stacks[stack]
-        state = build_desired(settings, county=county, registry=registry)
-        run = run_stack(state, {settings.primary_stack: primary.outputs})
-        references = [primary]
-    items, not_compared = desired_items(run, references)
-    return DesiredSide(
-        stack, state, run, items, not_compared, seconds=time.perf_counter() - started
-    )
+    sides: dict[str, DesiredSide] = {}
+    for stack in names:
+        if stack == "primary":
+            state, run, references = primary_state, primary, []
+        else:
+            settings = stacks[stack]
+            state = build_desired(settings, county=county, registry=registry)
+            run = run_stack(state, {settings.primary_stack: primary.outputs})
+            references = [primary]
+        items, not_compared = desired_items(run, references)
+        sides[stack] = DesiredSide(
+            stack, state, run, items, not_compared, seconds=time.perf_counter() - started
+        )
+    return sides
 
 
 def plan_against(desired: DesiredSide, snapshot: Snapshot) -> StackPlan:

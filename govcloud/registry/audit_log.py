@@ -246,9 +246,27 @@ def count(session: Session) -> int:
     return session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
 
 
-def latest(session: Session, *, limit: int, action: str | None = None) -> list[AuditEntry]:
-    """The newest entries, newest first, optionally of one action."""
+def latest(
+    session: Session,
+    *,
+    limit: int,
+    action: str | None = None,
+    actor: str | None = None,
+    object_prefix: str | None = None,
+    since: dt.datetime | None = None,
+) -> list[AuditEntry]:
+    """The newest entries, newest first; `action` is one action, or every action under a
+    prefix when it ends with "." (`ansible.` → `ansible.playbook`, ...)."""
     query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
     if action:
-        query = query.where(AuditEntry.action == action)
+        if action.endswith("."):
+            query = query.where(AuditEntry.action.startswith(action, autoescape=True))
+        else:
+            query = query.where(AuditEntry.action == action)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if object_prefix:
+        query = query.where(AuditEntry.object.startswith(object_prefix, autoescape=True))
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
     return list(session.execute(query).scalars())

@@ -325,3 +325,21 @@ class CloudRateSample(Base):
     department: Mapped[str] = mapped_column(String(32))
     on_cloud: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
+
+
+class AuditSuppression(Base):
+    """An accepted drift finding (接受的偏差): hidden from drift runs until it expires.
+
+    Granting and revoking one are entries in the audit log; the row is what drift runs read.
+    """
+
+    __tablename__ = "audit_suppression"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[str] = mapped_column(String(64), index=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(128))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -564,6 +564,7 @@ def audit_page(
         "audit.html",
         rows=service.listing(db, page.actor, filters, limit=PAGE_SIZE),
         entries=reports.audit_entries(db, log_filters, limit=PAGE_SIZE),
+        runs=reports.audit_runs(db, limit=PAGE_SIZE),
         chain=audit_log.verify(db),
         departments=visible_departments(page),
         states=list(RequestState),
@@ -582,6 +583,19 @@ def audit_page(
         requests_csv="/api/v1/export/requests.csv?" + urlencode(request_query),
         audit_csv="/api/v1/export/audit.csv?" + urlencode(log_query),
     )
+
+
+@router.get("/audit/reports/{seq}", response_class=HTMLResponse)
+def audit_report_page(page: PageUser, db: Db, seq: Annotated[int, Path(ge=1)]) -> HTMLResponse:
+    """Auditors: a report `govcloud audit report` wrote, if its SM3 still matches the log's."""
+    if not lifecycle.can_read_audit(page.actor):
+        return error_page(
+            page, ForbiddenError("the audit view is for the audit administrator (auditor)")
+        )
+    try:
+        return HTMLResponse(reports.audit_report(db, seq))
+    except PortalError as error:
+        return error_page(page, error)
 
 
 # -- account -----------------------------------------------------------------------------------

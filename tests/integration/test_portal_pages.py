@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from portal_kit import PASSWORD, Portal
 from sqlalchemy import update
 
+from govcloud.registry import audit_log
 from govcloud.registry.tables import PortalSession
 from portal import i18n
 from portal.context import LiveCloud
@@ -243,6 +246,50 @@ def test_audit_page_is_for_auditors(sqlite_portal: Portal) -> None:
     assert exported.status_code == 200 and "storage" in exported.text
     assert sign_in(p, "ops").get("/audit").status_code == 403
     assert sign_in(p, "req-a").get("/audit").status_code == 403
+
+
+def test_audit_runs_list_and_open_their_reports(sqlite_portal: Portal, tmp_path: Path) -> None:
+    p = sqlite_portal
+    html = "<!DOCTYPE html><html><body>等保2.0 第三级审计报告</body></html>"
+    written = tmp_path / "report"
+    written.mkdir()
+    (written / "report.html").write_text(html, encoding="utf-8")
+    digest = hashlib.new("sm3", html.encode("utf-8")).hexdigest()
+    with p.context.sessions() as session:
+        check = audit_log.record(
+            session,
+            actor="cli:auditor",
+            action="audit.check",
+            object="county/519901",
+            after={
+                "totals": {"不符合": 1},
+                "failed": ["no-drift"],
+                "exit": 1,
+                "report_sm3": "a" * 64,
+            },
+        )
+        report = audit_log.record(
+            session,
+            actor="cli:auditor",
+            action="audit.report",
+            object="county/519901",
+            after={"directory": str(written), "files_sm3": {"report.html": digest}},
+        )
+        session.commit()
+        check_seq, report_seq = check.seq, report.seq
+    auditor = sign_in(p, "auditor")
+    page = auditor.get("/audit")
+    assert 'data-testid="audit-runs"' in page.text and "等保检查" in page.text
+    assert f'href="/audit/reports/{report_seq}"' in page.text
+    opened = auditor.get(f"/audit/reports/{report_seq}")
+    assert opened.status_code == 200 and "第三级审计报告" in opened.text
+    assert auditor.get(f"/audit/reports/{check_seq}").status_code == 404  # a run, not a report
+    assert auditor.get("/audit/reports/99999").status_code == 404
+    for who in ("ops", "req-a", "admin"):
+        assert sign_in(p, who).get(f"/audit/reports/{report_seq}").status_code == 403, who
+    # A report changed after it was written is refused, never shown.
+    (written / "report.html").write_text(html + "<!-- 改过 -->", encoding="utf-8")
+    assert auditor.get(f"/audit/reports/{report_seq}").status_code == 409
 
 
 def test_account_page_issues_a_token(sqlite_portal: Portal) -> None:

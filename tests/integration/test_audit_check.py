@@ -1,0 +1,116 @@
+"""`govcloud audit check` (the MLPS level-3 catalogue) against the live local cloud.
+
+A small county with a core system on the cloud is deployed to both regions. Then four
+violations are planted: SSH open to any address, the core system's DR standby deleted, an audit
+entry altered in the registry, and a weak portal sign-in policy. Each is reported 不符合 under
+its clause and test item, with the evidence that shows it; before, the same items held.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openstack
+import pytest
+from audit_site import CountySite, county_site
+
+from lab.localcloud.layout import CLOUD_NAME
+from lab.localcloud.manager import LocalCloud
+
+pytestmark = pytest.mark.cloud
+CODE = "519926"  # a county of its own: other cloud tests use other codes
+PRIMARY, DR = "RegionOne", "RegionTwo"
+
+
+@pytest.fixture
+def site(local_cloud: LocalCloud, tmp_path: Path) -> Iterator[CountySite]:
+    # beta's core database moves to the cloud (it needs more storage for its m1.large).
+    changes = {
+        "departments/beta.yaml": ("location: legacy", "location: cloud"),
+    }
+    with county_site(local_cloud, tmp_path, CODE, "test:audit-check", changes) as found:
+        beta = found.county / "departments" / "beta.yaml"
+        beta.write_text(beta.read_text().replace("storage_gb: 50", "storage_gb: 300"))
+        yield found
+
+
+def check(site: CountySite) -> tuple[int, dict[str, dict[str, Any]]]:
+    code, report = site.report("check")
+    assert code in {0, 1}, report
+    assert report["automated"] >= 40
+    return code, {item["id"]: item for item in report["items"]}
+
+
+PLANTED = {
+    # rule id: (clause, test item)
+    "no-open-management-ports-ipv4": ("8.1.4.4 c)", "L3-CES1-19"),
+    "core-system-has-dr-replica": ("8.1.4.9 c)", "L3-CES1-31"),
+    "audit-chain-intact": ("8.1.4.3 c)", "L3-CES1-14"),
+    "portal-login-lockout": ("8.1.4.1 b)", "L3-CES1-02"),
+    "portal-idle-timeout": ("8.1.4.1 b)", "L3-CES1-02"),
+}
+
+
+def test_planted_violations_are_reported_under_their_clauses(site: CountySite) -> None:
+    site.deploy("primary")
+    site.deploy("dr")
+    _, before = check(site)
+    for rule in PLANTED:
+        assert before[rule]["verdict"] == "符合", before[rule]
+
+    # 1. SSH open to any address on beta's baseline.
+    conn = openstack.connect(cloud=CLOUD_NAME, region_name=PRIMARY)
+    beta = conn.identity.find_project(f"{CODE}-beta")
+    baseline = conn.network.find_security_group("beta-baseline", project_id=beta.id)
+    conn.network.create_security_group_rule(
+        security_group_id=baseline.id,
+        direction="ingress",
+        ethertype="IPv4",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="0.0.0.0/0",
+    )
+    # 2. The core system's standby at the DR site deleted.
+    dr = openstack.connect(cloud=CLOUD_NAME, region_name=DR)
+    standby = [
+        s
+        for s in dr.compute.servers(all_projects=True, project_id=beta.id)
+        if s.metadata.get("govcloud:role") == "dr-standby"
+    ]
+    assert standby, "the DR deploy made no standby for beta/db"
+    for server in standby:
+        dr.compute.delete_server(server)
+        dr.compute.wait_for_delete(server, wait=600)
+    # 3. An audit entry altered behind the registry's back.
+    with sqlite3.connect(site.state / "registry.sqlite3") as registry:
+        registry.execute("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
+    # 4. A weak portal sign-in policy.
+    site.env |= {
+        "GOVCLOUD_PORTAL_MAX_FAILURES_PER_ACCOUNT": "50",
+        "GOVCLOUD_PORTAL_IDLE_MINUTES": "240",
+    }
+
+    code, after = check(site)
+    assert code == 1
+    for rule, (clause, test_item) in PLANTED.items():
+        item = after[rule]
+        assert (item["verdict"], item["clause"], item["test_item"]) == (
+            "不符合",
+            clause,
+            test_item,
+        ), item
+    ssh = after["no-open-management-ports-ipv4"]["evidence"]["failures"]
+    assert [(f["project"], f["group"], f["ports"]) for f in ssh] == [
+        (f"{CODE}-beta", "beta-baseline", [22])
+    ]
+    assert after["core-system-has-dr-replica"]["evidence"]["failures"] == ["beta/db"]
+    chain = after["audit-chain-intact"]["evidence"]
+    assert chain["broken_at"] == 2 and chain["kind"] == "altered"
+    assert after["portal-login-lockout"]["evidence"]["max_failures_per_account"] == 50
+    assert after["portal-idle-timeout"]["evidence"]["idle_minutes"] == 240
+    # The stray rule is drift as well: 8.1.3.2 b) (no unapproved rules).
+    assert after["no-stray-rules"]["verdict"] == "不符合"
