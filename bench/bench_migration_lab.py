@@ -243,6 +243,7 @@ def wave(root: Path, count: int, mb: int) -> dict[str, Any]:
     systems = [f"alpha/{name}" for name in names]
     site = Site(root / "wave", WAVE_CODE, names, "migw")
     try:
+        site.govcloud("db", "upgrade")
         planned = json.loads(
             site.govcloud("migrate", "plan", "--county", str(site.county), "--json").stdout
         )
@@ -301,6 +302,8 @@ def main() -> None:
             root = Path(tmp)
             if options.part in ("downtime", "both"):
                 results["downtime"] = downtime(root, options.mb, options.rate)
+                # Kept on standard error too: a failure in the next part loses nothing.
+                print(json.dumps(results["downtime"], ensure_ascii=False), file=sys.stderr)
             if options.part in ("wave", "both"):
                 results["wave"] = wave(root, options.wave_systems, options.wave_mb)
     finally:
