@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirunner import run_cli
 from handdeploy import remove_county
 from small_county import write_county, write_project
 from sqlalchemy.orm import Session
@@ -71,16 +72,7 @@ class Site:
     lab: NetLab
 
     def govcloud(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "cli", *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
-        )
-        assert "Traceback" not in result.stderr + result.stdout, result.stderr
+        result = run_cli(args, env=self.env, timeout=TIMEOUT_S)
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
         return result
