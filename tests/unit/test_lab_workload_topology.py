@@ -16,7 +16,7 @@ from lab.netlab.ansible_inventory import groups, template_vars
 from lab.netlab.configs import core_config
 from lab.netlab.topology import WorkloadSpec, build_topology
 from lab.workload import servers
-from network.phases import ROLE_CLOUD_SERVER, ROLE_HOST
+from network.phases import ROLE_CLOUD_SERVER, ROLE_HOST, Phase, system_names
 from network.plan import plan_network
 from network.reachability import expected_checks
 
@@ -119,3 +119,23 @@ def test_a_cloud_server_on_its_department_lans_prefix_is_refused(county: County)
     clashing = ServerPort("cgj-zhifa", "c0ffee", "RegionOne", address, "198.18.0.1", None, None)
     with pytest.raises(BadInputError, match="overlaps a department LAN"):
         build_topology(county, plan, ("cgj",), workloads=[WorkloadSpec("cgj/zhifa", 8, clashing)])
+
+
+def test_the_merge_moves_a_renumbered_systems_name_with_its_server(county: County) -> None:
+    topology = build_topology(
+        county, plan_network(county), ("cgj",), workloads=[WorkloadSpec("cgj/zhifa", 8, PORT)]
+    )
+    source = topology.nodes["cgj-zhifa"]
+    assert source["renumber"], "cgj renumbers into the extranet in the sample county"
+    legacy, extranet = (source[k].split("/")[0] for k in ("legacy", "extranet"))
+    name = system_service_name("cgj/zhifa")
+    nodes = list(topology.nodes.values())
+    assert system_names(nodes, Phase.LEGACY) == [
+        {"name": name, "address": legacy, "stale": [extranet]}
+    ]
+    assert system_names(nodes, Phase.MERGED) == [
+        {"name": name, "address": extranet, "stale": [legacy]}
+    ]
+    # Cloud servers and plain hosts name nothing: only a system's own server does.
+    assert system_names([topology.nodes["cgj-zhifa-cloud"], topology.nodes["cgj-office-h1"]],
+                        Phase.MERGED) == []  # fmt: skip
