@@ -5,7 +5,7 @@ same maintainer) is the relying party; nothing of the protocol is written here b
 
 - the authorization code flow with PKCE (S256), `state` and `nonce`, all three random per
   sign-in and kept in a cookie signed with the portal's key, bound to the browser that began
-  it (HttpOnly, SameSite=Lax, ten minutes, path `/login/oidc`) and used once;
+  it (HttpOnly, SameSite=Lax, ten minutes; `__Host-` over TLS) and used once;
 - the provider's endpoints from its discovery document (`.well-known/openid-configuration`),
   whose `issuer` must be the configured one exactly;
 - the ID token checked in full: its signature against the provider's JWKS (RS256 or the

@@ -27,6 +27,9 @@ router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "govcloud_login_csrf"
 LANGUAGE_COOKIE_DAYS = 365
 OIDC_FLOW_COOKIE = "govcloud_oidc_flow"
+# Over TLS the flow's cookie is a __Host- cookie: no sibling host can plant one of its own
+# (a genuine one it was given, with its own state) to sign the browser in as someone else.
+OIDC_FLOW_COOKIE_TLS = "__Host-" + OIDC_FLOW_COOKIE
 OIDC_PATH = "/login/oidc"
 log = logging.getLogger(__name__)
 
@@ -161,8 +164,18 @@ def _signed_in(signed: accounts.SignedIn, next_path: str, context: PortalContext
         secure=context.secure_cookies,
     )
     signed_in.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
-    signed_in.delete_cookie(OIDC_FLOW_COOKIE, path=OIDC_PATH)
+    _drop_flow(signed_in, context)
     return signed_in
+
+
+def _flow_cookie(context: PortalContext) -> str:
+    return OIDC_FLOW_COOKIE_TLS if context.secure_cookies else OIDC_FLOW_COOKIE
+
+
+def _drop_flow(response: Response, context: PortalContext) -> None:
+    response.delete_cookie(
+        _flow_cookie(context), path="/", secure=context.secure_cookies, httponly=True
+    )
 
 
 def _callback_url(request: Request, provider: oidc.Provider) -> str:
@@ -190,13 +203,13 @@ def oidc_begin(
         )
     response = RedirectResponse(url, status_code=303)
     response.set_cookie(
-        OIDC_FLOW_COOKIE,
+        _flow_cookie(context),
         flow.seal(context.signing_key),
         max_age=oidc.FLOW_SECONDS,
         httponly=True,
         samesite="lax",  # the provider sends the browser back with a top-level GET
         secure=context.secure_cookies,
-        path=OIDC_PATH,
+        path="/",  # as __Host- asks
     )
     return response
 
@@ -215,7 +228,7 @@ def oidc_callback(
     provider = context.oidc
     if provider is None:
         return redirect("/login")
-    flow = oidc.Flow.unseal(context.signing_key, request.cookies.get(OIDC_FLOW_COOKIE))
+    flow = oidc.Flow.unseal(context.signing_key, request.cookies.get(_flow_cookie(context)))
     next_path = safe_next(flow.next_path if flow else "/")
     outcome: accounts.SignedIn | tuple[str, int]
     if flow is None:
@@ -233,7 +246,7 @@ def oidc_callback(
     key, status_code = outcome
     t = i18n.translator(language(request))
     page = _login_form(request, next_path=next_path, error=t(key), status_code=status_code)
-    page.delete_cookie(OIDC_FLOW_COOKIE, path=OIDC_PATH)
+    _drop_flow(page, context)
     return page
 
 

@@ -317,3 +317,17 @@ def test_a_local_account_is_not_taken_over(sqlite_portal: Portal, oidc_provider:
         "local", "requester", "beta",
     )  # fmt: skip
     assert written(p) == before
+
+
+def test_over_tls_the_flow_cookie_cannot_be_planted_by_a_sibling_host(
+    sqlite_portal: Portal, oidc_provider: Provider
+) -> None:
+    p = sqlite_portal
+    p.context.oidc = relying_party(oidc_provider)
+    p.context.secure_cookies = True
+    started = TestClient(p.client.app).get("/login/oidc", follow_redirects=False)
+    cookie = started.headers["set-cookie"]
+    assert cookie.startswith("__Host-govcloud_oidc_flow=")
+    attributes = {a.strip().lower() for a in cookie.split(";")[1:]}
+    assert {"secure", "httponly", "path=/", "samesite=lax"} <= attributes
+    assert not any(a.startswith("domain") for a in attributes)
