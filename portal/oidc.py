@@ -259,6 +259,8 @@ class Provider:
             for a in metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
             if a in ALGORITHMS
         ]
+        if not allowed:  # an empty list would mean joserfc's defaults: never that
+            raise SignInRefusedError("the provider announces no asymmetric signing algorithm")
         try:
             try:
                 decoded = self._decode(id_token, allowed)

@@ -88,9 +88,9 @@ def written(portal: Portal) -> tuple[int, int, int]:
 
 
 def test_first_sign_in_provisions_and_the_next_follows_the_provider(
-    sqlite_portal: Portal, oidc_provider: Provider
+    portal: Portal, oidc_provider: Provider
 ) -> None:
-    p = sqlite_portal
+    p = portal  # on SQLite and PostgreSQL: the callback is a GET that writes
     p.context.oidc = relying_party(oidc_provider)
     page = TestClient(p.client.app).get("/login", headers={"Accept-Language": "zh-CN"})
     assert "使用统一身份认证登录" in page.text and 'href="/login/oidc?next=' in page.text
