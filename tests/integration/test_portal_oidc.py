@@ -17,8 +17,9 @@ import requests
 from clirunner import govcloud
 from fastapi.testclient import TestClient
 from oidc_kit import CLIENT_ID, Person, Provider
-from portal_kit import Portal
+from portal_kit import PASSWORD, Portal
 from sqlalchemy import func, select
+from test_portal_pages import csrf_of
 
 from govcloud.registry.tables import AuditEntry, PortalSession, PortalUser
 from portal import oidc
@@ -289,6 +290,14 @@ def test_an_unreachable_provider_is_said_and_local_accounts_still_sign_in(
     assert answer.status_code == 503
     assert "无法连接" in answer.text or "cannot be reached" in answer.text
     assert written(p)[1] == len(p.tokens)
+    local = TestClient(p.client.app)
+    token = csrf_of(local.get("/login").text)
+    signed = local.post(
+        "/login",
+        data={"name": "req-a", "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303 and local.get("/api/v1/me").json()["name"] == "req-a"
 
 
 def test_serve_refuses_unsafe_provider_settings(tmp_path: Path) -> None:
