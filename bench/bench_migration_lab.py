@@ -223,6 +223,7 @@ def downtime(root: Path, mb: int, rate: int) -> dict[str, Any]:
                 raise SystemExit(f"{mode}: {moved['error']}")
             rows[mode] = {
                 "outage_s": tally["outage_s"],
+                "outages": tally["outages"],
                 "runner_downtime_s": moved["downtime_s"],
                 "acknowledged": tally["acknowledged"],
                 "lost": missing(site, cloud, tally),
@@ -234,6 +235,7 @@ def downtime(root: Path, mb: int, rate: int) -> dict[str, Any]:
             back = site.migrate("rollback", system)
             if back.get("error"):
                 raise SystemExit(f"rollback after {mode}: {back['error']}")
+            rows[mode]["rollback_s"] = round(sum(s["seconds"] for s in back["steps"]), 1)
         rows["ratio"] = rows["warm"]["outage_s"] / rows["cold"]["outage_s"]
         return rows
     finally:
