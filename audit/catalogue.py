@@ -33,7 +33,8 @@ from govcloud.conventions import (
     WORKLOAD_DR_STANDBY,
 )
 from govcloud.model import County, Tier
-from govcloud.registry.audit_log import ChainReport
+from govcloud.registry.audit_log import ACTION_HEAD_EXPORT, ChainReport
+from govcloud.signin_policy import PortalPolicy
 
 CLAUSE_NOTE: Final = (
     "clause and test unit from the level-3 structure of GB/T 22239-2019 and the unit order of "
@@ -67,22 +68,6 @@ class Verdict(StrEnum):
     FAIL = "不符合"
     NOT_APPLICABLE = "不适用"
     MANUAL = "人工核查"
-
-
-@dataclass(frozen=True)
-class PortalPolicy:
-    """The portal's sign-in policy and accounts, as the CLI reads them for the audit."""
-
-    min_password_length: int
-    password_max_age_days: float
-    max_failures_per_account: int
-    idle_minutes: float
-    session_hours: float
-    secure_cookies: bool
-    password_history: int
-    token_days: float
-    second_factor_roles: frozenset[str]
-    accounts: tuple[Mapping[str, Any], ...]  # name, role, active, totp
 
 
 @dataclass
@@ -563,7 +548,7 @@ def check_audit_runs_logged(facts: Facts) -> Result:
 
 
 def check_head_exported(facts: Facts) -> Result:
-    return _logged(facts, "audit.head-export")
+    return _logged(facts, ACTION_HEAD_EXPORT)
 
 
 # --- the portal -------------------------------------------------------------------------------
