@@ -18,7 +18,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from audit import catalogue, suppressions
+from audit import catalogue, head, suppressions
 from audit.catalogue import Facts, Verdict
 from audit.drift import cloud_drift
 from audit.findings import DriftReport, sm3_hex
@@ -160,6 +160,7 @@ def record_drift(run: DriftRun, *, actor: str) -> dict[str, Any]:
 
 def check(run: DriftRun, *, actor: str, portal: PolicyReader) -> tuple[dict[str, Any], int]:
     """Evaluate the catalogue on a drift run's facts; record it; its document and exit code."""
+    settings = get_settings()
     unreadable: dict[str, str] = {}
     if run.report.unreachable or run.snapshot is None:
         reasons = "; ".join(u["reason"] for u in run.report.unchecked if u["part"] == "cloud")
@@ -179,6 +180,8 @@ def check(run: DriftRun, *, actor: str, portal: PolicyReader) -> tuple[dict[str,
             log_actions=actions,
             portal=portal(session),
             management_prefixes=run.management_prefixes,
+            head=head.latest_export(session, settings.audit_head_public_key),
+            head_max_age_days=settings.audit_head_max_age_days,
             unreadable=unreadable,
         )
         items = catalogue.run(facts)
@@ -251,9 +254,12 @@ def report(
     return digests, code
 
 
-def chain_document(chain: audit_log.ChainReport) -> dict[str, Any]:
-    """The chain's verification for machines (`govcloud audit verify-log --json`)."""
-    return {
+def chain_document(
+    chain: audit_log.ChainReport, signed: head.HeadCheck | None = None
+) -> dict[str, Any]:
+    """The chain's verification for machines (`govcloud audit verify-log --json`); with a
+    signed head, that check too, and `ok` only when both hold."""
+    document: dict[str, Any] = {
         "ok": chain.ok,
         "entries": chain.entries,
         "head_seq": chain.head_seq,
@@ -261,12 +267,37 @@ def chain_document(chain: audit_log.ChainReport) -> dict[str, Any]:
         "kind": chain.kind,
         "message": chain.message,
     }
+    if signed is not None:
+        document["ok"] = chain.ok and signed.ok
+        document["head"] = signed.as_dict()
+    return document
 
 
-def verify_chain() -> audit_log.ChainReport:
-    """The registry's audit chain, verified entry by entry."""
+def verify_log(
+    head_file: Path | None = None, public_key: Path | None = None
+) -> tuple[audit_log.ChainReport, head.HeadCheck | None]:
+    """The audit chain verified entry by entry; with a signed head file, that head checked
+    against its public key (`public_key`, else the setting) and the live chain."""
+    signed = key = None
+    if head_file is not None:  # bad input is reported before the registry is opened
+        signed = head.read_signed(head_file)
+        key = head.load_public_key(public_key or get_settings().audit_head_public_key)
     with registry_session() as session:
-        return audit_log.verify(session)
+        chain = audit_log.verify(session)
+        checked = (
+            head.check(session, signed, key, file=str(head_file))
+            if signed is not None and key is not None
+            else None
+        )
+    return chain, checked
+
+
+def export_head(out: Path, *, actor: str) -> head.SignedHead:
+    """Sign the chain's head with the county's key (its file from the settings) into `out`;
+    the export is recorded in the audit log and is itself the head it signs."""
+    key = head.load_private_key(get_settings().audit_head_key)
+    with registry_session() as session:
+        return head.export(session, key=key, out=out, actor=actor)
 
 
 def entries(
