@@ -15,7 +15,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from audit import runs, suppressions
+from audit import head, runs, suppressions
 from audit.catalogue import Verdict
 from audit.findings import DriftReport
 from cli.cloud import CloudOption
@@ -36,6 +36,10 @@ audit_app = typer.Typer(
     help="The audit (审计): the log, drift against the live cloud, accepted drift.",
     no_args_is_help=True,
 )
+head_app = typer.Typer(
+    help="The audit chain's signed head (MLPS 8.1.4.3): keys and export.", no_args_is_help=True
+)
+audit_app.add_typer(head_app, name="head")
 StackOption = Annotated[
     StackName | None,
     typer.Option(
@@ -57,11 +61,37 @@ def _parse_time(text: str, option: str) -> dt.datetime:
 
 
 @audit_app.command("verify-log")
-def audit_verify_log(as_json: JsonOption = False) -> None:
-    """Check the SM3 hash chain; exit 1 naming the first altered, removed or reordered entry."""
-    report = runs.verify_chain()
+def audit_verify_log(
+    head_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--head",
+            help="a signed head (`audit head export`): the log must still hold it",
+            show_default=False,
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="its public key [default: $GOVCLOUD_AUDIT_HEAD_PUBLIC_KEY]",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the SM3 hash chain; exit 1 naming the first altered, removed or reordered entry.
+
+    With --head, also the head's signature and that the log still holds that head at its
+    sequence number with its hash: a rewritten or truncated log fails (exit 1), saying what
+    differs.
+    """
+    if public_key is not None and head_file is None:
+        raise BadInputError("--public-key verifies a signed head: give --head FILE with it")
+    report, signed = runs.verify_log(head_file, public_key)
+    document = runs.chain_document(report, signed)
     if as_json:
-        print_json(runs.chain_document(report))
+        print_json(document)
     elif report.ok:
         noun = "entry" if report.entries == 1 else "entries"
         out.print(f"[green]✓[/] audit log intact: {report.entries} {noun}, SM3 chain holds")
@@ -70,8 +100,54 @@ def audit_verify_log(as_json: JsonOption = False) -> None:
             f"[red]✗[/] audit log broken at entry {report.broken_at} ({report.kind}): "
             f"{report.message}"
         )
-    if not report.ok:
+    if signed is not None and not as_json:
+        if signed.ok and signed.head is not None:
+            out.print(
+                f"[green]✓[/] signed head holds: entry {signed.head.seq} of {signed.head.at}, "
+                f"key {signed.key_id}"
+            )
+        for problem in signed.problems:
+            out.print(f"[red]✗[/] signed head {signed.file}: {problem}")
+    if not document["ok"]:
         raise typer.Exit(constants.EXIT_FINDINGS)
+
+
+@head_app.command("keygen")
+def head_keygen(
+    out_dir: Annotated[Path, typer.Option("--out", help="directory for the new key pair")],
+    as_json: JsonOption = False,
+) -> None:
+    """Make an Ed25519 key pair for signing the chain's head (private key 0600)."""
+    private, public, key = head.generate_keys(out_dir)
+    if as_json:
+        print_json({"private_key": private, "public_key": public, "key_id": key})
+        return
+    out.print(f"wrote {private} (private, 0600) and {public} (public), key {key}")
+    out.print(
+        f"keep the private key off the registry's host; set {head.KEY_ENV}={private} where "
+        f"heads are exported and {head.PUBLIC_KEY_ENV}={public} where they are verified"
+    )
+
+
+@head_app.command("export")
+def head_export(
+    out_file: Annotated[Path, typer.Option("--out", help="file to write the signed head to")],
+    as_json: JsonOption = False,
+) -> None:
+    """Sign the audit chain's head (last entry, its hash, time, count) into a file.
+
+    The key's file is $GOVCLOUD_AUDIT_HEAD_KEY. The export is recorded in the audit log and is
+    the head it signs. Exit 1 when the chain is broken (nothing is signed), 2 on bad input.
+    """
+    signed = runs.export_head(out_file, actor=actor())
+    if as_json:
+        print_json(signed.as_dict() | {"file": out_file})
+        return
+    pinned = signed.head
+    out.print(
+        f"wrote {out_file}: head entry {pinned.seq} ({pinned.hash[:16]}…), {pinned.count} "
+        f"entries, signed with key {signed.key_id}"
+    )
 
 
 @audit_app.command("log")
