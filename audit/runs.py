@@ -18,14 +18,14 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from audit import catalogue, head, suppressions
+from audit import catalogue, head, ledger, suppressions
 from audit.catalogue import Facts, Verdict
 from audit.drift import cloud_drift
 from audit.findings import DriftReport, sm3_hex
 from audit.report import TREND_RUNS, render, trend
 from cloud import inventory
 from cloud.plan.run import collect_stacks, load_stacks, stack_region
-from desired.stack_settings import stack_county
+from desired.stack_settings import StackSettings, stack_county
 from govcloud import constants
 from govcloud.conventions import TAG_COUNTY, project_name
 from govcloud.errors import UnreachableError
@@ -34,8 +34,9 @@ from govcloud.model import County
 from govcloud.registry import audit_log
 from govcloud.registry.audit_log import ACTION_CHECK, ACTION_DRIFT, ACTION_REPORT
 from govcloud.registry.db import registry_session
+from govcloud.registry.ledger import used_by_department
 from govcloud.registry.tables import AuditEntry
-from govcloud.settings import get_settings
+from govcloud.settings import Settings, get_settings
 from govcloud.signin_policy import PortalPolicy
 from lab.localcloud.layout import default_cloud
 
@@ -60,6 +61,26 @@ class DriftRun:
     report: DriftReport
     snapshot: inventory.Snapshot | None
     management_prefixes: tuple[str, ...]
+    part: str = "cloud"  # or "ledger" (`audit drift --ledger`)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The county, its stacks' settings and the cloud a run reads."""
+
+    settings: Settings
+    stacks: dict[str, StackSettings]
+    county: County
+    cloud: str
+    config: str | None  # the clouds.yaml to read, when not a standard place
+
+
+def _target(cloud: str | None, county_dir: Path | None, project_dir: Path) -> _Target:
+    settings = get_settings()
+    stacks = load_stacks(project_dir, "dr")
+    county = stack_county(county_dir, settings, stacks["primary"])
+    name, config = default_cloud(settings.localcloud_root())
+    return _Target(settings, stacks, county, cloud or name, config)
 
 
 def county_object(county: County) -> str:
@@ -73,12 +94,10 @@ def compute_drift(
     """Read the live cloud, run the stack program under mocks, compare; accepted drift applied.
 
     `stack` is one stack name, or None for both, each in its region."""
-    settings = get_settings()
-    stacks = load_stacks(project_dir, "dr")
+    target = _target(cloud, county_dir, project_dir)
+    settings, stacks, county = target.settings, target.stacks, target.county
+    chosen, config = target.cloud, target.config
     names = [stack] if stack else list(STACK_NAMES)
-    county = stack_county(county_dir, settings, stacks["primary"])
-    name, config = default_cloud(settings.localcloud_root())
-    chosen = cloud or name
     # Read the cloud first: an unreachable cloud is known before the program runs. Quotas
     # are read for the county's projects only (by tag, or by name should the tag be gone).
     tag = f"{TAG_COUNTY}{county.code}"
@@ -128,6 +147,41 @@ def compute_drift(
     )
 
 
+def compute_ledger_drift(cloud: str | None, county_dir: Path | None, project_dir: Path) -> DriftRun:
+    """The portal's ledger against each department's live usage in the primary region;
+    accepted drift applied. A cloud that cannot be read is unchecked (exit 3), never clean."""
+    target = _target(cloud, county_dir, project_dir)
+    county = target.county
+    region = stack_region(STACK_NAMES[0], county)
+    with registry_session() as session:
+        used = used_by_department(session)
+    snapshot: inventory.Snapshot | None = None
+    try:
+        snapshot = inventory.read(target.cloud, regions=[region], config_file=target.config)
+    except UnreachableError as error:
+        report = DriftReport(unreachable=True)
+        report.unchecked.append({"part": ledger.PART, "region": region, "reason": str(error)})
+    else:
+        report = ledger.ledger_drift(
+            used,
+            snapshot,
+            county_code=county.code,
+            departments=[d.code for d in county.departments],
+            region=region,
+        )
+    with registry_session() as session:
+        suppressions.apply(report, suppressions.listing(session))
+    return DriftRun(
+        county,
+        target.cloud,
+        [],
+        report,
+        snapshot,
+        tuple(target.stacks["primary"].ops_management_prefixes),
+        part=ledger.PART,
+    )
+
+
 def digest(document: Any) -> str:
     """SM3 of a report's canonical JSON: what the audit log keeps of each report."""
     return sm3_hex(json.dumps(to_jsonable_python(document), sort_keys=True, ensure_ascii=False))
@@ -137,6 +191,9 @@ def record_drift(run: DriftRun, *, actor: str) -> dict[str, Any]:
     """The drift run's document, recorded in the audit log with its SM3 digest."""
     report = run.report
     document = report.as_dict() | {"county": run.county.code, "cloud": run.cloud}
+    # The cloud drift's document and record are as they always were; another part says so.
+    named = {} if run.part == "cloud" else {"part": run.part}
+    document |= named
     document["report_sm3"] = digest(document)
     with registry_session() as session:
         audit_log.record(
@@ -147,6 +204,7 @@ def record_drift(run: DriftRun, *, actor: str) -> dict[str, Any]:
             after={
                 "cloud": run.cloud,
                 "stacks": run.stacks,
+                **named,
                 "findings": [f.id for f in report.findings],
                 "suppressed": [s["finding"]["id"] for s in report.suppressed],
                 "unreachable": report.unreachable,

@@ -217,7 +217,9 @@ def _print_drift(report: DriftReport, county: str) -> None:
         coverage.add_row(kind, f"{row['managed']} / {row['all']}")
     out.print(coverage)
     for item in report.unchecked:
-        where = " ".join(str(item[k]) for k in ("stack", "region") if k in item)
+        where = " ".join(
+            str(item[k]) for k in ("stack", "region", "resource", "attribute") if k in item
+        )
         out.print(f"[yellow]not checked:[/] {item['part']} {where}: {item['reason']}")
     for hidden in report.suppressed:
         s = hidden["suppression"]
@@ -234,20 +236,35 @@ def _print_drift(report: DriftReport, county: str) -> None:
 
 
 @audit_app.command("drift")
-def audit_drift(
+def audit_drift(  # noqa: PLR0917  (typer options)
     stack: StackOption = None,
     cloud: CloudOption = None,
     county_dir: CountyOption = None,
     project_dir: ProjectDirOption = Path(),
+    ledger: Annotated[
+        bool,
+        typer.Option(
+            "--ledger",
+            help="the portal's ledger against each department's live usage instead",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """What the live cloud holds against what was approved (the stacks, grants included).
 
     Per attribute, in each stack's region; resources nobody declared; each port's security
-    groups; coverage per kind. Exit 0 clean, 1 findings, 3 a region that could not be read.
-    Every run goes into the audit log with the SM3 digest of its report.
+    groups; coverage per kind. With --ledger: per department and resource, what the portal's
+    approved requests hold against what its project holds (primary region). Exit 0 clean,
+    1 findings, 3 a region that could not be read. Every run goes into the audit log with the
+    SM3 digest of its report.
     """
-    run = runs.compute_drift(stack.value if stack else None, cloud, county_dir, project_dir)
+    if ledger and stack is not None:
+        raise BadInputError("--ledger compares the primary region's usage: leave out --stack")
+    run = (
+        runs.compute_ledger_drift(cloud, county_dir, project_dir)
+        if ledger
+        else runs.compute_drift(stack.value if stack else None, cloud, county_dir, project_dir)
+    )
     document = runs.record_drift(run, actor=actor())
     if as_json:
         print_json(document)
