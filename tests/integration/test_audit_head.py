@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from clirunner import govcloud
@@ -17,12 +18,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from audit import head
+from audit import head, runs
+from audit.catalogue import Verdict
+from audit.findings import DriftReport
+from govcloud.loader import load_county
 from govcloud.registry import audit_log
 from govcloud.registry.audit_log import ACTION_HEAD_EXPORT
 from govcloud.registry.tables import AuditEntry, AuditHead
+from portal.policy import portal_policy
 
 ACTOR = "ops:zhang"
+SAMPLE_COUNTY = Path(__file__).resolve().parents[2] / "county"
 
 
 def append(engine: Engine, count: int) -> None:
@@ -236,3 +242,39 @@ def test_head_commands_through_the_cli(registry_url: str, tmp_path: Path) -> Non
     shown = " ".join(truncated.stdout.split())  # as printed, wrapped to the terminal
     assert "audit log intact: 1 entry" in shown
     assert "the log has no entry 2: it ends at entry 1" in shown
+
+
+def test_the_catalogue_item_reads_the_newest_export(
+    registry_url: str,
+    registry: Engine,
+    signing: tuple[Ed25519PrivateKey, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`audit check`'s run with the cloud unread: the registry's items are still evaluated,
+    the signed head's among them, and the run is exit 3 (nothing is called clean)."""
+    monkeypatch.setenv("GOVCLOUD_DATABASE_URL", registry_url)
+    monkeypatch.setenv("GOVCLOUD_AUDIT_HEAD_PUBLIC_KEY", str(signing[1]))
+    county = load_county(SAMPLE_COUNTY)
+    unread = DriftReport(unreachable=True, unchecked=[{"part": "cloud", "reason": "refused"}])
+    run = runs.DriftRun(county, "dead", ["primary", "dr"], unread, None, ())
+
+    def item(document: dict[str, Any]) -> dict[str, Any]:
+        return next(i for i in document["items"] if i["id"] == "audit-head-exported")
+
+    document, code = runs.check(run, actor=ACTOR, portal=portal_policy)
+    assert code == 3 and item(document)["verdict"] == Verdict.FAIL.value
+    export(registry, signing[0], tmp_path / "head.json")
+    document, code = runs.check(run, actor=ACTOR, portal=portal_policy)
+    assert item(document)["verdict"] == Verdict.PASS.value, item(document)["evidence"]
+    assert item(document)["clause"] == "8.1.4.3 c)" and item(document)["test_item"] == "L3-CES1-14"
+    sql(registry, "UPDATE audit_log SET actor = 'intruder' WHERE seq = 1")
+    rechain(registry)  # entry 3 is the export
+    document, _ = runs.check(run, actor=ACTOR, portal=portal_policy)
+    assert item(document)["verdict"] == Verdict.FAIL.value
+    assert "the log was rewritten at or before entry 3" in item(document)["evidence"]["problems"][0]
+    sql(registry, "DELETE FROM audit_log WHERE seq > 2")  # the export's own entry goes too
+    rechain(registry)
+    document, _ = runs.check(run, actor=ACTOR, portal=portal_policy)
+    assert item(document)["verdict"] == Verdict.FAIL.value
+    assert "was ever exported" in item(document)["evidence"]["reason"]
