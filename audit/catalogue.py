@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from audit.findings import DriftReport, FindingKind
+from audit.head import HeadCheck
 from cloud.inventory import SecurityGroupRule, Snapshot
 from govcloud.conventions import (
     ANY_PREFIX,
@@ -33,7 +34,8 @@ from govcloud.conventions import (
     WORKLOAD_DR_STANDBY,
 )
 from govcloud.model import County, Tier
-from govcloud.registry.audit_log import ChainReport
+from govcloud.registry.audit_log import ACTION_HEAD_EXPORT, ChainReport
+from govcloud.signin_policy import PortalPolicy
 
 CLAUSE_NOTE: Final = (
     "clause and test unit from the level-3 structure of GB/T 22239-2019 and the unit order of "
@@ -52,6 +54,7 @@ MIN_PASSWORD_LENGTH: Final = 8
 MIN_PASSWORD_HISTORY: Final = 3  # earlier passwords a new one may not repeat
 # The platform's own protection level: no system above it (GB/T 22239-2019 8.2.2.1 a)).
 PLATFORM_LEVEL: Final = 3
+SECONDS_PER_DAY: Final = 86400
 MLPS_TAG: Final = "mlps:"
 DEFAULT_GROUP: Final = "default"
 ADMIN_ROLE_NAMES: Final = frozenset({"admin"})
@@ -69,22 +72,6 @@ class Verdict(StrEnum):
     MANUAL = "人工核查"
 
 
-@dataclass(frozen=True)
-class PortalPolicy:
-    """The portal's sign-in policy and accounts, as the CLI reads them for the audit."""
-
-    min_password_length: int
-    password_max_age_days: float
-    max_failures_per_account: int
-    idle_minutes: float
-    session_hours: float
-    secure_cookies: bool
-    password_history: int
-    token_days: float
-    second_factor_roles: frozenset[str]
-    accounts: tuple[Mapping[str, Any], ...]  # name, role, active, totp
-
-
 @dataclass
 class Facts:
     """Everything the checks read, gathered once; a part that could not be read is None."""
@@ -97,6 +84,8 @@ class Facts:
     log_actions: frozenset[str]
     portal: PortalPolicy | None
     management_prefixes: tuple[str, ...]
+    head: HeadCheck | None  # the newest exported chain head, checked; None: never exported
+    head_max_age_days: float  # how old that head may be (GOVCLOUD_AUDIT_HEAD_MAX_AGE_DAYS)
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     unreadable: dict[str, str] = field(default_factory=dict)
 
@@ -563,7 +552,25 @@ def check_audit_runs_logged(facts: Facts) -> Result:
 
 
 def check_head_exported(facts: Facts) -> Result:
-    return _logged(facts, "audit.head-export")
+    """A signed head was exported, its signature holds, the live chain still holds it, and it
+    is recent enough (a rewrite after the last export goes unseen until the next one)."""
+    head = facts.head
+    if head is None:
+        return Verdict.FAIL, {
+            "looked_for": ACTION_HEAD_EXPORT,
+            "reason": "no chain head was ever exported: `govcloud audit head export --out FILE`",
+        }
+    evidence = head.as_dict() | {"max_age_days": facts.head_max_age_days}
+    if not head.ok or head.head is None:
+        return Verdict.FAIL, evidence
+    age_days = (facts.now - head.head.time()).total_seconds() / SECONDS_PER_DAY
+    evidence["age_days"] = round(age_days, 2)
+    if age_days > facts.head_max_age_days:
+        return Verdict.FAIL, evidence | {
+            "reason": f"the newest signed head is {age_days:.1f} days old, more than "
+            f"{facts.head_max_age_days:g}: export one on schedule"
+        }
+    return Verdict.PASS, evidence
 
 
 # --- the portal -------------------------------------------------------------------------------
@@ -931,7 +938,8 @@ RULES: Final[tuple[Rule, ...]] = (
         "L3-CES1-14",
         AUDIT,
         "审计记录定期备份 / audit records backed up (chain head exported and signed)",
-        "the audit log records an export of its head",
+        "the newest exported head: its Ed25519 signature holds, the live chain holds it at its "
+        "sequence number with its hash, and it is within the configured age",
         check_head_exported,
         needs="registry",
     ),

@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic_core import to_jsonable_python
 from rich import box
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from audit import catalogue, suppressions
-from audit.catalogue import Facts, PortalPolicy, Verdict
-from audit.drift import cloud_drift
-from audit.findings import DriftReport, sm3_hex
-from audit.report import TREND_RUNS, render, trend
+from audit import head, runs, suppressions
+from audit.catalogue import Verdict
+from audit.findings import DriftReport
 from cli.cloud import CloudOption
 from cli.kit import (
     CountyOption,
@@ -32,30 +26,20 @@ from cli.kit import (
     out,
     print_json,
     registry_session,
-    write_files,
 )
-from cli.stacks import ProjectDirOption, StackName, stack_county
-from cloud import inventory
-from cloud.plan.run import collect_stacks, load_stacks, stack_region
+from cli.stacks import ProjectDirOption, StackName
 from govcloud import constants
-from govcloud.conventions import TAG_COUNTY, project_name
-from govcloud.errors import BadInputError, UnreachableError
-from govcloud.model import County
-from govcloud.registry import audit_log
-from govcloud.registry.tables import AuditEntry, PortalUser
-from govcloud.settings import get_settings
-from lab.localcloud.layout import default_cloud
-from portal.lifecycle import PRIVILEGED_ROLES
-from portal.passwords import MIN_PASSWORD_LENGTH, PASSWORD_HISTORY
-from portal.settings import PortalSettings
+from govcloud.errors import BadInputError
+from portal.policy import portal_policy
 
 audit_app = typer.Typer(
     help="The audit (审计): the log, drift against the live cloud, accepted drift.",
     no_args_is_help=True,
 )
-ACTION_DRIFT = "audit.drift"
-ACTION_CHECK = "audit.check"
-ACTION_REPORT = "audit.report"
+head_app = typer.Typer(
+    help="The audit chain's signed head (MLPS 8.1.4.3): keys and export.", no_args_is_help=True
+)
+audit_app.add_typer(head_app, name="head")
 StackOption = Annotated[
     StackName | None,
     typer.Option(
@@ -63,11 +47,6 @@ StackOption = Annotated[
     ),
 ]
 VALUE_WIDTH = 40
-# Parts of the issue's drift not checked by this version: listed in every report as unchecked.
-NOT_YET_CHECKED = (
-    {"part": "network", "reason": "router running configurations are not compared yet"},
-    {"part": "hosts", "reason": "host addresses, routes and services are not compared yet"},
-)
 
 
 def _parse_time(text: str, option: str) -> dt.datetime:
@@ -82,21 +61,37 @@ def _parse_time(text: str, option: str) -> dt.datetime:
 
 
 @audit_app.command("verify-log")
-def audit_verify_log(as_json: JsonOption = False) -> None:
-    """Check the SM3 hash chain; exit 1 naming the first altered, removed or reordered entry."""
-    with registry_session() as session:
-        report = audit_log.verify(session)
+def audit_verify_log(
+    head_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--head",
+            help="a signed head (`audit head export`): the log must still hold it",
+            show_default=False,
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="its public key [default: $GOVCLOUD_AUDIT_HEAD_PUBLIC_KEY]",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the SM3 hash chain; exit 1 naming the first altered, removed or reordered entry.
+
+    With --head, also the head's signature and that the log still holds that head at its
+    sequence number with its hash: a rewritten or truncated log fails (exit 1), saying what
+    differs.
+    """
+    if public_key is not None and head_file is None:
+        raise BadInputError("--public-key verifies a signed head: give --head FILE with it")
+    report, signed = runs.verify_log(head_file, public_key)
+    document = runs.chain_document(report, signed)
     if as_json:
-        print_json(
-            {
-                "ok": report.ok,
-                "entries": report.entries,
-                "head_seq": report.head_seq,
-                "broken_at": report.broken_at,
-                "kind": report.kind,
-                "message": report.message,
-            }
-        )
+        print_json(document)
     elif report.ok:
         noun = "entry" if report.entries == 1 else "entries"
         out.print(f"[green]✓[/] audit log intact: {report.entries} {noun}, SM3 chain holds")
@@ -105,8 +100,54 @@ def audit_verify_log(as_json: JsonOption = False) -> None:
             f"[red]✗[/] audit log broken at entry {report.broken_at} ({report.kind}): "
             f"{report.message}"
         )
-    if not report.ok:
+    if signed is not None and not as_json:
+        if signed.ok and signed.head is not None:
+            out.print(
+                f"[green]✓[/] signed head holds: entry {signed.head.seq} of {signed.head.at}, "
+                f"key {signed.key_id}"
+            )
+        for problem in signed.problems:
+            out.print(f"[red]✗[/] signed head {signed.file}: {problem}")
+    if not document["ok"]:
         raise typer.Exit(constants.EXIT_FINDINGS)
+
+
+@head_app.command("keygen")
+def head_keygen(
+    out_dir: Annotated[Path, typer.Option("--out", help="directory for the new key pair")],
+    as_json: JsonOption = False,
+) -> None:
+    """Make an Ed25519 key pair for signing the chain's head (private key 0600)."""
+    private, public, key = head.generate_keys(out_dir)
+    if as_json:
+        print_json({"private_key": private, "public_key": public, "key_id": key})
+        return
+    out.print(f"wrote {private} (private, 0600) and {public} (public), key {key}")
+    out.print(
+        f"keep the private key off the registry's host; set {head.KEY_ENV}={private} where "
+        f"heads are exported and {head.PUBLIC_KEY_ENV}={public} where they are verified"
+    )
+
+
+@head_app.command("export")
+def head_export(
+    out_file: Annotated[Path, typer.Option("--out", help="file to write the signed head to")],
+    as_json: JsonOption = False,
+) -> None:
+    """Sign the audit chain's head (last entry, its hash, time, count) into a file.
+
+    The key's file is $GOVCLOUD_AUDIT_HEAD_KEY. The export is recorded in the audit log and is
+    the head it signs. Exit 1 when the chain is broken (nothing is signed), 2 on bad input.
+    """
+    signed = runs.export_head(out_file, actor=actor())
+    if as_json:
+        print_json(signed.as_dict() | {"file": out_file})
+        return
+    pinned = signed.head
+    out.print(
+        f"wrote {out_file}: head entry {pinned.seq} ({pinned.hash[:16]}…), {pinned.count} "
+        f"entries, signed with key {signed.key_id}"
+    )
 
 
 @audit_app.command("log")
@@ -127,28 +168,9 @@ def audit_show_log(  # noqa: PLR0917  (typer options)
 ) -> None:
     """Show the newest audit-log entries, filtered by action, actor, object and time."""
     start = _parse_time(since, "--since") if since else None
-    with registry_session() as session:
-        entries = audit_log.latest(
-            session,
-            limit=limit,
-            action=action,
-            actor=who,
-            object_prefix=object_prefix,
-            since=start,
-        )
-    rows = [
-        {
-            "seq": e.seq,
-            "at": e.at,
-            "actor": e.actor,
-            "action": e.action,
-            "object": e.object,
-            "before": e.before,
-            "after": e.after,
-            "hash": e.hash,
-        }
-        for e in entries
-    ]
+    rows = runs.entries(
+        limit=limit, action=action, actor=who, object_prefix=object_prefix, since=start
+    )
     if as_json:
         print_json(rows)
         return
@@ -195,7 +217,9 @@ def _print_drift(report: DriftReport, county: str) -> None:
         coverage.add_row(kind, f"{row['managed']} / {row['all']}")
     out.print(coverage)
     for item in report.unchecked:
-        where = " ".join(str(item[k]) for k in ("stack", "region") if k in item)
+        where = " ".join(
+            str(item[k]) for k in ("stack", "region", "resource", "attribute") if k in item
+        )
         out.print(f"[yellow]not checked:[/] {item['part']} {where}: {item['reason']}")
     for hidden in report.suppressed:
         s = hidden["suppression"]
@@ -211,129 +235,43 @@ def _print_drift(report: DriftReport, county: str) -> None:
         out.print("[green]✓[/] no drift: the live cloud matches what was approved")
 
 
-@dataclass
-class _DriftRun:
-    """One drift computation, shared by `audit drift` and `audit check`."""
-
-    county: County
-    cloud: str
-    stacks: list[str]
-    report: DriftReport
-    snapshot: inventory.Snapshot | None
-    management_prefixes: tuple[str, ...]
-
-
-def _compute_drift(
-    stack: StackName | None, cloud: str | None, county_dir: Path | None, project_dir: Path
-) -> _DriftRun:
-    settings = get_settings()
-    stacks = load_stacks(project_dir, "dr")
-    names = [stack.value] if stack else ["primary", "dr"]
-    county = stack_county(county_dir, settings, stacks["primary"])
-    name, config = default_cloud(settings.localcloud_root())
-    chosen = cloud or name
-    # Read the cloud first: an unreachable cloud is known before the program runs. Quotas
-    # are read for the county's projects only (by tag, or by name should the tag be gone).
-    tag = f"{TAG_COUNTY}{county.code}"
-    names_of_projects = {project_name(county.code, d.code) for d in county.departments}
-
-    def ours(project: inventory.Project) -> bool:
-        return tag in project.tags or project.name in names_of_projects
-
-    regions = [stack_region(n, county) for n in names]
-    snapshots: dict[str, inventory.Snapshot | UnreachableError] = {}
-    whole: inventory.Snapshot | None = None
-    try:  # one read for every region; should it fail, one per region says which part failed
-        whole = inventory.read(chosen, regions=regions, config_file=config, quotas_of=ours)
-        snapshots = dict.fromkeys(regions, whole)
-    except UnreachableError:
-        for region in regions:
-            try:
-                snapshots[region] = inventory.read(
-                    chosen, regions=[region], config_file=config, quotas_of=ours
-                )
-            except UnreachableError as error:
-                snapshots[region] = error
-
-    def read(region: str) -> inventory.Snapshot:
-        found = snapshots[region]
-        if isinstance(found, UnreachableError):
-            raise found
-        return found
-
-    # The program reads the registry on its own connection: no session is held meanwhile.
-    sides = collect_stacks(
-        names, stacks=stacks, county=county, registry_url=settings.registry_url()
-    )
-    report = cloud_drift(
-        sides, read, county_code=county.code, departments=[d.code for d in county.departments]
-    )
-    report.unchecked += [dict(item) for item in NOT_YET_CHECKED]
-    with registry_session() as session:
-        suppressions.apply(report, suppressions.listing(session))
-    return _DriftRun(
-        county,
-        chosen,
-        names,
-        report,
-        whole,
-        tuple(stacks["primary"].ops_management_prefixes),
-    )
-
-
-def _digest(document: Any) -> str:
-    """SM3 of a report's canonical JSON: what the audit log keeps of each report."""
-    return sm3_hex(json.dumps(to_jsonable_python(document), sort_keys=True, ensure_ascii=False))
-
-
 @audit_app.command("drift")
-def audit_drift(
+def audit_drift(  # noqa: PLR0917  (typer options)
     stack: StackOption = None,
     cloud: CloudOption = None,
     county_dir: CountyOption = None,
     project_dir: ProjectDirOption = Path(),
+    ledger: Annotated[
+        bool,
+        typer.Option(
+            "--ledger",
+            help="the portal's ledger against each department's live usage instead",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """What the live cloud holds against what was approved (the stacks, grants included).
 
     Per attribute, in each stack's region; resources nobody declared; each port's security
-    groups; coverage per kind. Exit 0 clean, 1 findings, 3 a region that could not be read.
-    Every run goes into the audit log with the SM3 digest of its report.
+    groups; coverage per kind. With --ledger: per department and resource, what the portal's
+    approved requests hold against what its project holds (primary region). Exit 0 clean,
+    1 findings, 3 a region that could not be read. Every run goes into the audit log with the
+    SM3 digest of its report.
     """
-    run = _compute_drift(stack, cloud, county_dir, project_dir)
-    document = _record_drift(run)
+    if ledger and stack is not None:
+        raise BadInputError("--ledger compares the primary region's usage: leave out --stack")
+    run = (
+        runs.compute_ledger_drift(cloud, county_dir, project_dir)
+        if ledger
+        else runs.compute_drift(stack.value if stack else None, cloud, county_dir, project_dir)
+    )
+    document = runs.record_drift(run, actor=actor())
     if as_json:
         print_json(document)
     else:
         _print_drift(run.report, run.county.code)
     if run.report.exit_code:
         raise typer.Exit(run.report.exit_code)
-
-
-def _portal_policy(session: Session) -> PortalPolicy:
-    """The portal's sign-in policy (its settings) and accounts (the registry)."""
-    portal = PortalSettings()
-    accounts = tuple(
-        {
-            "name": user.name,
-            "role": user.role,
-            "active": user.active,
-            "totp": user.totp_confirmed_at is not None,
-        }
-        for user in session.execute(select(PortalUser).order_by(PortalUser.name)).scalars()
-    )
-    return PortalPolicy(
-        min_password_length=MIN_PASSWORD_LENGTH,
-        password_max_age_days=portal.password_max_age_days,
-        max_failures_per_account=portal.max_failures_per_account,
-        idle_minutes=portal.idle_minutes,
-        session_hours=portal.session_hours,
-        secure_cookies=portal.secure_cookies,
-        password_history=PASSWORD_HISTORY,
-        token_days=portal.token_days,
-        second_factor_roles=frozenset(r.value for r in PRIVILEGED_ROLES),
-        accounts=accounts,
-    )
 
 
 def _print_check(items: list[dict[str, Any]], county: str) -> None:
@@ -351,91 +289,6 @@ def _print_check(items: list[dict[str, Any]], county: str) -> None:
     out.print(" · ".join(f"{k} {n}" for k, n in totals.items()))
 
 
-def _check(run: _DriftRun) -> tuple[dict[str, Any], int]:
-    """Evaluate the catalogue on a drift run's facts; record it; its document and exit code."""
-    unreadable: dict[str, str] = {}
-    if run.report.unreachable or run.snapshot is None:
-        reasons = "; ".join(u["reason"] for u in run.report.unchecked if u["part"] == "cloud")
-        unreadable = {"cloud": reasons, "drift": reasons}
-    with registry_session() as session:
-        chain = audit_log.verify(session)
-        first = session.execute(
-            select(AuditEntry.seq, AuditEntry.at).order_by(AuditEntry.seq).limit(1)
-        ).first()
-        actions = frozenset(session.execute(select(AuditEntry.action).distinct()).scalars())
-        facts = Facts(
-            county=run.county,
-            snapshot=run.snapshot,
-            drift=None if unreadable else run.report,
-            chain=chain,
-            log_first={"seq": first.seq, "at": first.at} if first else None,
-            log_actions=actions,
-            portal=_portal_policy(session),
-            management_prefixes=run.management_prefixes,
-            unreadable=unreadable,
-        )
-        items = catalogue.run(facts)
-        verdicts = [i["verdict"] for i in items]
-        failed = Verdict.FAIL.value in verdicts or Verdict.PARTIAL.value in verdicts
-        code = (
-            constants.EXIT_UNREACHABLE
-            if unreadable
-            else constants.EXIT_FINDINGS
-            if failed
-            else constants.EXIT_OK
-        )
-        document = {
-            "county": run.county.code,
-            "cloud": run.cloud,
-            "items": items,
-            "totals": {v.value: verdicts.count(v.value) for v in Verdict},
-            "automated": sum(i["automated"] for i in items),
-            "unchecked": run.report.unchecked if unreadable else [],
-            "clause_note": catalogue.CLAUSE_NOTE,
-        }
-        document["report_sm3"] = _digest(document)
-        audit_log.record(
-            session,
-            actor=actor(),
-            action=ACTION_CHECK,
-            object=f"county/{run.county.code}",
-            after={
-                "cloud": run.cloud,
-                "totals": document["totals"],
-                "failed": [i["id"] for i in items if i["verdict"] == Verdict.FAIL.value],
-                "exit": code,
-                "report_sm3": document["report_sm3"],
-            },
-        )
-        session.commit()
-    return document, code
-
-
-def _record_drift(run: _DriftRun) -> dict[str, Any]:
-    """The drift run's document, recorded in the audit log with its SM3 digest."""
-    report = run.report
-    document = report.as_dict() | {"county": run.county.code, "cloud": run.cloud}
-    document["report_sm3"] = _digest(document)
-    with registry_session() as session:
-        audit_log.record(
-            session,
-            actor=actor(),
-            action=ACTION_DRIFT,
-            object=f"county/{run.county.code}",
-            after={
-                "cloud": run.cloud,
-                "stacks": run.stacks,
-                "findings": [f.id for f in report.findings],
-                "suppressed": [s["finding"]["id"] for s in report.suppressed],
-                "unreachable": report.unreachable,
-                "exit": report.exit_code,
-                "report_sm3": document["report_sm3"],
-            },
-        )
-        session.commit()
-    return document
-
-
 @audit_app.command("check")
 def audit_check(
     cloud: CloudOption = None,
@@ -449,7 +302,8 @@ def audit_check(
     Exit 0 when every automated item is met, 1 when one is not (不符合 or 部分符合), 3 when
     the cloud could not be read (its items are then 人工核查, never 符合).
     """
-    document, code = _check(_compute_drift(None, cloud, county_dir, project_dir))
+    run = runs.compute_drift(None, cloud, county_dir, project_dir)
+    document, code = runs.check(run, actor=actor(), portal=portal_policy)
     if as_json:
         print_json(document)
     else:
@@ -471,31 +325,8 @@ def audit_report(
     from the audit log's earlier runs. Exit 3 when the cloud could not be read (the report is
     written and says so), else 0.
     """
-    run = _compute_drift(None, cloud, county_dir, project_dir)
-    drift_document = _record_drift(run)
-    check_document, code = _check(run)
-    with registry_session() as session:
-        history = trend(
-            session.execute(
-                select(AuditEntry)
-                .where(AuditEntry.action == ACTION_CHECK)
-                .where(AuditEntry.object == f"county/{run.county.code}")
-                .order_by(AuditEntry.seq.desc())
-                .limit(TREND_RUNS)
-            ).scalars()
-        )
-    files = render(check_document, drift_document, history)
-    write_files(out_dir, files)
-    digests = {name: sm3_hex(text) for name, text in files.items()}
-    with registry_session() as session:
-        audit_log.record(
-            session,
-            actor=actor(),
-            action=ACTION_REPORT,
-            object=f"county/{run.county.code}",
-            after={"directory": str(out_dir.resolve()), "files_sm3": digests},
-        )
-        session.commit()
+    run = runs.compute_drift(None, cloud, county_dir, project_dir)
+    digests, code = runs.report(run, out_dir, actor=actor(), portal=portal_policy)
     for name, digest in digests.items():
         out.print(f"wrote {out_dir / name} (SM3 {digest[:16]}…)")
     if code == constants.EXIT_UNREACHABLE:
@@ -567,29 +398,7 @@ def audit_history(
     as_json: JsonOption = False,
 ) -> None:
     """Past audit runs from the audit log, newest first: findings and the report's digest."""
-    with registry_session() as session:
-        entries = session.execute(
-            select(AuditEntry)
-            .where(AuditEntry.action.in_((ACTION_DRIFT, ACTION_CHECK)))
-            .order_by(AuditEntry.seq.desc())
-            .limit(limit)
-        ).scalars()
-        rows = [
-            {
-                "seq": e.seq,
-                "at": e.at,
-                "actor": e.actor,
-                "action": e.action,
-                "object": e.object,
-                "findings": len((e.after or {}).get("findings", []))
-                if e.action == ACTION_DRIFT
-                else len((e.after or {}).get("failed", [])),
-                "suppressed": len((e.after or {}).get("suppressed", [])),
-                "exit": (e.after or {}).get("exit"),
-                "report_sm3": (e.after or {}).get("report_sm3"),
-            }
-            for e in entries
-        ]
+    rows = runs.history(limit)
     if as_json:
         print_json(rows)
         return

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic_core import to_jsonable_python
 from rich.console import Console
-from sqlalchemy.orm import Session
 
-from govcloud.errors import BadInputError
+from govcloud.files import write_files
 from govcloud.loader import load_county
 from govcloud.model import County
-from govcloud.registry import db
+from govcloud.registry.db import registry_session
 from govcloud.settings import get_settings
 
 out = Console(highlight=False)
@@ -54,28 +51,15 @@ def print_json(value: Any) -> None:
     typer.echo(json.dumps(to_jsonable_python(value), ensure_ascii=False, indent=2))
 
 
-@contextmanager
-def registry_session() -> Iterator[Session]:
-    """A session on the migrated registry; the caller commits."""
-    engine = db.make_engine(get_settings().registry_url())
-    try:
-        db.require_current(engine)
-        with db.session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
-def write_files(directory: Path, files: dict[str, str]) -> None:
-    """Write all files or none: write each beside its place, then move them into place."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        staged = []
-        for name, content in files.items():
-            temporary = directory / f".{name}.tmp"
-            temporary.write_text(content, encoding="utf-8")
-            staged.append((temporary, directory / name))
-        for temporary, final in staged:
-            temporary.replace(final)
-    except OSError as error:
-        raise BadInputError(f"cannot write to {directory}: {error.strerror}") from None
+__all__ = [
+    "CountyOption",
+    "JsonOption",
+    "actor",
+    "county_dir",
+    "err",
+    "load",
+    "out",
+    "print_json",
+    "registry_session",
+    "write_files",
+]

@@ -15,8 +15,9 @@ from rich.table import Table
 
 from cli.cloud import CloudOption
 from cli.kit import CountyOption, JsonOption, actor, err, out, print_json, registry_session
-from cli.stacks import ProjectDirOption, StackOption, stack_county
+from cli.stacks import ProjectDirOption, StackOption
 from cloud.plan.diff import Action
+from desired.stack_settings import stack_county
 from govcloud import constants
 from govcloud.errors import BadInputError, GovcloudError, UnreachableError
 from govcloud.registry import audit_log

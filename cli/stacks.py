@@ -34,11 +34,9 @@ from cloud.plan.run import (
     plan_against,
     stack_region,
 )
-from desired.stack_settings import StackSettings
+from desired.stack_settings import stack_county
 from govcloud import constants
 from govcloud.errors import BadInputError
-from govcloud.loader import load_county
-from govcloud.model import County
 from govcloud.registry import audit_log
 from govcloud.settings import Settings, get_settings
 from lab.localcloud.layout import default_cloud
@@ -63,11 +61,6 @@ ProjectDirOption = Annotated[
 MAX_LISTED_CREATES = 40
 COUNTY_ENV = "GOVCLOUD_COUNTY"
 VALUE_WIDTH = 60
-
-
-def stack_county(option: Path | None, settings: Settings, stack: StackSettings) -> County:
-    """--county, else $GOVCLOUD_COUNTY, else the stack's own `county` setting."""
-    return load_county(option or settings.county or stack.county_dir)
 
 
 def _read(cloud: str | None, region: str, settings: Settings) -> inventory.Snapshot:

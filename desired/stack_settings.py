@@ -15,9 +15,9 @@ from typing import Any, Final
 import netaddr
 
 from govcloud.conventions import PULUMI_PROJECT, STACK_SITE, STACKS
-from govcloud.loader import InputProblemsError, Problem, SourceMap, read_yaml
-from govcloud.model import SiteRole
-from govcloud.settings import DEFAULT_COUNTY_DIR
+from govcloud.loader import InputProblemsError, Problem, SourceMap, load_county, read_yaml
+from govcloud.model import County, SiteRole
+from govcloud.settings import DEFAULT_COUNTY_DIR, Settings
 
 DEFAULT_PHYSICAL_NETWORK: Final = "extranet"
 DEFAULT_PRIMARY_STACK: Final = f"organization/{PULUMI_PROJECT}/primary"
@@ -123,3 +123,8 @@ def load_settings(project_dir: Path, stack: str) -> StackSettings:
     prefix = f"{PULUMI_PROJECT}:"
     config = {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
     return settings_from_mapping(stack, config, project_dir=project_dir, source=source)
+
+
+def stack_county(option: Path | None, settings: Settings, stack: StackSettings) -> County:
+    """--county, else $GOVCLOUD_COUNTY, else the stack's own `county` setting."""
+    return load_county(option or settings.county or stack.county_dir)

@@ -33,6 +33,22 @@ class Settings(BaseSettings):
     actor: str | None = Field(
         default=None, description="who the audit log names for CLI changes (GOVCLOUD_ACTOR)"
     )
+    # The audit chain's signed head (docs/audit.md): key files by path, never the key itself.
+    audit_head_key: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM file, mode 0600) that signs exported chain heads "
+        "(GOVCLOUD_AUDIT_HEAD_KEY)",
+    )
+    audit_head_public_key: Path | None = Field(
+        default=None,
+        description="its public key (PEM file) that verifies them (GOVCLOUD_AUDIT_HEAD_PUBLIC_KEY)",
+    )
+    audit_head_max_age_days: float = Field(
+        default=1,
+        gt=0,
+        description="the newest signed head may be this old before the MLPS check fails "
+        "(GOVCLOUD_AUDIT_HEAD_MAX_AGE_DAYS)",
+    )
 
     def county_dir(self) -> Path:
         """The county directory: GOVCLOUD_COUNTY, else ./county."""

@@ -4,7 +4,7 @@ totals, the cloud's capacity against the quotas handed out, and what waits for a
     overview(context, session, now) -> OverviewOut
 
 The ledger comes from the registry in one query; the live usage and the quotas handed out from
-the cached snapshot (`portal.observed`, found by the stacks' tags); the capacity from the cached
+the cached snapshot (`cloud.usage`, found by the stacks' tags); the capacity from the cached
 Placement reading (`cloud.capacity`). The quotas handed out in a region are the Keystone limits
 the cloud holds for the county's tenants there (what the stacks set from each department's
 quota), so both sites are measured the same way. A cloud that does not answer leaves those
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from cloud import usage as observed
 from govcloud.conventions import (
     CAPACITY_CLASSES,
     COMPUTE_SERVICE_TYPE,
@@ -28,7 +29,7 @@ from govcloud.conventions import (
 from govcloud.errors import UnreachableError
 from govcloud.model import County
 from govcloud.quota import QUOTA_RESOURCES, ZERO
-from portal import observed, service
+from portal import service
 from portal.api.departments import resource_rows
 from portal.context import PortalContext
 from portal.quota import Ledger

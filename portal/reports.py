@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from govcloud import constants
 from govcloud.quota import QUOTA_RESOURCES
+from govcloud.registry.audit_log import ACTION_REPORT, AUDIT_RUN_ACTIONS
 from govcloud.registry.tables import AuditEntry, PortalRequest
 from portal.errors import ConflictError, NotFoundError
 
@@ -54,8 +55,6 @@ def audit_entries(
     return list(session.execute(query).scalars())
 
 
-# What `govcloud audit` records (docs/audit.md): drift and compliance runs, and reports.
-AUDIT_RUN_ACTIONS = ("audit.drift", "audit.check", "audit.report")
 REPORT_FILE = "report.html"
 
 
@@ -82,7 +81,7 @@ def audit_runs(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
                 "exit": after.get("exit"),
                 "sm3": after.get("report_sm3")
                 or (after.get("files_sm3") or {}).get(REPORT_FILE, ""),
-                "report": entry.action == "audit.report",
+                "report": entry.action == ACTION_REPORT,
             }
         )
     return runs
@@ -93,7 +92,7 @@ def audit_report(session: Session, seq: int) -> str:
     the audit log holds for it (a report changed afterwards is refused, not shown)."""
     entry = session.get(AuditEntry, seq)
     after = entry.after if entry is not None and isinstance(entry.after, dict) else {}
-    if entry is None or entry.action != "audit.report" or "directory" not in after:
+    if entry is None or entry.action != ACTION_REPORT or "directory" not in after:
         raise NotFoundError(f"no audit report {seq}")
     recorded = (after.get("files_sm3") or {}).get(REPORT_FILE)
     path = Path(after["directory"]) / REPORT_FILE

@@ -29,6 +29,7 @@ from govcloud.errors import UnreachableError
 from govcloud.model import County, Department, SiteRole
 from govcloud.quota import QUOTA_RESOURCES, ZERO, Amounts
 from govcloud.registry import audit_log
+from govcloud.registry.ledger import ledger_part
 from govcloud.registry.requests import GRANTED_STATES, PENDING_STATES, RequestKind, RequestState
 from govcloud.registry.tables import (
     AuditEntry,
@@ -77,10 +78,6 @@ def department_of(county: County, code: str) -> Department:
 # -- the ledger --------------------------------------------------------------------------------
 
 
-def _part(row: PortalLedger, part: str) -> Amounts:
-    return Amounts.of({name: getattr(row, f"{part}_{name}") for name in QUOTA_RESOURCES})
-
-
 def _set_part(row: PortalLedger, part: str, amounts: Amounts) -> None:
     for name, value in amounts.as_dict().items():
         setattr(row, f"{part}_{name}", value)
@@ -120,7 +117,9 @@ def _ledger_of(row: PortalLedger | None, department: Department) -> Ledger:
     base = Amounts.from_quota(department.quota)
     if row is None:
         return Ledger(base, ZERO, ZERO)
-    return Ledger(base + _part(row, "extra"), _part(row, "used"), _part(row, "pending"))
+    return Ledger(
+        base + ledger_part(row, "extra"), ledger_part(row, "used"), ledger_part(row, "pending")
+    )
 
 
 def _store(row: PortalLedger, ledger: Ledger, department: Department) -> None:

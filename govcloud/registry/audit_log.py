@@ -28,6 +28,12 @@ from govcloud import constants
 from govcloud.registry.tables import AuditEntry, AuditHead
 
 HEAD_ROW_ID = 1
+# What `govcloud audit` records of its own runs (docs/audit.md); the portal lists the runs.
+ACTION_DRIFT = "audit.drift"
+ACTION_CHECK = "audit.check"
+ACTION_REPORT = "audit.report"
+ACTION_HEAD_EXPORT = "audit.head-export"
+AUDIT_RUN_ACTIONS = (ACTION_DRIFT, ACTION_CHECK, ACTION_REPORT)
 _VERIFY_BATCH = 1000
 
 

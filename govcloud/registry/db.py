@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from govcloud.errors import BadInputError, UnreachableError
 from govcloud.registry.audit_log import record
+from govcloud.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -182,3 +183,16 @@ def require_current(engine: Engine) -> None:
             f"the registry at {redact(str(engine.url))} {state}, this govcloud needs {head}; "
             "run `govcloud db upgrade`"
         )
+
+
+@contextmanager
+def registry_session(url: str | None = None) -> Iterator[Session]:
+    """A session on the migrated registry (`url`, else the settings' registry); the caller
+    commits."""
+    engine = make_engine(url or get_settings().registry_url())
+    try:
+        require_current(engine)
+        with session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()

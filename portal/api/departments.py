@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from cloud import usage as observed
 from desired import grants
 from govcloud.model import County
 from govcloud.quota import QUOTA_RESOURCES, Amounts
-from portal import lifecycle, observed, service
+from portal import lifecycle, service
 from portal.api import problems
 from portal.context import LiveReading, PortalContext
 from portal.deps import ApiActor, CountyDep, Ctx, Db

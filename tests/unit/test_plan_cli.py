@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import cli.stacks
 import cloud.plan.run
+import desired.stack_settings
 import desired.state
 from cli.main import app
 
@@ -33,7 +34,11 @@ def test_plan_reads_settings_county_and_registry_once(
 
         return wrapper
 
-    monkeypatch.setattr(cli.stacks, "load_county", counted("county", cli.stacks.load_county))
+    monkeypatch.setattr(
+        desired.stack_settings,
+        "load_county",
+        counted("county", desired.stack_settings.load_county),
+    )
     monkeypatch.setattr(
         cloud.plan.run, "load_settings", counted("stack", cloud.plan.run.load_settings)
     )

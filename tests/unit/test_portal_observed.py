@@ -9,10 +9,10 @@ from small_county import CODE, write_county
 from snapshot_kit import DR, PRIMARY, SNAPSHOT, project, server, snapshot
 
 from cloud.plan.run import collect_desired, load_stacks
+from cloud.usage import ObservedUsage, compare, department_of, flagged, observed_usage
 from govcloud.conventions import FLAVORS, project_tags
 from govcloud.loader import load_county
 from govcloud.quota import Amounts
-from portal.observed import ObservedUsage, compare, department_of, flagged, observed_usage
 
 REPO = Path(__file__).resolve().parents[2]
 # beta's database runs on the cloud too, so both departments hold a workload.

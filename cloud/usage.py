@@ -1,4 +1,5 @@
-"""Usage as the live cloud shows it (cloud.inventory's Snapshot), next to the ledger.
+"""Usage as the live cloud shows it (cloud.inventory's Snapshot), next to the portal's ledger:
+the portal shows it, the audit reports the differences as ledger drift.
 
 A department's project is found by the tags the stacks write on it (the county's and the
 department's, `govcloud.conventions.project_tags`), so another county's tenants on the same
