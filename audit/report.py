@@ -13,11 +13,11 @@ from typing import Any, Final
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from audit.catalogue import Verdict
+from govcloud import charts
 from govcloud.registry.tables import AuditEntry
 
 TREND_RUNS: Final = 12  # earlier check runs shown in the trend
-CHART_WIDTH: Final = 480
-CHART_HEIGHT: Final = 120
+CHART_TITLE: Final = "符合率 share of items met"
 EVIDENCE_CHARS: Final = 1200  # each item's evidence in the HTML; the JSON has all of it
 # Sections by clause prefix, zh-CN and English.
 SECTIONS: Final = (
@@ -47,24 +47,10 @@ def trend(entries: Iterable[AuditEntry]) -> list[dict[str, Any]]:
 
 
 def chart(runs: list[dict[str, Any]]) -> str:
-    """An inline SVG line of the share of items met, run by run (text kept as text)."""
+    """The share of items met, run by run, as an SVG (matplotlib's, text kept as text)."""
     if not runs:
         return ""
-    step = CHART_WIDTH / max(len(runs) - 1, 1)
-    points = " ".join(
-        f"{i * step:.1f},{CHART_HEIGHT - r['met'] * CHART_HEIGHT:.1f}" for i, r in enumerate(runs)
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH + 40}" '
-        f'height="{CHART_HEIGHT + 30}" role="img" aria-label="符合率 share met">'
-        f'<g transform="translate(30,10)">'
-        f'<line x1="0" y1="{CHART_HEIGHT}" x2="{CHART_WIDTH}" y2="{CHART_HEIGHT}" stroke="#999"/>'
-        f'<line x1="0" y1="0" x2="0" y2="{CHART_HEIGHT}" stroke="#999"/>'
-        f'<text x="-28" y="8" font-size="10">100%</text>'
-        f'<text x="-20" y="{CHART_HEIGHT}" font-size="10">0%</text>'
-        f'<polyline fill="none" stroke="#2a6" stroke-width="2" points="{points}"/>'
-        "</g></svg>"
-    )
+    return charts.runs_svg([r["at"] for r in runs], [r["met"] for r in runs], CHART_TITLE)
 
 
 def sections(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

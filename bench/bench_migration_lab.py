@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -222,6 +223,7 @@ def downtime(root: Path, mb: int, rate: int) -> dict[str, Any]:
                 raise SystemExit(f"{mode}: {moved['error']}")
             rows[mode] = {
                 "outage_s": tally["outage_s"],
+                "outages": tally["outages"],
                 "runner_downtime_s": moved["downtime_s"],
                 "acknowledged": tally["acknowledged"],
                 "lost": missing(site, cloud, tally),
@@ -229,9 +231,11 @@ def downtime(root: Path, mb: int, rate: int) -> dict[str, Any]:
                 "steps": moved["steps"],
                 "rows": [moved["rows_source"], moved["rows_target"]],
             }
+            print(json.dumps({mode: rows[mode]}, ensure_ascii=False), file=sys.stderr)
             back = site.migrate("rollback", system)
             if back.get("error"):
                 raise SystemExit(f"rollback after {mode}: {back['error']}")
+            rows[mode]["rollback_s"] = round(sum(s["seconds"] for s in back["steps"]), 1)
         rows["ratio"] = rows["warm"]["outage_s"] / rows["cold"]["outage_s"]
         return rows
     finally:
@@ -297,15 +301,20 @@ def main() -> None:
     was_running = all(row.healthy for row in cloud.status())
     cloud.up()
     results: dict[str, Any] = {"load_before": load_average()}
+    # The work directory (logs of every playbook run) is removed only when the run succeeds.
+    root = Path(tempfile.mkdtemp(prefix="bench-migrate-"))
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-migrate-") as tmp:
-            root = Path(tmp)
-            if options.part in ("downtime", "both"):
-                results["downtime"] = downtime(root, options.mb, options.rate)
-                # Kept on standard error too: a failure in the next part loses nothing.
-                print(json.dumps(results["downtime"], ensure_ascii=False), file=sys.stderr)
-            if options.part in ("wave", "both"):
-                results["wave"] = wave(root, options.wave_systems, options.wave_mb)
+        if options.part in ("downtime", "both"):
+            results["downtime"] = downtime(root, options.mb, options.rate)
+            # Kept on standard error too: a failure in the next part loses nothing.
+            print(json.dumps(results["downtime"], ensure_ascii=False), file=sys.stderr)
+        if options.part in ("wave", "both"):
+            results["wave"] = wave(root, options.wave_systems, options.wave_mb)
+    except BaseException:
+        print(f"the run failed: its logs are kept in {root}", file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(root)
     finally:
         if not was_running:
             cloud.down()

@@ -8,7 +8,6 @@ reads the county and the registry, calls them, and prints.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -38,10 +37,9 @@ from govcloud import charts, constants, progress
 from govcloud.errors import BadInputError
 from govcloud.loader import load_county_reporting
 from govcloud.model import County
-from govcloud.registry import cloud_rate, db, migration_state
+from govcloud.registry import db, migration_state
 from govcloud.registry.migration_state import MigrationMode, MigrationState
 from govcloud.settings import get_settings
-from govcloud.status import county_status
 from migration import store
 from migration.checks import check_migration
 from migration.inventory import inventory
@@ -128,13 +126,7 @@ def migrate_plan(
                 network_plan.plan_and_apply(session, county, actor=actor())
             except PlanError as error:
                 raise BadInputError("; ".join(error.problems)) from None
-            # The 上云率 curve starts (or, after the county changed, starts again) here.
-            report = county_status(county, migration_state.on_cloud(session))
-            cloud_rate.record_baseline(
-                session,
-                ((row.code, row.on_cloud, row.eligible) for row in report.departments),
-                dt.datetime.now(dt.UTC),
-            )
+            progress.take_baseline(session, county)
         if runbooks_dir is not None:
             # Inside the transaction: files that cannot be written leave the registry as it was.
             write_files(runbooks_dir, runbooks(plan, found))

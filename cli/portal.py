@@ -117,6 +117,7 @@ def serve(  # noqa: PLR0917  (typer options)
     import portal.app  # noqa: PLC0415, F401  (an import error shows here, not in every worker)
 
     tls = _tls(host, tls_cert, tls_key, insecure_http=insecure_http)
+    _check_identity()  # the directory's and the provider's settings, here rather than per worker
     load(county)  # county problems are reported here, once, not by every worker
     chosen, environment = portal_cloud(cloud)
     reads = (
@@ -155,6 +156,14 @@ def serve(  # noqa: PLR0917  (typer options)
     )
     sys.stdout.flush()
     supervisor.serve(host, port, workers, directory, environment=environment, tls=tls)
+
+
+def _check_identity() -> None:
+    from portal.settings import PortalSettings  # noqa: PLC0415
+
+    settings = PortalSettings()
+    _portal_call(settings.directory)
+    _portal_call(settings.oidc)
 
 
 def _tls(

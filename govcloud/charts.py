@@ -253,3 +253,18 @@ def waves_svg(bars: Sequence[WaveBar]) -> str:
     if labelled:
         figure.legend(loc="outside lower center", ncols=len(labelled), frameon=False)
     return to_svg(figure, WAVES_TITLE)
+
+
+# -- a share over successive runs ----------------------------------------------------------------
+def runs_svg(labels: Sequence[str], shares: Sequence[float], title: str) -> str:
+    """A share (0 to 1) run by run as a line in percent, each run labelled (e.g. its date)."""
+    figure = new_figure(6.4, 2.4)
+    ax = figure.subplots()
+    positions = list(range(len(shares)))
+    ax.plot(positions, [share * 100 for share in shares], color=GREEN, marker="o", linewidth=2)
+    ax.set_xticks(positions, list(labels), rotation=30, ha="right", fontsize=7)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("%")
+    ax.set_title(title)
+    _tidy(ax)
+    return to_svg(figure, title)

@@ -62,6 +62,18 @@ def progress(session: Session, county: County, now: dt.datetime | None = None) -
     return Progress(status=status, at=at, history=history, waves=waves)
 
 
+def take_baseline(session: Session, county: County, at: dt.datetime | None = None) -> int:
+    """Start the 上云率 curve, or start it again after the county changed: each department's
+    figures as the registry's states make them now, in the caller's transaction; how many
+    samples were added."""
+    report = county_status(county, migration_state.on_cloud(session))
+    return cloud_rate.record_baseline(
+        session,
+        ((row.code, row.on_cloud, row.eligible) for row in report.departments),
+        at or dt.datetime.now(dt.UTC),
+    )
+
+
 def _points(points: list[cloud_rate.Point]) -> list[dict[str, Any]]:
     return [
         {"at": p.at, "on_cloud": p.on_cloud, "eligible": p.eligible, "rate": p.rate} for p in points

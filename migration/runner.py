@@ -229,7 +229,7 @@ class Runner:
         ends = step.ends if ok else (step.during or before)
         result = None
         if ok and step in (CUTOVER, COLD_CUTOVER):
-            result = _measured(timings, mode)
+            result = measured(timings, mode)
             outcome.downtime_s = result["downtime_s"]
             outcome.rows_source = result["rows_source"]
             outcome.rows_target = result["rows_target"]
@@ -272,12 +272,23 @@ def _rows(figures: Any) -> int | None:
         return None
 
 
-def _measured(timings: Mapping[str, Any], mode: MigrationMode) -> dict[str, Any]:
-    stopped = timings.get("writes_stopped_at")
-    moved = timings.get("name_moved_at")
+def measured(timings: Mapping[str, Any], mode: MigrationMode) -> dict[str, Any]:
+    """The step's figures. Downtime is from the first moment clients could not write to the
+    moment they could again: cold, from stopping the source to moving the name; warm, from
+    moving the name (clients meet the read-only copy) or stopping the source, whichever came
+    first, to the copy's promotion (the data compared after it is not downtime)."""
+    stopped, moved, promoted = (
+        timings.get(key) for key in ("writes_stopped_at", "name_moved_at", "promoted_at")
+    )
+    began = (
+        stopped
+        if mode is MigrationMode.COLD
+        else min((float(t) for t in (stopped, moved) if t is not None), default=None)
+    )
+    resumed = moved if mode is MigrationMode.COLD else promoted
     downtime = None
-    if stopped is not None and moved is not None:
-        downtime = round(float(moved) - float(stopped), 3)
+    if began is not None and resumed is not None:
+        downtime = round(float(resumed) - float(began), 3)
     return {
         "mode": mode.value,
         "downtime_s": downtime,

@@ -22,7 +22,7 @@ compute; they never touch a machine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -244,6 +244,28 @@ def host_state(node: Node, phase: Phase) -> dict[str, Any]:
         "slaac": dual,
         "names": service_names(node, phase),
     }
+
+
+def system_names(nodes: Sequence[Node], phase: Phase) -> list[dict[str, Any]]:
+    """The names of the systems these hosts serve, at the addresses the phase gives them.
+
+    A merge that renumbers a system's server must move the system's name with it, or the
+    department loses the service it just kept running. `stale` lists the server's other IPv4
+    addresses: only a name that still points at one of them moves (a name a migration moved to
+    the cloud stays there).
+    """
+    found = []
+    for node in nodes:
+        workload = node.get("workload")
+        if not workload or "data_mb" not in workload:
+            continue
+        now = host_state(node, phase)["ipv4"]
+        if not now:
+            continue  # IPv4 withdrawn: the name keeps its IPv6 entry elsewhere
+        address = address_of(now[0])
+        stale = {address_of(a) for a in (node.get("legacy"), node.get("extranet")) if a} - {address}
+        found.append({"name": workload["name"], "address": address, "stale": sorted(stale)})
+    return found
 
 
 def service_names(node: Node, phase: Phase) -> list[dict[str, str]]:

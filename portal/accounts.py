@@ -526,8 +526,13 @@ def sign_in(
     return open_session(session, user, address=address, limits=limits)
 
 
-def open_session(session: Session, user: PortalUser, *, address: str, limits: Limits) -> SignedIn:
-    """A new browser session for an account whose credentials were just checked (audited)."""
+def open_session(
+    session: Session, user: PortalUser, *, address: str, limits: Limits, factor: str | None = None
+) -> SignedIn:
+    """A new browser session for an account whose credentials were just checked (audited).
+
+    `factor`: how the identity provider says it checked a second factor the county accepts
+    (OIDC's `amr`/`acr`); a privileged account then gives no TOTP code here."""
     session.execute(
         delete(PortalLoginFailure).where(
             PortalLoginFailure.name == user.name, PortalLoginFailure.address == address
@@ -538,7 +543,7 @@ def open_session(session: Session, user: PortalUser, *, address: str, limits: Li
     now = _now()
     expires = now + dt.timedelta(hours=limits.session_hours)
     # A privileged account's session opens nothing until the second factor is given.
-    pending = Role(user.role) in PRIVILEGED_ROLES
+    pending = Role(user.role) in PRIVILEGED_ROLES and factor is None
     session.add(
         PortalSession(
             id=digest(cookie),
@@ -556,7 +561,8 @@ def open_session(session: Session, user: PortalUser, *, address: str, limits: Li
         actor=f"portal:{user.name}",
         action="portal.login",
         object=f"user/{user.name}",
-        after={"address": address, "source": user.source},
+        after={"address": address, "source": user.source}
+        | ({"second_factor": factor} if factor else {}),
     )
     return SignedIn(user, cookie, csrf, expires, pending)
 

@@ -109,6 +109,7 @@ def from_environment() -> FastAPI:
         break_glass_role=portal_settings.break_glass_role,
         token_days=portal_settings.token_days,
         directory=portal_settings.directory(),
+        oidc=portal_settings.oidc(),
         signing_key=accounts.load_signing_key(
             portal_settings.signing_key_file or settings.state_dir / accounts.SIGNING_KEY_FILE
         ),

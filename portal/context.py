@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from cloud.capacity import Capacity
     from cloud.inventory import Snapshot
     from portal.directory import Directory
+    from portal.oidc import Provider
 
 T = TypeVar("T")
 
@@ -96,6 +97,8 @@ class PortalContext:
     signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     # The county's directory (LDAP) for accounts not kept here; None: local accounts only.
     directory: Directory | None = None
+    # The county's OpenID provider; None: no "sign in with the identity provider".
+    oidc: Provider | None = None
     cloud: LiveCloud | None = None
 
     @property

@@ -50,8 +50,11 @@ class Mapping:
     department: str | None
 
 
-def parse_groups(text: dict[str, str]) -> list[Mapping]:
-    """`{"cn=...": "requester:jyj", "cn=...": "ops_approver"}` as mappings, in order."""
+def parse_groups(
+    text: dict[str, str], setting: str = "GOVCLOUD_PORTAL_LDAP_GROUPS"
+) -> list[Mapping]:
+    """`{"cn=...": "requester:jyj", "cn=...": "ops_approver"}` as mappings, in order (group
+    names, for OIDC's groups claim, the same way)."""
     found = []
     for group, value in text.items():
         role_name, _, department = value.partition(":")
@@ -59,12 +62,11 @@ def parse_groups(text: dict[str, str]) -> list[Mapping]:
             role = Role(role_name)
         except ValueError:
             raise InvalidError(
-                f"GOVCLOUD_PORTAL_LDAP_GROUPS: {value!r} for {group}: the role is one of "
-                + ", ".join(Role)
+                f"{setting}: {value!r} for {group}: the role is one of " + ", ".join(Role)
             ) from None
         if (role in DEPARTMENT_ROLES) != bool(department):
             raise InvalidError(
-                f"GOVCLOUD_PORTAL_LDAP_GROUPS: {value!r} for {group}: department roles are "
+                f"{setting}: {value!r} for {group}: department roles are "
                 "written role:department, others role alone"
             )
         found.append(Mapping(group.lower(), role, department or None))
@@ -176,12 +178,23 @@ def _reason(error: ldap.LDAPError) -> str:
     return str(detail.get("desc") or detail.get("info") or error)
 
 
-def provision(session: Session, county: County, person: Person) -> PortalUser:
-    """The portal account of a person the directory accepted: made at the first sign-in, its
-    role and department following the directory's (audited when they change)."""
-    user = session.execute(
-        select(PortalUser).where(PortalUser.name == person.name)
-    ).scalar_one_or_none()
+def existing(session: Session, name: str) -> PortalUser | None:
+    """The account with this name, if there is one."""
+    return session.execute(select(PortalUser).where(PortalUser.name == name)).scalar_one_or_none()
+
+
+def provision(
+    session: Session,
+    county: County,
+    person: Person,
+    *,
+    source: str = DIRECTORY_SOURCE,
+    actor: str = SYNC_ACTOR,
+) -> PortalUser:
+    """The portal account of a person the directory (or the identity provider, `source`)
+    accepted: made at the first sign-in, its role and department following the directory's
+    (audited when they change)."""
+    user = existing(session, person.name)
     if user is None:
         accounts.check_name(person.name)
         if person.department is not None:
@@ -194,27 +207,29 @@ def provision(session: Session, county: County, person: Person) -> PortalUser:
             password_hash=NO_LOCAL_PASSWORD,
             active=True,
             created_at=dt.datetime.now(dt.UTC),
-            source=DIRECTORY_SOURCE,
+            source=source,
         )
         session.add(user)
         session.flush()
         audit_log.record(
             session,
-            actor=SYNC_ACTOR,
+            actor=actor,
             action="portal.user.add",
             object=f"user/{person.name}",
             after={"name": person.name, "role": person.role.value,
-                   "department": person.department, "source": DIRECTORY_SOURCE},
+                   "department": person.department, "source": source},
         )  # fmt: skip
         return user
-    if user.source != DIRECTORY_SOURCE:
-        raise InvalidError(f"{person.name} is a local account: it signs in with its password")
+    if user.source != source:
+        raise InvalidError(
+            f"{person.name} is a {user.source} account: it signs in with its own (not {source})"
+        )
     before = {"role": user.role, "department": user.department}
     after = {"role": person.role.value, "department": person.department}
     if before != after:
         user.role, user.department = person.role.value, person.department
         audit_log.record(
-            session, actor=SYNC_ACTOR, action="portal.user.role", object=f"user/{user.name}",
+            session, actor=actor, action="portal.user.role", object=f"user/{user.name}",
             before=before, after=after,
         )  # fmt: skip
     return user

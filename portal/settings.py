@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from portal.accounts import DEFAULT_TOKEN_DAYS, Limits
@@ -12,6 +12,7 @@ from portal.directory import Directory, parse_groups
 from portal.errors import InvalidError
 from portal.hardening import DEFAULT_MAX_BODY_BYTES
 from portal.lifecycle import Role
+from portal.oidc import Provider, parse_values
 
 
 class PortalSettings(BaseSettings):
@@ -56,6 +57,30 @@ class PortalSettings(BaseSettings):
     ldap_groups: dict[str, str] = Field(
         default_factory=dict, description='{"group DN": "role[:department]"}, first match wins'
     )
+    oidc_issuer: str | None = Field(
+        default=None, description="the identity provider's issuer URL; unset: no OIDC"
+    )
+    oidc_client_id: str = Field(default="", description="the portal's client id there")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="the client secret (or ..._FILE); never on a command line"
+    )
+    oidc_client_secret_file: Path | None = Field(default=None, description="a file holding it")
+    oidc_ca_file: Path | None = Field(default=None, description="CA of the provider's cert")
+    oidc_redirect_url: str | None = Field(
+        default=None, description="https://portal/login/oidc/callback (default: as requested)"
+    )
+    oidc_scope: str = Field(default="openid profile", description="scopes asked for")
+    oidc_name_claim: str = Field(default="preferred_username", description="the account name")
+    oidc_groups_claim: str = Field(default="groups", description="the claim listing groups")
+    oidc_groups: dict[str, str] = Field(
+        default_factory=dict, description='{"group": "role[:department]"}, first match wins'
+    )
+    oidc_mfa_amr: list[str] = Field(
+        default_factory=list, description="amr values taken as a privileged role's 2nd factor"
+    )
+    oidc_mfa_acr: list[str] = Field(
+        default_factory=list, description="acr values taken as a privileged role's 2nd factor"
+    )
     pool_size: int = Field(default=10, ge=1, description="database connections per worker")
     cloud: str | None = Field(
         default=None,
@@ -81,6 +106,42 @@ class PortalSettings(BaseSettings):
             group_base=self.ldap_group_base,
             groups=tuple(parse_groups(self.ldap_groups)),
             user_attribute=self.ldap_user_attribute,
+        )
+
+    def oidc(self) -> Provider | None:
+        """The county's identity provider, when one is set (GOVCLOUD_PORTAL_OIDC_ISSUER)."""
+        if not self.oidc_issuer:
+            return None
+        if not self.oidc_client_id:
+            raise InvalidError("GOVCLOUD_PORTAL_OIDC_ISSUER needs GOVCLOUD_PORTAL_OIDC_CLIENT_ID")
+        if self.oidc_client_secret_file is not None:
+            try:
+                secret = self.oidc_client_secret_file.read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise InvalidError(
+                    f"GOVCLOUD_PORTAL_OIDC_CLIENT_SECRET_FILE: {error.strerror}"
+                ) from None
+        elif self.oidc_client_secret is not None:
+            secret = self.oidc_client_secret.get_secret_value()
+        else:
+            secret = ""
+        if not secret:
+            raise InvalidError(
+                "GOVCLOUD_PORTAL_OIDC_ISSUER needs the client secret: "
+                "GOVCLOUD_PORTAL_OIDC_CLIENT_SECRET_FILE (a file, 0600) or ..._CLIENT_SECRET"
+            )
+        return Provider(
+            issuer=self.oidc_issuer,
+            client_id=self.oidc_client_id,
+            client_secret=secret,
+            groups=tuple(parse_groups(self.oidc_groups, "GOVCLOUD_PORTAL_OIDC_GROUPS")),
+            groups_claim=self.oidc_groups_claim,
+            name_claim=self.oidc_name_claim,
+            scope=self.oidc_scope,
+            mfa_amr=parse_values(self.oidc_mfa_amr),
+            mfa_acr=parse_values(self.oidc_mfa_acr),
+            ca_file=self.oidc_ca_file,
+            redirect_url=self.oidc_redirect_url,
         )
 
     def limits(self) -> Limits:

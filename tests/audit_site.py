@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clirunner import run_cli
 from handdeploy import remove_county
 from small_county import write_county, write_project
 
@@ -34,17 +34,7 @@ class CountySite:
     env: dict[str, str]
 
     def govcloud(self, *args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "cli", *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
-        )
-        assert "Traceback" not in result.stderr + result.stdout, result.stderr
-        return result
+        return run_cli(args, env=self.env, timeout=TIMEOUT_S)
 
     def where(self) -> tuple[str, ...]:
         return ("--county", str(self.county), "--project-dir", str(self.project))

@@ -30,7 +30,7 @@ from lab.localcloud.database import server_bin
 from lab.localcloud.errors import LocalCloudError
 
 # The portal's fixtures (accounts, an API client) live with the portal's test helpers.
-pytest_plugins = ["portal_kit", "ldap_kit"]
+pytest_plugins = ["portal_kit", "ldap_kit", "oidc_kit"]
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_COUNTY = REPO / "county"

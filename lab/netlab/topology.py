@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -54,9 +54,9 @@ HOST_OFFSET: Final = 10
 MAX_HOSTS_PER_LAN: Final = 4  # the smallest extranet LAN is a /28 (network.plan)
 CLOUD_HOST_OFFSET: Final = 10
 CLOUD_SERVICE_NAME: Final = "cloud.extranet.example"  # RFC 2606 reserved name
-# A workload's server sits on its LAN below the hosts (.1 is the router, hosts from .10).
+# A workload's server sits on its LAN below the hosts (.1 is the router, hosts from .10),
+# then above them as far as the LAN's smallest IPv4 prefix allows.
 WORKLOAD_OFFSET: Final = 2
-MAX_WORKLOADS_PER_LAN: Final = HOST_OFFSET - WORKLOAD_OFFSET
 # Workload servers sort after a LAN's ordinary hosts (the first host speaks for the LAN).
 WORKLOAD_HOST_INDEX: Final = 100
 WORKLOAD_DB_PORT: Final = 5432  # PostgreSQL's registered port
@@ -518,18 +518,17 @@ def _check_workloads(
             )
         if spec.data_mb < 0:
             problems.append(f"{spec.system}: data size must not be negative")
-    per_department: dict[str, int] = {}
-    for spec in workloads:
-        per_department[spec.system.partition("/")[0]] = (
-            per_department.get(spec.system.partition("/")[0], 0) + 1
-        )
-    problems += [
-        f"{code}: {count} workloads; a LAN holds at most {MAX_WORKLOADS_PER_LAN}"
-        for code, count in sorted(per_department.items())
-        if count > MAX_WORKLOADS_PER_LAN
-    ]
     if problems:
         raise BadInputError("--workloads: " + "; ".join(problems))
+
+
+def workload_offsets(lan: Mapping[str, Any]) -> list[int]:
+    """Where a LAN's workload servers may sit: below its hosts, then above them, inside every
+    IPv4 prefix the LAN has (legacy, extranet, NAT), short of the broadcast address."""
+    prefixes = [lan[key] for key in ("legacy", "extranet", "nat_outside") if lan.get(key)]
+    size = min(1 << (32 - int(p.partition("/")[2])) for p in prefixes)
+    above = HOST_OFFSET + MAX_HOSTS_PER_LAN
+    return [*range(WORKLOAD_OFFSET, HOST_OFFSET), *range(above, size - 1)]
 
 
 def _add_source(  # noqa: PLR0917  (one server's coordinates)
@@ -548,13 +547,19 @@ def _add_source(  # noqa: PLR0917  (one server's coordinates)
     name = source_node(spec.system)
     if name in topology.nodes:
         raise BadInputError(f"--workloads: {spec.system}: node name {name} is already taken")
+    offsets = workload_offsets(lan)
+    if number >= len(offsets):
+        raise BadInputError(
+            f"--workloads: {department.code}: its LAN {lan['name']} has room for "
+            f"{len(offsets)} workload servers; run fewer of its systems in the lab"
+        )
     node = _host_node(
         name,
         department,
         lan,
         lan_index,
         WORKLOAD_HOST_INDEX + number,
-        WORKLOAD_OFFSET + number,
+        offsets[number],
         cloud,
     )
     node["systems"] = [entry]

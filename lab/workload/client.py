@@ -7,8 +7,9 @@ write (a new connection, so the service name is resolved again) until it is ackn
 When the time is up or the stop file appears, no new number is issued and the ones in flight
 are retried until acknowledged (or `--drain` seconds pass). The result (JSON) says how many
 were issued and acknowledged, the longest time without any acknowledgement (the outage a
-user saw) and when, failed attempts and latency. Every acknowledged number must then be in
-the database: `lost` is what the target lacks of them (see `missing_writes`).
+user saw) and when, every gap of OUTAGE_FLOOR_S or more, failed attempts and latency. Every
+acknowledged number must then be in the database: `lost` is what the target lacks of them
+(see `missing_writes`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ RETRY_PAUSE_S: Final = 0.02
 THREADS: Final = 8
 DRAIN_S: Final = 60.0
 ACKNOWLEDGED: Final = (200, 201)
+# Gaps between acknowledgements this long are listed (at 200 writes/s they are 5 ms).
+OUTAGE_FLOOR_S: Final = 0.5
 
 
 @dataclass
@@ -178,10 +181,15 @@ def summary(tally: Tally, *, start: int, issued: int, began: float, rate: float)
     """The tally as JSON: counts, the longest gap between acknowledgements, latency."""
     acks = sorted(tally.acks)
     gap, gap_at = 0.0, 0.0
+    outages = []
     previous = began
     for at, _ in acks:
         if at - previous > gap:
             gap, gap_at = at - previous, previous - began
+        if at - previous >= OUTAGE_FLOOR_S:
+            outages.append(
+                {"began_s": round(previous - began, 3), "seconds": round(at - previous, 3)}
+            )
         previous = at
     latencies = sorted(tally.latencies)
 
@@ -200,6 +208,7 @@ def summary(tally: Tally, *, start: int, issued: int, began: float, rate: float)
         "failed_attempts": tally.failures,
         "outage_s": round(gap, 3),
         "outage_began_s": round(gap_at, 3),
+        "outages": outages,
         "seconds": round((acks[-1][0] if acks else time.monotonic()) - began, 3),
         "latency_ms": {"p50": percentile(0.5), "p99": percentile(0.99), "max": percentile(1.0)},
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 from urllib.parse import quote
 
@@ -9,16 +10,28 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from govcloud.registry import db as registry
 from govcloud.registry.tables import PortalUser
-from portal import accounts, directory, i18n, second_factor
+from portal import accounts, directory, i18n, oidc, second_factor
 from portal.context import PortalContext
 from portal.deps import SESSION_COOKIE, Ctx, Db
-from portal.errors import PasswordExpiredError, RateLimitedError, UnreachableDirectoryError
+from portal.errors import (
+    InvalidError,
+    PasswordExpiredError,
+    RateLimitedError,
+    UnreachableDirectoryError,
+)
 from portal.web.common import LoginRequiredError, language, redirect, safe_next, templates
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "govcloud_login_csrf"
 LANGUAGE_COOKIE_DAYS = 365
+OIDC_FLOW_COOKIE = "govcloud_oidc_flow"
+# Over TLS the flow's cookie is a __Host- cookie: no sibling host can plant one of its own
+# (a genuine one it was given, with its own state) to sign the browser in as someone else.
+OIDC_FLOW_COOKIE_TLS = "__Host-" + OIDC_FLOW_COOKIE
+OIDC_PATH = "/login/oidc"
+log = logging.getLogger(__name__)
 
 
 def _login_form(
@@ -45,6 +58,7 @@ def _login_form(
             "error": error,
             "name": name,
             "login_csrf": token,
+            "oidc": request.app.state.portal.oidc is not None,
             "user": None,
         },
         status_code=status_code,
@@ -100,10 +114,16 @@ def login(
             signed = accounts.sign_in(
                 db, name=name, password=password, address=address, limits=context.limits
             )
-    except UnreachableDirectoryError:
+    except (UnreachableDirectoryError, InvalidError) as problem:
+        # InvalidError: a name the directory has, held here by another source (OIDC).
         db.rollback()
+        down = isinstance(problem, UnreachableDirectoryError)
         return _login_form(
-            request, next_path=next_path, error=t("login.directory"), status_code=503, name=name
+            request,
+            next_path=next_path,
+            error=t("login.directory" if down else "login.failed"),
+            status_code=503 if down else 401,
+            name=name,
         )
     except PasswordExpiredError:
         db.rollback()
@@ -126,6 +146,11 @@ def login(
         return _login_form(
             request, next_path=next_path, error=t("login.failed"), status_code=401, name=name
         )
+    return _signed_in(signed, next_path, context)
+
+
+def _signed_in(signed: accounts.SignedIn, next_path: str, context: PortalContext) -> Response:
+    """The session's cookie, and on to the second factor or where the user was going."""
     target = next_path
     if signed.pending_factor:
         target = f"{SECOND_FACTOR_PATH}?next={quote(next_path, safe='/')}"
@@ -139,7 +164,126 @@ def login(
         secure=context.secure_cookies,
     )
     signed_in.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    _drop_flow(signed_in, context)
     return signed_in
+
+
+def _flow_cookie(context: PortalContext) -> str:
+    return OIDC_FLOW_COOKIE_TLS if context.secure_cookies else OIDC_FLOW_COOKIE
+
+
+def _drop_flow(response: Response, context: PortalContext) -> None:
+    response.delete_cookie(
+        _flow_cookie(context), path="/", secure=context.secure_cookies, httponly=True
+    )
+
+
+def _callback_url(request: Request, provider: oidc.Provider) -> str:
+    return provider.redirect_url or str(request.url_for("oidc_callback"))
+
+
+@router.get(OIDC_PATH, response_model=None)
+def oidc_begin(
+    request: Request,
+    context: Ctx,
+    next_path: Annotated[str, Query(alias="next", max_length=2048)] = "/",
+) -> Response:
+    """Off to the county's identity provider, the flow kept in a signed cookie."""
+    next_path = safe_next(next_path)
+    provider = context.oidc
+    if provider is None:
+        return redirect("/login")
+    try:
+        url, flow = provider.begin(_callback_url(request, provider), next_path)
+    except UnreachableDirectoryError as error:
+        log.warning("OIDC sign-in not begun: %s", error)
+        t = i18n.translator(language(request))
+        return _login_form(
+            request, next_path=next_path, error=t("login.oidc_unreachable"), status_code=503
+        )
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        _flow_cookie(context),
+        flow.seal(context.signing_key),
+        max_age=oidc.FLOW_SECONDS,
+        httponly=True,
+        samesite="lax",  # the provider sends the browser back with a top-level GET
+        secure=context.secure_cookies,
+        path="/",  # as __Host- asks
+    )
+    return response
+
+
+@router.get(OIDC_PATH + "/callback", name="oidc_callback", response_model=None)
+def oidc_callback(
+    request: Request,
+    *,
+    db: Db,
+    context: Ctx,
+    code: Annotated[str, Query(max_length=2048)] = "",
+    state: Annotated[str, Query(max_length=512)] = "",
+    error: Annotated[str, Query(max_length=256)] = "",
+) -> Response:
+    """Back from the provider: check everything, then the account and its session."""
+    provider = context.oidc
+    if provider is None:
+        return redirect("/login")
+    flow = oidc.Flow.unseal(context.signing_key, request.cookies.get(_flow_cookie(context)))
+    next_path = safe_next(flow.next_path if flow else "/")
+    outcome: accounts.SignedIn | tuple[str, int]
+    if flow is None:
+        log.warning("OIDC callback without this browser's flow (expired, or not begun here)")
+        outcome = ("login.oidc_failed", 400)
+    elif error:
+        log.warning("OIDC sign-in refused by the provider")
+        outcome = ("login.oidc_failed", 401)
+    else:
+        outcome = _oidc_outcome(
+            request, db, context, provider=provider, flow=flow, code=code, state=state
+        )
+    if isinstance(outcome, accounts.SignedIn):
+        return _signed_in(outcome, next_path, context)
+    key, status_code = outcome
+    t = i18n.translator(language(request))
+    page = _login_form(request, next_path=next_path, error=t(key), status_code=status_code)
+    _drop_flow(page, context)
+    return page
+
+
+def _oidc_outcome(
+    request: Request,
+    db: Session,
+    context: PortalContext,
+    *,
+    provider: oidc.Provider,
+    flow: oidc.Flow,
+    code: str,
+    state: str,
+) -> accounts.SignedIn | tuple[str, int]:
+    """The session, or why not (the page's message and status); the reason is logged, never
+    shown: the page says only what to do."""
+    try:
+        claims = provider.finish(_callback_url(request, provider), flow, code=code, state=state)
+    except oidc.SignInRefusedError as refusal:
+        log.warning("OIDC sign-in refused: %s", refusal)
+        return "login.oidc_failed", 400
+    except UnreachableDirectoryError as unreachable:
+        log.warning("OIDC sign-in: %s", unreachable)
+        return "login.oidc_unreachable", 503
+    address = request.client.host if request.client else "unknown"
+    registry.begin_write(db)  # a GET, but the provider's word is written: account, session
+    try:
+        signed = oidc.sign_in(
+            db, context.county, provider, claims, address=address, limits=context.limits
+        )
+    except (InvalidError, KeyError) as problem:
+        db.rollback()
+        log.warning("OIDC sign-in of %r: %s", claims.name, problem)
+        return "login.oidc_account", 403
+    db.commit()  # a refusal (and a deactivation) is recorded even though sign-in fails
+    if signed is None:
+        return "login.oidc_no_role", 403
+    return signed
 
 
 SECOND_FACTOR_PATH = "/login/second-factor"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import openstack
 import pytest
+from clirunner import run_cli
 from handdeploy import remove_county
 from small_county import write_county, write_project
 
@@ -36,17 +36,7 @@ class Site:
     env: dict[str, str]
 
     def govcloud(self, *args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "cli", *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=DEPLOY_TIMEOUT_S,
-            check=False,
-        )
-        assert "Traceback" not in result.stderr + result.stdout, result.stderr
-        return result
+        return run_cli(args, env=self.env, timeout=DEPLOY_TIMEOUT_S)
 
     def on_stack(self, *command: str, stack: str) -> subprocess.CompletedProcess[str]:
         """A stack command on this county and its project files, in JSON."""

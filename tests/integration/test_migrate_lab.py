@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirunner import run_cli
 from handdeploy import remove_county
 from small_county import write_county, write_project
 from sqlalchemy.orm import Session
@@ -40,6 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 CODE = "519988"  # a county of its own: other cloud tests use other codes
 LAB = "mig"
 WARM = "alpha/oa"
+SLOTS = "SELECT string_agg(slot_name, ',') FROM pg_replication_slots"
 COLD = "alpha/docs"
 TIMEOUT_S = 1800
 # A server that serves: a primary taking writes.
@@ -71,16 +73,7 @@ class Site:
     lab: NetLab
 
     def govcloud(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "cli", *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
-        )
-        assert "Traceback" not in result.stderr + result.stdout, result.stderr
+        result = run_cli(args, env=self.env, timeout=TIMEOUT_S)
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
         return result
@@ -246,8 +239,13 @@ def test_a_warm_move_under_load_loses_no_write(site: Site, tmp_path: Path) -> No
     assert info["resolves_to"] == [info["servers"]["cloud"]["ipv4"]]
     assert missing_writes(site, info["servers"]["cloud"]["node"], tally) == 0
     assert tally["failed_attempts"] > 0  # the client did see the cutover
+    # ...and only the cutover: its writes flowed from the start (the merge moved the name
+    # with the renumbered source), so every gap came once the move was under way.
+    assert tally["outages"] and all(o["began_s"] > 0 for o in tally["outages"]), tally
     # The source kept every write up to the cutover and takes no more.
     assert site.sql(info["servers"]["source"]["node"], "SHOW default_transaction_read_only") == "on"
+    # It holds its WAL from just before the cutover, for a rollback's pg_rewind.
+    assert site.sql(info["servers"]["source"]["node"], SLOTS) == "govcloud_rollback"
 
 
 def test_a_rollback_after_the_cutover_brings_back_every_write(site: Site, tmp_path: Path) -> None:
@@ -258,6 +256,26 @@ def test_a_rollback_after_the_cutover_brings_back_every_write(site: Site, tmp_pa
     assert (back["state"], back["rolled_back"]) == ("planned", True)
     assert_back_at_the_source(site, WARM, tally)
     assert alpha_on_cloud(site) == on_cloud - 1
+    assert site.sql(site.lab.app(WARM)["servers"]["source"]["node"], SLOTS) == ""
+
+
+def test_a_rollback_without_the_sources_wal_copies_the_cloud_server_afresh(
+    site: Site, tmp_path: Path
+) -> None:
+    moved = site.migrate("run", WARM)
+    assert moved["state"] == "validated", moved
+    source = site.lab.app(WARM)["servers"]["source"]["node"]
+    # Someone dropped the slot and the source recycled the WAL pg_rewind would read: more
+    # segments than its wal_keep_size (256 MB) keeps, each ended by a checkpoint.
+    site.sql(source, "SELECT pg_drop_replication_slot('govcloud_rollback')")
+    site.sql(source, "SELECT pg_switch_wal(); CHECKPOINT; " * 20)
+    load = Load(site, WARM, 300_000, tmp_path / "load.json")
+    back = site.migrate("rollback", WARM)
+    tally = load.finish()
+    assert (back["state"], back["rolled_back"]) == ("planned", True), back
+    log = Path(back["log"]).read_text()
+    assert "TASK [migrate : Copy the cloud server afresh onto the source and follow it]" in log
+    assert_back_at_the_source(site, WARM, tally)
 
 
 def test_a_cutover_that_fails_verification_rolls_back(site: Site, tmp_path: Path) -> None:
@@ -399,13 +417,14 @@ def test_the_journal_and_the_audit_log_tell_the_story(site: Site) -> None:
     assert any(e["object"] == f"migration/{WARM}" for e in log)
     assert site.govcloud("audit", "verify-log").returncode == 0
     # The curve kept every move onto the cloud and off it: the warm move and its rollback, the
-    # failed cutover (on at its start, off with its rollback), the resumed run, the cold move
+    # second move and its rollback by a fresh copy, the failed cutover (on at its start, off
+    # with its rollback), the resumed run, the cold move
     # and its rollback; finalize leaves the system where it was, on the cloud.
     found = json.loads(
         site.govcloud("migrate", "progress", "--county", str(site.county), "--json").stdout
     )
     base = found["history"][0]["on_cloud"]
-    steps = [0, 1, 0, 1, 0, 1, 2, 1]
+    steps = [0, 1, 0, 1, 0, 1, 0, 1, 2, 1]
     assert [p["on_cloud"] - base for p in found["history"]] == steps
     alpha = found["departments"]["alpha"]
     assert [p["on_cloud"] - alpha[0]["on_cloud"] for p in alpha] == steps

@@ -27,13 +27,7 @@ SYSTEM = "cgj/zhifa"  # a legacy system of the sample county's
 
 
 def _baseline(session: Session) -> None:
-    county = load_county(SAMPLE)
-    report = county_status(county)
-    cloud_rate.record_baseline(
-        session,
-        ((row.code, row.on_cloud, row.eligible) for row in report.departments),
-        dt.datetime.now(dt.UTC),
-    )
+    progress.take_baseline(session, load_county(SAMPLE))
 
 
 def _step(engine: Engine, hold: journal.Hold, during: MigrationState, ends: MigrationState) -> None:

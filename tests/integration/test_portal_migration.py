@@ -9,10 +9,9 @@ from typing import Any
 from portal_kit import Portal
 from test_portal_pages import sign_in
 
-from govcloud.registry import cloud_rate, migration_state
+from govcloud import progress
 from govcloud.registry.migration_state import MigrationState
 from govcloud.registry.tables import MigrationSystem
-from govcloud.status import county_status
 from migration import journal
 
 MOVING = "beta/db"  # the small county's one legacy system (alpha/web is on the cloud already)
@@ -32,12 +31,7 @@ def plan(portal: Portal) -> None:
             )
         )
         session.flush()
-        report = county_status(portal.county, migration_state.on_cloud(session))
-        cloud_rate.record_baseline(
-            session,
-            ((row.code, row.on_cloud, row.eligible) for row in report.departments),
-            dt.datetime.now(dt.UTC),
-        )
+        progress.take_baseline(session, portal.county)
 
 
 def cut_over(portal: Portal) -> None:

@@ -3,9 +3,11 @@ the cloud gateway at the addresses Neutron gave it, and the routes that reach it
 
 from __future__ import annotations
 
+from ipaddress import ip_interface
 from pathlib import Path
 
 import pytest
+from small_county import write_county
 
 from cloud.addresses import ServerPort
 from govcloud.conventions import system_service_name
@@ -16,7 +18,7 @@ from lab.netlab.ansible_inventory import groups, template_vars
 from lab.netlab.configs import core_config
 from lab.netlab.topology import WorkloadSpec, build_topology
 from lab.workload import servers
-from network.phases import ROLE_CLOUD_SERVER, ROLE_HOST
+from network.phases import ROLE_CLOUD_SERVER, ROLE_HOST, Phase, system_names
 from network.plan import plan_network
 from network.reachability import expected_checks
 
@@ -119,3 +121,66 @@ def test_a_cloud_server_on_its_department_lans_prefix_is_refused(county: County)
     clashing = ServerPort("cgj-zhifa", "c0ffee", "RegionOne", address, "198.18.0.1", None, None)
     with pytest.raises(BadInputError, match="overlaps a department LAN"):
         build_topology(county, plan, ("cgj",), workloads=[WorkloadSpec("cgj/zhifa", 8, clashing)])
+
+
+def test_the_merge_moves_a_renumbered_systems_name_with_its_server(county: County) -> None:
+    topology = build_topology(
+        county, plan_network(county), ("cgj",), workloads=[WorkloadSpec("cgj/zhifa", 8, PORT)]
+    )
+    source = topology.nodes["cgj-zhifa"]
+    assert source["renumber"], "cgj renumbers into the extranet in the sample county"
+    legacy, extranet = (source[k].split("/")[0] for k in ("legacy", "extranet"))
+    name = system_service_name("cgj/zhifa")
+    nodes = list(topology.nodes.values())
+    assert system_names(nodes, Phase.LEGACY) == [
+        {"name": name, "address": legacy, "stale": [extranet]}
+    ]
+    assert system_names(nodes, Phase.MERGED) == [
+        {"name": name, "address": extranet, "stale": [legacy]}
+    ]
+    # Cloud servers and plain hosts name nothing: only a system's own server does.
+    assert system_names([topology.nodes["cgj-zhifa-cloud"], topology.nodes["cgj-office-h1"]],
+                        Phase.MERGED) == []  # fmt: skip
+
+
+def _alpha_with_systems(tmp_path: Path, count: int) -> County:
+    listed = "".join(
+        f"  - code: s{n:02d}\n    name: 业务系统{n}\n    tier: general\n    data_gb: 1\n"
+        "    max_downtime_min: 120\n    location: legacy\n"
+        for n in range(1, count + 1)
+    )
+    changes = {
+        "departments/alpha.yaml": (
+            "    depends_on: [beta/db]\n",
+            "    depends_on: [beta/db]\n" + listed,
+        )
+    }
+    return load_county(write_county(tmp_path, changes))
+
+
+def _last_octet(interface_address: str) -> int:
+    return ip_interface(interface_address).ip.packed[-1]
+
+
+def test_a_lan_takes_workload_servers_above_its_hosts_once_below_is_full(tmp_path: Path) -> None:
+    county = _alpha_with_systems(tmp_path, 10)
+    specs = [WorkloadSpec(f"alpha/s{n:02d}", 1) for n in range(1, 11)]
+    nodes = build_topology(county, plan_network(county), ("alpha",), workloads=specs).nodes
+    servers_at = [_last_octet(nodes[f"alpha-s{n:02d}"]["extranet"]) for n in range(1, 11)]
+    hosts_at = [
+        _last_octet(v["extranet"]) for k, v in nodes.items() if k.startswith("alpha-office")
+    ]
+    assert servers_at[:8] == list(range(2, 10))  # below the hosts (.10 up)
+    # ...then above the room kept for the LAN's hosts (.10 to .13).
+    assert servers_at[8:] == [14, 15] and max(hosts_at) < 14
+    legacy = [v["legacy"] for v in nodes.values() if v["role"] == ROLE_HOST]
+    assert len(legacy) == len(set(legacy))
+
+
+def test_more_workloads_than_a_lan_has_room_for_are_refused(tmp_path: Path) -> None:
+    # alpha's extranet LAN is a /25: 8 below the hosts (.2-.9), .14 to .126 above them.
+    room = 8 + (126 - 14 + 1)
+    county = _alpha_with_systems(tmp_path, room + 1)
+    specs = [WorkloadSpec(f"alpha/s{n:02d}", 1) for n in range(1, room + 2)]
+    with pytest.raises(BadInputError, match=f"has room for {room} workload servers"):
+        build_topology(county, plan_network(county), ("alpha",), workloads=specs)

@@ -7,7 +7,7 @@ The phase logic lives in `network.phases` and the expected reachability matrix i
 and strings). The controller's Python must have govcloud installed (the project's venv).
 """
 
-from network.phases import Phase, host_state, phase_of, router_state
+from network.phases import Phase, host_state, phase_of, router_state, system_names
 from network.reachability import Ports, expected_checks
 
 
@@ -28,6 +28,11 @@ def govcloud_router_state(node, phase):
 def govcloud_host_state(node, phase):
     """A LAN host's desired state in a phase."""
     return host_state(_plain(node), phase_of(phase))
+
+
+def govcloud_system_names(nodes, phase):
+    """The department's system names and the addresses its servers have in a phase."""
+    return system_names([_plain(node) for node in nodes if node], phase_of(phase))
 
 
 def govcloud_checks(nodes, phases, department=None, service_port=443, internal_port=8080):
@@ -144,6 +149,7 @@ class FilterModule:
         return {
             "router_state": govcloud_router_state,
             "host_state": govcloud_host_state,
+            "system_names": govcloud_system_names,
             "checks": govcloud_checks,
             "checks_from": govcloud_checks_from,
             "sources": govcloud_sources,
