@@ -174,6 +174,15 @@ MIGRATION_NETWORK: Final = "migrated"
 MIGRATION_NETWORK_HOSTS: Final = 60  # a /26: room for a department's migrated servers
 
 
+# The department network at the DR site: its own prefixes from the network plan (IPv4 from the
+# extranet pools, a /64 from the DR site's IPv6 block), because streaming from the primary
+# needs a routed path between the two copies, which a shared subnet cannot give. Planned once
+# the department has a system its tier's DR policy protects; standbys and restore servers join
+# it.
+DR_NETWORK: Final = "dr-site"
+DR_NETWORK_HOSTS: Final = 60  # room for a standby or a restore server per system
+
+
 def tenant_resource_name(department: str, name: str) -> str:
     """The physical name of a server, volume or network in a department's tenant:
     `<department>-<name>` (e.g. `jyj-req7-1`, `jyj-req-9-video`, `jyj-office`)."""

@@ -309,6 +309,10 @@ class DrSettings(Frozen):
     # A system whose last successful drill is older than this is overdue (常态化演练).
     drill_every_days: PositiveInt = constants.DR_DRILL_EVERY_DAYS
 
+    def protects(self, tier: Tier) -> bool:
+        """Whether a system of this tier has something at the DR site (its policy replicates)."""
+        return self.policies[tier].replication is not Replication.NONE
+
     @model_validator(mode="after")
     def _every_tier(self) -> Self:
         missing = [tier.value for tier in Tier if tier not in self.policies]
