@@ -285,34 +285,33 @@ def test_a_granted_network_is_a_dual_stack_tenant_network_with_its_prefixes(
     at_dr = sorted(by_name(dr.of_type(OpenStackType.NETWORK)))
     assert name not in at_dr, f"the DR site has alpha's DR network alone: {at_dr}"
 
-    for run, region in ((first, "RegionOne"),):
-        networks = by_name(run.of_type(OpenStackType.NETWORK))
-        assert name in networks, f"the {run.stack} stack has no network {name}: {sorted(networks)}"
-        network = networks[name]
-        assert network.inputs["region"] == region, f"{network.urn} region"
-        assert department_of(run, network, first) == "alpha", f"{network.urn} not in alpha"
-        subnets = by_name(run.of_type(OpenStackType.SUBNET))
-        v4, v6 = subnets[f"{name}-v4"], subnets[f"{name}-v6"]
-        for subnet in (v4, v6):
-            assert subnet.inputs["networkId"] == network.id, f"{subnet.urn} network"
-        assert (v4.inputs["cidr"], v4.inputs["gatewayIp"]) == (
-            allocation["ipv4"],
-            allocation["ipv4_gateway"],
-        ), f"{v4.urn} is not the allocated IPv4 prefix"
-        assert (v6.inputs["cidr"], v6.inputs["gatewayIp"]) == (
-            allocation["ipv6"],
-            allocation["ipv6_gateway"],
-        ), f"{v6.urn} is not the allocated IPv6 /64"
-        assert (v6.inputs["ipv6RaMode"], v6.inputs["ipv6AddressMode"]) == ("slaac", "slaac"), (
-            f"{v6.urn} is not SLAAC"
-        )
-        router = by_name(run.of_type(OpenStackType.ROUTER))["alpha-router"]
-        joined = {
-            i.inputs["subnetId"]
-            for i in run.of_type(OpenStackType.INTERFACE)
-            if i.inputs["routerId"] == router.id
-        }
-        assert {v4.id, v6.id} <= joined, f"{router.urn} lacks {name}'s subnets"
+    networks = by_name(first.of_type(OpenStackType.NETWORK))
+    assert name in networks, f"the {first.stack} stack has no network {name}: {sorted(networks)}"
+    network = networks[name]
+    assert network.inputs["region"] == "RegionOne", f"{network.urn} region"
+    assert department_of(first, network, first) == "alpha", f"{network.urn} not in alpha"
+    subnets = by_name(first.of_type(OpenStackType.SUBNET))
+    v4, v6 = subnets[f"{name}-v4"], subnets[f"{name}-v6"]
+    for subnet in (v4, v6):
+        assert subnet.inputs["networkId"] == network.id, f"{subnet.urn} network"
+    assert (v4.inputs["cidr"], v4.inputs["gatewayIp"]) == (
+        allocation["ipv4"],
+        allocation["ipv4_gateway"],
+    ), f"{v4.urn} is not the allocated IPv4 prefix"
+    assert (v6.inputs["cidr"], v6.inputs["gatewayIp"]) == (
+        allocation["ipv6"],
+        allocation["ipv6_gateway"],
+    ), f"{v6.urn} is not the allocated IPv6 /64"
+    assert (v6.inputs["ipv6RaMode"], v6.inputs["ipv6AddressMode"]) == ("slaac", "slaac"), (
+        f"{v6.urn} is not SLAAC"
+    )
+    router = by_name(first.of_type(OpenStackType.ROUTER))["alpha-router"]
+    joined = {
+        i.inputs["subnetId"]
+        for i in first.of_type(OpenStackType.INTERFACE)
+        if i.inputs["routerId"] == router.id
+    }
+    assert {v4.id, v6.id} <= joined, f"{router.urn} lacks {name}'s subnets"
 
 
 # -- what is not granted -------------------------------------------------------------------------
