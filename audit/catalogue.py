@@ -30,7 +30,7 @@ from govcloud.conventions import (
     META_ROLE,
     META_SYSTEM,
     TAG_COUNTY,
-    WORKLOAD_DR_REPLICA,
+    WORKLOAD_DR_BACKUP,
     WORKLOAD_DR_STANDBY,
 )
 from govcloud.model import County, Tier
@@ -430,7 +430,7 @@ def _systems(facts: Facts, tier: Tier) -> list[str]:
 
 def _replicas(facts: Facts, role: str, *, volumes: bool) -> set[str]:
     """Systems with a server (a standby must run) or, with `volumes`, a volume of this role
-    at the DR site (an asynchronous replica is a volume)."""
+    at the DR site (a `backup` policy's copy is a volume its backups land on)."""
     snapshot = _snap(facts)
     projects = facts.projects()
     dr = {site.region for site in facts.county.sites if site.role.value == "dr"}
@@ -463,11 +463,12 @@ def check_core_dr(facts: Facts) -> Result:
 
 
 def check_important_replicated(facts: Facts) -> Result:
-    """Every important system on the cloud replicates to the DR site."""
+    """Every important system on the cloud replicates to the DR site: a standby it streams
+    into, or a volume its backups land on (as its tier's DR policy says)."""
     important = _systems(facts, Tier.IMPORTANT)
     if not important:
         return Verdict.NOT_APPLICABLE, {"important_systems": []}
-    replicas = _replicas(facts, WORKLOAD_DR_REPLICA, volumes=True) | _replicas(
+    replicas = _replicas(facts, WORKLOAD_DR_BACKUP, volumes=True) | _replicas(
         facts, WORKLOAD_DR_STANDBY, volumes=False
     )
     return _verdict([s for s in important if s not in replicas], {"important_systems": important})

@@ -107,10 +107,11 @@ def synthetic_side(county: Any, stack: str) -> Any:
     from desired.network_plan import PlannedNetwork  # noqa: PLC0415
     from desired.stack_settings import load_settings  # noqa: PLC0415
     from desired.state import DesiredState  # noqa: PLC0415
-    from govcloud.conventions import STACK_SITE  # noqa: PLC0415
+    from govcloud.conventions import DR_NETWORK, STACK_SITE  # noqa: PLC0415
     from stacks.mockrun import run_stack  # noqa: PLC0415
 
     networks = {}
+    dr_networks = {}
     for number, department in enumerate(sorted(county.departments, key=lambda d: d.code)):
         v4 = f"198.{18 + number // 256}.{number % 256}"
         v6 = f"2001:db8:{0x1000 + number:x}"
@@ -118,12 +119,24 @@ def synthetic_side(county: Any, stack: str) -> Any:
             PlannedNetwork(department.code, "office", f"{v4}.0/27", f"{v6}::/64"),
             PlannedNetwork(department.code, "business", f"{v4}.128/25", f"{v6}:1::/64"),
         )
+        dr_v6 = f"2001:db8:{0x4000 + number:x}::/64"
+        dr_networks[department.code] = PlannedNetwork(
+            department.code, DR_NETWORK, f"{v4}.64/26", dr_v6
+        )
     grants = read_grants(county)
 
     def state(name: str) -> DesiredState:
         settings = load_settings(REPO, name)
         site = county.site(STACK_SITE[name])
-        return DesiredState(county, settings, site, networks, grants, ())
+        return DesiredState(
+            county,
+            settings,
+            site,
+            networks,
+            grants,
+            dr_networks=dr_networks,
+            warnings=(),
+        )
 
     start = time.perf_counter()
     primary_state = state("primary")

@@ -105,14 +105,13 @@ def _topology(
     cloud: str | None = None,
 ) -> Topology:
     from lab.netlab.topology import build_topology, choose_departments  # noqa: PLC0415
-    from network.plan import plan_network  # noqa: PLC0415
 
     county = load(county_dir)
     if registry:
         with registry_session() as session:
             plan = network_plan.stored_plan(session, county)
     else:
-        plan = plan_network(county)
+        plan = network_plan.county_plan(county)
     chosen = choose_departments(county, departments)
     bird_codes = None if bird is None else tuple(c.strip() for c in bird.split(",") if c.strip())
     return build_topology(

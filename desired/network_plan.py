@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
+from desired.grants import ServerGrant, grants_from_model, migrating
 from govcloud.conventions import (
     MIGRATION_NETWORK,
     MIGRATION_NETWORK_HOSTS,
@@ -146,6 +148,23 @@ def load_requested(session: Session) -> list[RequestedNetwork]:
     ] + migration
 
 
+def dr_departments(county: County, systems: Iterable[ServerGrant]) -> frozenset[str]:
+    """The departments with a system its tier's DR policy protects: each gets a network at the
+    DR site (`DR_NETWORK`), planned with the rest."""
+    return frozenset(g.department for g in systems if county.dr.protects(g.tier))
+
+
+def registry_dr_departments(session: Session, county: County) -> frozenset[str]:
+    """`dr_departments` of the systems on the cloud and those the registry migrates."""
+    return dr_departments(county, grants_from_model(county, migrating(session)))
+
+
+def county_plan(county: County) -> NetworkPlan:
+    """The plan of the county alone, without a registry: what the stacks plan without one
+    (`desired.state.build_desired`), so a lab built from it has the stacks' addresses."""
+    return plan_network(county, dr_departments=dr_departments(county, grants_from_model(county)))
+
+
 def plan_and_apply(
     session: Session,
     county: County,
@@ -158,13 +177,18 @@ def plan_and_apply(
     """Lock, read what exists, plan, and (unless dry_run) write, in the caller's transaction.
 
     The plan includes the networks granted through the portal (`requested`, read from the
-    registry when not given). Raises network.plan.PlanError before anything is written when the
-    plan cannot be made.
+    registry when not given) and the DR networks (`registry_dr_departments`). Raises
+    network.plan.PlanError before anything is written when the plan cannot be made.
     """
     lock(session)
     if requested is None:
         requested = load_requested(session)
-    plan = plan_network(county, load(session), requested=requested)
+    plan = plan_network(
+        county,
+        load(session),
+        requested=requested,
+        dr_departments=registry_dr_departments(session, county),
+    )
     if not dry_run:
         apply(session, plan, county_code=county.code, actor=actor, prune=prune)
     return plan
@@ -177,6 +201,11 @@ def stored_plan(session: Session, county: County) -> NetworkPlan:
     if not existing:
         raise BadInputError("the registry holds no network plan yet; run `govcloud net plan`")
     try:
-        return plan_network(county, existing, requested=load_requested(session))
+        return plan_network(
+            county,
+            existing,
+            requested=load_requested(session),
+            dr_departments=registry_dr_departments(session, county),
+        )
     except PlanError as error:
         raise BadInputError("; ".join(error.problems)) from None

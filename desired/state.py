@@ -6,12 +6,14 @@ through the portal and the portal's other grants (`desired.grants.read_grants`).
 Subnets come from the network plan: the registry's IPAM allocations when the registry has
 them (`govcloud net plan` and network approvals record them), with `plan_network` filling in
 whatever is missing exactly as `govcloud net plan` would, so the stacks and the extranet never
-disagree. Granted networks are planned with their department's legacy networks.
+disagree. Granted networks are planned with their department's legacy networks; each
+department with a system a DR policy protects also gets its network at the DR site
+(`dr_networks`), which the DR stack builds instead of copying the primary's prefixes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from desired import network_plan
 from desired.grants import Grants, read_grants
 from desired.network_plan import PlannedNetwork
 from desired.stack_settings import StackSettings
+from govcloud.conventions import DR_NETWORK
 from govcloud.loader import load_county
 from govcloud.model import County, Site
 from govcloud.registry import db
@@ -36,6 +39,8 @@ class DesiredState:
     site: Site
     networks: dict[str, tuple[PlannedNetwork, ...]]
     grants: Grants
+    # Per department with a system a DR policy protects, its network at the DR site.
+    dr_networks: dict[str, PlannedNetwork]
     warnings: tuple[str, ...]
 
     @property
@@ -63,16 +68,35 @@ def planned_networks(
             for n in department.legacy_networks
         ]
         names += [(n.network, AllocationKind.EXTRANET) for n in granted.get(code, ())]
-        result[code] = tuple(
-            PlannedNetwork(
-                code,
-                name,
-                by_key[(code, name, 4, kind)].prefix,
-                by_key[(code, name, 6, AllocationKind.SUBNET)].prefix,
-            )
-            for name, kind in names
-        )
+        result[code] = tuple(_planned(by_key, code, name, kind) for name, kind in names)
     return result
+
+
+def _planned(
+    by_key: dict[tuple[str, str, int, AllocationKind], Allocation],
+    department: str,
+    name: str,
+    ipv4_kind: AllocationKind,
+) -> PlannedNetwork:
+    return PlannedNetwork(
+        department,
+        name,
+        by_key[(department, name, 4, ipv4_kind)].prefix,
+        by_key[(department, name, 6, AllocationKind.SUBNET)].prefix,
+    )
+
+
+def planned_dr_networks(
+    allocations: Sequence[Allocation], departments: Iterable[str]
+) -> dict[str, PlannedNetwork]:
+    """Each department's network at the DR site, where the plan has one (it has none for a
+    county without a DR site)."""
+    by_key = {a.key: a for a in allocations}
+    return {
+        code: _planned(by_key, code, DR_NETWORK, AllocationKind.EXTRANET)
+        for code in sorted(departments)
+        if (code, DR_NETWORK, 6, AllocationKind.SUBNET) in by_key
+    }
 
 
 @dataclass(frozen=True)
@@ -128,7 +152,8 @@ def build_desired(
     county = county if county is not None else load_county(settings.county_dir)
     registry = registry if registry is not None else read_registry(registry_url, county)
     existing = registry.allocations
-    plan = plan_network(county, existing, requested=registry.requested)
+    protected = network_plan.dr_departments(county, registry.grants.systems)
+    plan = plan_network(county, existing, requested=registry.requested, dr_departments=protected)
     warnings = [registry.note] if registry.note else []
     if existing and plan.added:
         warnings.append(
@@ -142,5 +167,6 @@ def build_desired(
         site=county.site(settings.site_role),
         networks=planned_networks(county, plan.allocations, registry.requested),
         grants=registry.grants,
+        dr_networks=planned_dr_networks(plan.allocations, protected),
         warnings=tuple(warnings),
     )

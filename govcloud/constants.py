@@ -53,3 +53,20 @@ EXIT_OK: Final = 0
 EXIT_FINDINGS: Final = 1
 EXIT_BAD_INPUT: Final = 2
 EXIT_UNREACHABLE: Final = 3
+
+# Disaster recovery (灾备), the defaults of county.yaml's `dr:` (issue 15). Core systems: no
+# acknowledged write lost, a running copy at the DR site (关键应用双活); important: asynchronous,
+# within seconds; general: hourly backups to the DR site, restored on failover
+# (关键数据异地灾备). RTOs are the drill targets: 30 s, 2 min, 10 min for 1 GB.
+DR_POLICIES: Final = {
+    "core": {"replication": "streaming-sync", "standby": "hot", "rpo_s": 0, "rto_s": 30},
+    "important": {"replication": "streaming-async", "standby": "hot", "rpo_s": 5, "rto_s": 120},
+    "general": {
+        "replication": "backup",
+        "standby": "cold",
+        "rpo_s": 3600,
+        "rto_s": 600,
+        "backup_every_min": 60,
+    },
+}
+DR_DRILL_EVERY_DAYS: Final = 90

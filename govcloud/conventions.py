@@ -64,10 +64,12 @@ META_TIER: Final = "govcloud:tier"
 META_ROLE: Final = "govcloud:role"
 META_REPLICATION: Final = "govcloud:replication"
 META_REQUEST: Final = "govcloud:request"  # the portal request that granted the resource
-# Values of META_ROLE: the primary copy, the DR site's hot standby, an asynchronous replica.
+# Values of META_ROLE: the primary copy; at the DR site, a hot standby (streaming policies) or
+# the volume a `backup` policy's backups land on. META_REPLICATION holds the tier's policy
+# token (`govcloud.model.Replication`, county.yaml `dr.policies`).
 WORKLOAD_PRIMARY: Final = "primary"
 WORKLOAD_DR_STANDBY: Final = "dr-standby"
-WORKLOAD_DR_REPLICA: Final = "dr-replica"
+WORKLOAD_DR_BACKUP: Final = "dr-backup"
 
 # Management ports reachable only from the ops management prefixes (MLPS 2.0 level 3,
 # 8.1.3.1 access control; 8.1.4.2 remote management over controlled channels).
@@ -84,26 +86,6 @@ ICMP_PROTOCOL: Final = {"IPv4": "icmp", "IPv6": "ipv6-icmp"}
 
 # IPv6 tenant subnets use SLAAC (RFC 4862): radvd on the router, no DHCPv6.
 IPV6_MODE: Final = "slaac"
-
-
-class Replication(StrEnum):
-    """How a system is replicated to the DR site, by tier (domain brief: 关键应用双活)."""
-
-    ACTIVE_ACTIVE = "active-active"
-    ASYNCHRONOUS = "asynchronous"
-    OFFSITE_BACKUP = "offsite-backup"
-
-
-# Tier → replication mode and recovery point objective in minutes. Core systems run at both
-# sites (no data loss); important systems replicate asynchronously within 15 minutes; general
-# systems get a daily off-site backup (关键数据异地灾备).
-REPLICATION: Final = {
-    Tier.CORE: (Replication.ACTIVE_ACTIVE, 0),
-    Tier.IMPORTANT: (Replication.ASYNCHRONOUS, 15),
-    Tier.GENERAL: (Replication.OFFSITE_BACKUP, 24 * 60),
-}
-# Tiers whose tenant, networks and security baseline are built at the DR site.
-DR_SITE_TIERS: Final = (Tier.CORE, Tier.IMPORTANT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +129,8 @@ FLAVOR_BY_TIER: Final = {
 DEFAULT_IMAGE: Final = "govcloud-tiny"
 # Cinder sizes are whole GiB; a system with no data still gets a minimal volume.
 MIN_VOLUME_GB: Final = 1
-# A compute request names no tier: its servers are general (a daily off-site backup, nothing
-# at the DR site) until a request form asks for more.
+# A compute request names no tier: its servers are general, and being no system of the county
+# they get nothing at the DR site, until a request form asks for more.
 REQUEST_SERVER_TIER: Final = Tier.GENERAL
 
 # Names of what portal requests grant: they come from the request id, so they never move when
@@ -172,6 +154,15 @@ def requested_network_name(request_id: int, name: str) -> str:
 # portal-granted network once the department has a system in the migration registry.
 MIGRATION_NETWORK: Final = "migrated"
 MIGRATION_NETWORK_HOSTS: Final = 60  # a /26: room for a department's migrated servers
+
+
+# The department network at the DR site: its own prefixes from the network plan (IPv4 from the
+# extranet pools, a /64 from the DR site's IPv6 block), because streaming from the primary
+# needs a routed path between the two copies, which a shared subnet cannot give. Planned once
+# the department has a system its tier's DR policy protects; standbys and restore servers join
+# it.
+DR_NETWORK: Final = "dr-site"
+DR_NETWORK_HOSTS: Final = 60  # room for a standby or a restore server per system
 
 
 def tenant_resource_name(department: str, name: str) -> str:

@@ -88,6 +88,22 @@ class Tier(StrEnum):
     GENERAL = "general"
 
 
+class Replication(StrEnum):
+    """How a system's data reaches the DR site (灾备): the tokens `govcloud dr status` prints."""
+
+    STREAMING_SYNC = "streaming-sync"  # synchronous, a commit waits for the DR copy to apply it
+    STREAMING_ASYNC = "streaming-async"  # asynchronous, the DR copy follows within seconds
+    BACKUP = "backup"  # scheduled backups to the DR site, restored on failover
+    NONE = "none"  # nothing at the DR site (a system the cloud does not run yet)
+
+
+class Standby(StrEnum):
+    """What waits at the DR site: a running copy, or a server a backup is restored onto."""
+
+    HOT = "hot"
+    COLD = "cold"
+
+
 class Location(StrEnum):
     """Where a system runs today."""
 
@@ -241,6 +257,72 @@ class MigrationSettings(Frozen):
         return self
 
 
+class DrPolicy(Frozen):
+    """One tier's protection at the DR site: how the data gets there, what waits there, and
+    the recovery point and time objectives a drill is measured against."""
+
+    replication: Replication
+    standby: Standby
+    rpo_s: Annotated[float, Field(ge=0)]
+    rto_s: Annotated[float, Field(gt=0)]
+    # Backups only: how often one is taken (the recovery point can be no better than this).
+    backup_every_min: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        streaming = self.replication in {Replication.STREAMING_SYNC, Replication.STREAMING_ASYNC}
+        if self.replication is Replication.NONE:
+            raise ValueError(
+                "a tier's policy must replicate: streaming-sync, streaming-async or backup"
+            )
+        if streaming and self.standby is not Standby.HOT:
+            raise ValueError(
+                f"{self.replication.value} streams into a running copy: standby must be hot"
+            )
+        if streaming and self.backup_every_min is not None:
+            raise ValueError("backup_every_min applies to replication: backup only")
+        if self.replication is Replication.STREAMING_SYNC and self.rpo_s != 0:
+            raise ValueError("streaming-sync loses no acknowledged write: rpo_s must be 0")
+        if self.replication is Replication.STREAMING_ASYNC and self.rpo_s == 0:
+            raise ValueError(
+                "streaming-async can lose the last seconds: give rpo_s > 0, or use streaming-sync"
+            )
+        if self.replication is Replication.BACKUP:
+            if self.backup_every_min is None:
+                raise ValueError("replication: backup needs backup_every_min")
+            if self.rpo_s < self.backup_every_min * 60:
+                raise ValueError(
+                    f"backups every {self.backup_every_min} min lose up to "
+                    f"{self.backup_every_min * 60} s: rpo_s must be at least that"
+                )
+        return self
+
+
+def _default_dr_policies() -> dict[Tier, DrPolicy]:
+    return {Tier(tier): DrPolicy(**policy) for tier, policy in constants.DR_POLICIES.items()}
+
+
+class DrSettings(Frozen):
+    """Disaster recovery (灾备): each tier's policy, and how often each system is drilled."""
+
+    policies: dict[Tier, DrPolicy] = Field(default_factory=_default_dr_policies)
+    # A system whose last successful drill is older than this is overdue (常态化演练).
+    drill_every_days: PositiveInt = constants.DR_DRILL_EVERY_DAYS
+
+    def protects(self, tier: Tier) -> bool:
+        """Whether a system of this tier has something at the DR site (its policy replicates)."""
+        return self.policies[tier].replication is not Replication.NONE
+
+    @model_validator(mode="after")
+    def _every_tier(self) -> Self:
+        missing = [tier.value for tier in Tier if tier not in self.policies]
+        if missing:
+            raise ValueError(
+                f"dr.policies must give every tier a policy; missing: {', '.join(missing)}"
+            )
+        return self
+
+
 class CountyFile(Frozen):
     """The contents of county.yaml: everything but the departments."""
 
@@ -249,6 +331,7 @@ class CountyFile(Frozen):
     sites: Annotated[list[Site], Field(min_length=1)]
     extranet: Extranet
     migration: MigrationSettings = MigrationSettings()
+    dr: DrSettings = DrSettings()
 
 
 class County(CountyFile):

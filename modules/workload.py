@@ -8,7 +8,7 @@ a storage request's volumes stand alone until the department attaches them).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_openstack as openstack
@@ -24,6 +24,7 @@ from govcloud.conventions import (
     WORKLOAD_PRIMARY,
     tenant_resource_name,
 )
+from govcloud.model import Replication, Tier
 
 
 def system_ref(grant: ServerGrant) -> str:
@@ -43,7 +44,8 @@ class WorkloadArgs:
     # A provider scoped to the tenant: Nova and Cinder create in the caller's project.
     provider: pulumi.ProviderResource
     role: str = WORKLOAD_PRIMARY
-    replication: str | None = None
+    # The replication token of each tier's DR policy, for the metadata of the DR site's copies.
+    replication: Mapping[Tier, Replication] = field(default_factory=dict)
     servers: tuple[RequestServer, ...] = ()
     volumes: tuple[RequestVolume, ...] = ()
 
@@ -67,8 +69,8 @@ class Workload(pulumi.ComponentResource):
                 META_TIER: grant.tier.value,
                 META_ROLE: args.role,
             }
-            if args.replication is not None:
-                metadata[META_REPLICATION] = args.replication
+            if grant.tier in args.replication:
+                metadata[META_REPLICATION] = args.replication[grant.tier].value
             physical = tenant_resource_name(grant.department, grant.system)
             server = openstack.compute.Instance(
                 f"{name}-{grant.system}",

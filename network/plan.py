@@ -12,7 +12,9 @@ IPv6 hierarchy (lengths from `extranet.ipv6_plan`, all nibble-aligned):
         block "p2p-links" (/48)  → one /64 reserved per link, its first /127 used (RFC 6164)
       block "departments" (/36, index 1) → /48 per department, sparse → /64 per legacy network
       block "townships"   (/36, index 2) → /48 per township, sparse → /64 per legacy network
-      block "site:<name>" (/36, index 3 + site order) for each cloud site
+      block "site:<name>" (/36, index 3 + site order) for each cloud site; its first /64 is
+        the site's own cloud segment; the DR site's block holds a /64 per department's
+        DR network (`DR_NETWORK`)
 
 IPv4: every legacy network gets an extranet prefix from the pools sized for its hosts with
 growth headroom (`renumber: true`), or a 1:1 NETMAP prefix of its own size (`renumber: false`).
@@ -22,6 +24,11 @@ Networks granted through the portal (`RequestedNetwork`) are planned like legacy
 their department that are renumbered: a /64 in the department's block and an extranet IPv4
 prefix sized for their hosts. They are part of the plan as long as the registry holds them as
 granted, so `govcloud net plan --prune` releases them only after they are decommissioned.
+
+Each department named in `dr_departments` (those with a system a DR policy protects) gets its
+network at the DR site, `DR_NETWORK`: an extranet IPv4 prefix from the pools and a /64 from
+the DR site's block, so the DR copies never share a prefix with the primary's (streaming
+between them is routed) and the DR site's IPv6 is one route at the core.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from govcloud import constants
-from govcloud.model import County, Department, DepartmentKind
+from govcloud.conventions import DR_NETWORK, DR_NETWORK_HOSTS
+from govcloud.model import County, Department, DepartmentKind, SiteRole
 from network.ipam import FreeSpace, SpaceExhaustedError, SparseSlots
 from network.prefixes import Prefix, format_address, gc_paused, parse, reverse_zone
 
@@ -165,6 +173,9 @@ class _Planner:
     county: County
     existing: dict[tuple[str, str, int, AllocationKind], Allocation]
     requested: dict[str, list[RequestedNetwork]] = field(default_factory=dict)
+    # Departments with a network at the DR site, and the name of that site's block.
+    dr_departments: frozenset[str] = frozenset()
+    dr_block: str | None = None
     result: dict[tuple[str, str, int, AllocationKind], Allocation] = field(default_factory=dict)
     added: list[Allocation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -252,6 +263,8 @@ class _Planner:
         for name, index in blocks.items():
             top[name] = self.fixed_block(name, county_prefix, plan.block, index)
 
+        if self.dr_block is not None:
+            self.plan_dr_ipv6(top[self.dr_block], plan.subnet)
         infra_loopbacks = self.fixed_block("loopbacks", top["infrastructure"], plan.department, 0)
         infra_links = self.fixed_block("p2p-links", top["infrastructure"], plan.department, 1)
         # Never hand out the subnet-router anycast address (RFC 4291 2.6.1) as a loopback.
@@ -285,6 +298,15 @@ class _Planner:
                 length=constants.IPV6_LOOPBACK_PREFIXLEN,
             )
             self.link_ipv6(department.code, infra_links)
+
+    def plan_dr_ipv6(self, site_block: Prefix, length: int) -> None:
+        """A /64 per DR department in the DR site's block, first fit in department order."""
+        # The block's first /64 is the site's own cloud segment (its gateway), never a tenant's.
+        self.space(site_block).take(Prefix(6, site_block.first, length))
+        for code in sorted(self.dr_departments):
+            self.single(
+                code, DR_NETWORK, AllocationKind.SUBNET, family=6, parent=site_block, length=length
+            )
 
     def fixed_block(self, name: str, parent: Prefix, length: int, index: int) -> Prefix:
         """A county-wide block at a fixed index: its place is part of the plan's design."""
@@ -378,39 +400,61 @@ class _Planner:
             ),
         ]
         for department in sorted(self.county.departments, key=lambda d: d.code):
-            for network in department.legacy_networks:
-                legacy = parse(network.prefix)
-                if network.renumber:
-                    requests.append(
-                        _Request(
-                            department.code,
-                            network.name,
-                            4,
-                            AllocationKind.EXTRANET,
-                            lan_prefixlen(network.hosts),
-                        )
-                    )
-                else:
-                    requests.append(
-                        _Request(
-                            department.code,
-                            network.name,
-                            4,
-                            AllocationKind.NAT,
-                            legacy.length,
-                            inside=str(legacy),
-                        )
-                    )
-            for granted in self.requested.get(department.code, ()):
+            requests += self.department_ipv4(department)
+        dr_length = lan_prefixlen(DR_NETWORK_HOSTS)
+        dr_requests = [
+            _Request(code, DR_NETWORK, 4, AllocationKind.EXTRANET, dr_length)
+            for code in sorted(self.dr_departments if self.dr_block is not None else ())
+        ]
+        # The DR networks are placed after everything else, so even a fresh plan gives the
+        # primary's networks the same prefixes with or without them.
+        failed = self.place_missing(requests, pools) + self.place_missing(dr_requests, pools)
+        if failed:
+            self.problems.append(_exhaustion_message(failed, pools, self.spaces))
+            return
+        self.infrastructure_ipv4()
+
+    def department_ipv4(self, department: Department) -> list[_Request]:
+        """The IPv4 prefixes a department needs at the primary: its legacy networks (renumbered
+        or NAT) and its granted networks."""
+        requests: list[_Request] = []
+        for network in department.legacy_networks:
+            legacy = parse(network.prefix)
+            if network.renumber:
                 requests.append(
                     _Request(
                         department.code,
-                        granted.network,
+                        network.name,
                         4,
                         AllocationKind.EXTRANET,
-                        lan_prefixlen(granted.hosts),
+                        lan_prefixlen(network.hosts),
                     )
                 )
+            else:
+                requests.append(
+                    _Request(
+                        department.code,
+                        network.name,
+                        4,
+                        AllocationKind.NAT,
+                        legacy.length,
+                        inside=str(legacy),
+                    )
+                )
+        for granted in self.requested.get(department.code, ()):
+            requests.append(
+                _Request(
+                    department.code,
+                    granted.network,
+                    4,
+                    AllocationKind.EXTRANET,
+                    lan_prefixlen(granted.hosts),
+                )
+            )
+        return requests
+
+    def place_missing(self, requests: list[_Request], pools: list[Prefix]) -> list[_Request]:
+        """Keep what exists, place the rest in the pools; the requests that found no room."""
         missing: list[_Request] = []
         for request in requests:
             found = self.keep((request.department, request.network, 4, request.kind))
@@ -420,15 +464,7 @@ class _Planner:
                 self.check_existing_ipv4(request, found)
         # Largest first, then by name: large blocks find aligned room before space fragments.
         missing.sort(key=lambda r: (r.length, r.department, r.network))
-        failed: list[_Request] = []
-        for request in missing:
-            placed = self.place_in_pools(request, pools)
-            if not placed:
-                failed.append(request)
-        if failed:
-            self.problems.append(_exhaustion_message(failed, pools, self.spaces))
-            return
-        self.infrastructure_ipv4()
+        return [r for r in missing if not self.place_in_pools(r, pools)]
 
     def check_existing_ipv4(self, request: _Request, found: Allocation) -> None:
         have = parse(found.prefix)
@@ -531,16 +567,26 @@ def _exhaustion_message(
     )
 
 
+def _dr_block(county: County) -> str | None:
+    """The name of the DR site's IPv6 block, None when the county has no DR site."""
+    try:
+        return f"site:{county.site(SiteRole.DR).name}"
+    except KeyError:
+        return None
+
+
 def plan_network(
     county: County,
     existing: Iterable[Allocation] = (),
     families: frozenset[int] = frozenset({4, 6}),
     requested: Iterable[RequestedNetwork] = (),
+    dr_departments: Iterable[str] = (),
 ) -> NetworkPlan:
     """Plan every allocation; keep the existing ones; raise PlanError when space runs out.
 
     `requested` adds granted networks to their departments (those of departments the county
-    no longer has are left out, with a warning, and so become orphans).
+    no longer has are left out, with a warning, and so become orphans). `dr_departments` get
+    their network at the DR site (none without a DR site: a warning says so).
     """
     with gc_paused():
         existing_by_key = {a.key: a for a in existing}
@@ -555,7 +601,22 @@ def plan_network(
                     f"granted network {granted.network} belongs to {granted.department}, "
                     "which the county no longer has: not planned"
                 )
-        planner = _Planner(county, existing_by_key, by_department, warnings=warnings)
+        dr_known = frozenset(dr_departments) & known
+        dr_block = _dr_block(county) if dr_known else None
+        if dr_known and dr_block is None:
+            warnings.append(
+                "the county has no DR site, so the DR networks of "
+                f"{', '.join(sorted(dr_known))} are not planned: add a site with role: dr to "
+                "county.yaml"
+            )
+        planner = _Planner(
+            county,
+            existing_by_key,
+            by_department,
+            dr_departments=dr_known,
+            dr_block=dr_block,
+            warnings=warnings,
+        )
         if 6 in families:
             planner.plan_ipv6()
         if 4 in families:

@@ -22,7 +22,7 @@ from govcloud.conventions import (
     ROLE_REQUESTER,
 )
 from govcloud.model import SiteRole, Tier
-from modules.dr import DrReplica, DrReplicaArgs, needs_dr_site, replication_settings
+from modules.dr import DrReplica, DrReplicaArgs, protected, replication_settings
 from modules.extranet import ExtranetFabric, ExtranetFabricArgs
 from modules.quotas import tenant_quotas
 from modules.security import SecurityBaseline, SecurityBaselineArgs
@@ -151,7 +151,8 @@ def _project_of(tenants: Any, *, code: str, reference: str) -> str:
 
 
 def build_dr(desired: DesiredState) -> dict[str, Any]:
-    """The DR site: extranet fabric, and each department's replica of core/important systems."""
+    """The DR site: extranet fabric, and per department with systems a DR policy protects its
+    DR network and what each policy keeps there."""
     county, region = desired.county, desired.site.region
     reference = desired.settings.primary_stack
     primary = pulumi.StackReference(reference)
@@ -161,9 +162,9 @@ def build_dr(desired: DesiredState) -> dict[str, Any]:
     replicated: list[str] = []
     for department in sorted(county.departments, key=lambda d: d.code):
         code = department.code
-        granted = desired.grants.departments[code]
-        # Portal-granted servers are general tier, their volumes untiered: nothing at the DR site.
-        if not needs_dr_site(granted.systems):
+        # Portal-granted servers and volumes are no county system: nothing at the DR site.
+        systems = protected(county, desired.grants.departments[code].systems)
+        if not systems:
             continue
         project_id: pulumi.Output[str] = tenants.apply(
             functools.partial(_project_of, code=code, reference=reference)
@@ -175,14 +176,14 @@ def build_dr(desired: DesiredState) -> dict[str, Any]:
                 department=code,
                 region=region,
                 project_id=project_id,
-                quotas=tenant_quotas(granted.quota),
                 compute_service_id=compute,
-                networks=desired.networks[code],
+                network=desired.dr_networks[code],
                 management_prefixes=desired.settings.ops_management_prefixes,
                 external_network_id=fabric.network_id,
                 ipv4_pool_id=fabric.ipv4_pool_id,
                 ipv6_pool_id=fabric.ipv6_pool_id,
-                grants=granted.systems,
+                grants=systems,
+                policies=county.dr.policies,
                 provider=_tenant_provider(f"{code}-dr-tenant", project_id, region),
             ),
         )
@@ -194,6 +195,10 @@ def build_dr(desired: DesiredState) -> dict[str, Any]:
         "primary_stack": reference,
         "dr_replicas": [s.as_dict() for s in settings],
         "replicated_systems": sorted(replicated),
+        "dr_networks": {
+            code: {"ipv4": network.ipv4, "ipv6": network.ipv6}
+            for code, network in sorted(desired.dr_networks.items())
+        },
     }
 
 

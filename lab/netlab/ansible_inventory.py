@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import yaml
 
+from desired.network_plan import county_plan
 from govcloud.model import County
 from lab.netlab.addressing import identity_map
 from lab.netlab.topology import Topology, build_topology, choose_departments
@@ -30,7 +31,6 @@ from network.phases import (
     ROLE_ROUTER,
     address_of,
 )
-from network.plan import plan_network
 
 HEADER: Final = (
     "---\n# Rendered by govcloud from the county model and the network plan; do not edit.\n"
@@ -182,7 +182,7 @@ def inventory_files(
     """The inventory for `departments` (a count or codes, as `lab up` takes them) from the
     model's plan: a lab's (its addresses, SSH config and control sockets under `lab_root`), or
     with `example` a real site's (the plan's own addresses, management addresses to fill in)."""
-    plan = plan_network(county)
+    plan = county_plan(county)
     chosen = choose_departments(county, departments)
     if not example:
         topology = build_topology(county, plan, chosen, lab=lab, bird=bird)

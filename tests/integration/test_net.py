@@ -50,7 +50,7 @@ def plan_json(tmp_path: Path, env: dict[str, str], *args: str) -> list[dict[str,
 def test_plan_is_persisted_once_and_then_stable(env: dict[str, str], tmp_path: Path) -> None:
     first = plan_json(tmp_path, env)
     assert {row["status"] for row in first} == {"added"}
-    assert len(first) == 25
+    assert len(first) == 27  # alpha's web runs on the cloud: its DR network too
     nat = next(row for row in first if row["kind"] == "nat")
     assert (nat["department"], nat["prefix"], nat["inside"]) == (
         "beta",
@@ -65,7 +65,7 @@ def test_plan_is_persisted_once_and_then_stable(env: dict[str, str], tmp_path: P
 
     engine = db.make_engine(env["GOVCLOUD_DATABASE_URL"])
     try:
-        assert rows(engine) == 25
+        assert rows(engine) == 27
         with Session(engine) as session:
             entries = audit_log.latest(session, limit=10, action="ipam.allocate")
             assert audit_log.verify(session).ok
@@ -84,7 +84,7 @@ def test_dry_run_writes_nothing(env: dict[str, str], tmp_path: Path) -> None:
         before = audit_entries(engine)
         result = govcloud("net", "plan", "--dry-run", cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr
-        assert "would add 25, kept 0" in result.stdout
+        assert "would add 27, kept 0" in result.stdout
         assert "dry run: nothing was written" in result.stdout
         assert rows(engine) == 0
         assert audit_entries(engine) == before
@@ -166,8 +166,8 @@ def test_usage_json_and_chart(env: dict[str, str], tmp_path: Path) -> None:
     levels = {(r["level"], r["name"]): r for r in json.loads(result.stdout)}
     pools = {r["prefix"]: r for r in json.loads(result.stdout) if r["level"] == "pool"}
     pool = pools["198.18.0.0/16"]
-    # /23 + /24 + /24 + /25 carved from 198.18.0.0/16.
-    assert (pool["prefix"], pool["used"], pool["total"]) == ("198.18.0.0/16", 1152, 65536)
+    # /23 + /24 + /24 + /25, and alpha's DR /25, carved from 198.18.0.0/16.
+    assert (pool["prefix"], pool["used"], pool["total"]) == ("198.18.0.0/16", 1280, 65536)
     alpha = levels[("department", "alpha")]
     assert (alpha["unit"], alpha["used"], alpha["free"]) == ("/64s", 1, 65535)
     assert alpha["free_blocks"]["/52"] == 15

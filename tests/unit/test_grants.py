@@ -20,7 +20,7 @@ from desired.grants import (
     grants_from_model,
     read_grants,
 )
-from govcloud.conventions import MIGRATION_NETWORK, MIGRATION_NETWORK_HOSTS
+from govcloud.conventions import DR_NETWORK, MIGRATION_NETWORK, MIGRATION_NETWORK_HOSTS
 from govcloud.errors import BadInputError
 from govcloud.loader import load_county
 from govcloud.model import County, Quota, Tier
@@ -182,3 +182,31 @@ def test_a_system_being_migrated_is_granted_its_target_server(sqlite_portal: Por
     (migrated,) = [IPSet([a.prefix]) for a in beta if a.network == MIGRATION_NETWORK]
     others = IPSet([a.prefix for a in beta if a.network != MIGRATION_NETWORK])
     assert others and not migrated & others
+
+
+def test_a_department_gets_its_dr_network_once_a_system_of_it_migrates(
+    sqlite_portal: Portal,
+) -> None:
+    county = sqlite_portal.county
+    with sqlite_portal.context.sessions() as session, session.begin():
+        first = network_plan.plan_and_apply(session, county, actor="test")
+    dr = {(a.department, a.family) for a in first.allocations if a.network == DR_NETWORK}
+    assert dr == {("alpha", 4), ("alpha", 6)}, "alpha's web runs on the cloud; beta is legacy"
+    with sqlite_portal.context.sessions() as session, session.begin():
+        session.add(
+            MigrationSystem(
+                system="beta/db",
+                department="beta",
+                state=MigrationState.PLANNED.value,
+                updated_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    with sqlite_portal.context.sessions() as session, session.begin():
+        second = network_plan.plan_and_apply(session, county, actor="test")
+    assert set(first.allocations) <= set(second.allocations), "nothing recorded moves"
+    assert {(a.department, a.network, a.family) for a in second.added} == {
+        ("beta", MIGRATION_NETWORK, 4),
+        ("beta", MIGRATION_NETWORK, 6),
+        ("beta", DR_NETWORK, 4),
+        ("beta", DR_NETWORK, 6),
+    }

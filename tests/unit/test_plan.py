@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from small_county import write_county
 
+from govcloud.conventions import DR_NETWORK
 from govcloud.loader import load_county
 from govcloud.model import County, Department
 from network.plan import (
@@ -135,6 +136,41 @@ def test_adding_a_department_allocates_only_for_it(county: County) -> None:
     }
 
 
+def test_dr_networks_take_pool_prefixes_and_the_dr_site_block(county: County) -> None:
+    plan = plan_network(county, dr_departments={"alpha"})
+    assert table(tuple(a for a in plan.allocations if a.network == DR_NETWORK)) == {
+        # The DR site block's first /64 is the site's own segment: alpha gets the next one.
+        ("alpha", DR_NETWORK, 6, "subnet", "2001:db8:4000:1::/64", "2001:db8:4000::/36"),
+        ("alpha", DR_NETWORK, 4, "extranet", "198.18.4.128/25", "198.18.0.0/16"),
+    }
+
+
+def test_dr_networks_leave_the_primary_prefixes_of_a_fresh_plan_alone(county: County) -> None:
+    without = plan_network(county)
+    with_dr = plan_network(county, dr_departments={"alpha", "beta"})
+    assert set(without.allocations) == {a for a in with_dr.allocations if a.network != DR_NETWORK}
+
+
+def test_a_department_needing_dr_later_gets_only_its_dr_network(county: County) -> None:
+    first = plan_network(county, dr_departments={"alpha"})
+    second = plan_network(county, first.allocations, dr_departments={"alpha", "beta"})
+    assert set(first.allocations) <= set(second.allocations)
+    assert table(second.added) == {
+        ("beta", DR_NETWORK, 6, "subnet", "2001:db8:4000:2::/64", "2001:db8:4000::/36"),
+        ("beta", DR_NETWORK, 4, "extranet", "198.18.5.0/25", "198.18.0.0/16"),
+    }
+
+
+def test_dr_networks_need_a_dr_site(county: County) -> None:
+    primary_only = county.model_copy(update={"sites": county.sites[:1]})
+    plan = plan_network(primary_only, dr_departments={"alpha"})
+    assert not [a for a in plan.allocations if a.network == DR_NETWORK]
+    assert plan.warnings == (
+        "the county has no DR site, so the DR networks of alpha are not planned: add a site "
+        "with role: dr to county.yaml",
+    )
+
+
 def test_removed_network_is_orphaned_not_moved(county: County) -> None:
     first = plan_network(county)
     alpha = county.departments[0].model_copy(update={"legacy_networks": []})
@@ -254,12 +290,18 @@ def parse_host_free(text: str) -> str:
     return str(netaddr.IPNetwork(text).cidr)
 
 
-def _county(departments: list[dict[str, object]]) -> County:
+PRIMARY_ONLY = [{"name": "p", "role": "primary", "region": "RegionOne"}]
+WITH_DR = [*PRIMARY_ONLY, {"name": "d", "role": "dr", "region": "RegionTwo"}]
+
+
+def _county(
+    departments: list[dict[str, object]], sites: list[dict[str, str]] = PRIMARY_ONLY
+) -> County:
     return County.model_validate(
         {
             "code": "519901",
             "name": "测试县",
-            "sites": [{"name": "p", "role": "primary", "region": "RegionOne"}],
+            "sites": sites,
             "extranet": {"ipv4_pools": ["198.18.0.0/15"], "ipv6_prefix": "2001:db8::/32"},
             "departments": departments,
         }
@@ -307,6 +349,28 @@ def test_plans_never_overlap_and_stay_stable_under_additions(
     assert set(first.allocations) <= set(second.allocations)
     added_departments = {a.department for a in second.added}
     assert added_departments <= {d["code"] for d in declared[split:]}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(departments(), st.data())
+def test_dr_networks_never_move_as_departments_and_dr_needs_are_added(
+    declared: list[dict[str, object]],
+    data: st.DataObject,
+) -> None:
+    codes = [str(d["code"]) for d in declared]
+    split = data.draw(st.integers(0, len(declared)))
+    protected_before = data.draw(st.sets(st.sampled_from(codes[:split]))) if split else set()
+    protected_after = protected_before | data.draw(st.sets(st.sampled_from(codes)))
+    before = _county(declared[:split], WITH_DR)
+    after = _county(declared, WITH_DR)
+    first = plan_network(before, dr_departments=protected_before)
+    second = plan_network(after, first.allocations, dr_departments=protected_after)
+    assert_well_formed(second.allocations, after)
+    assert set(first.allocations) <= set(second.allocations)
+    dr = {(a.department, a.family) for a in second.allocations if a.network == DR_NETWORK}
+    assert dr == {(code, family) for code in protected_after for family in (4, 6)}
+    gained = {a.department for a in second.added}
+    assert gained <= set(codes[split:]) | (protected_after - protected_before)
 
 
 def _numbered_departments(count: int) -> list[dict[str, object]]:

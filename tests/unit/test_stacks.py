@@ -10,20 +10,24 @@ from pathlib import Path
 import pytest
 from stackfixtures import SampleStacks, by_name, num, run_sample
 
-from desired.grants import grants_from_model
+from desired.grants import ServerGrant, grants_from_model
 from desired.stack_settings import load_settings
 from desired.state import build_desired
 from govcloud.conventions import (
     DATABASE_PORTS,
+    DR_NETWORK,
+    FLAVORS,
     MANAGEMENT_PORTS,
+    META_REPLICATION,
     META_ROLE,
     META_SYSTEM,
+    WORKLOAD_DR_BACKUP,
     WORKLOAD_DR_STANDBY,
     OpenStackType,
-    Replication,
 )
 from govcloud.loader import InputProblemsError
-from govcloud.model import Tier
+from govcloud.model import DrSettings, Quota, Replication, Standby, Tier
+from modules.dr import dr_site_quota
 from modules.quotas import tenant_quotas
 from network.plan import AllocationKind, plan_network
 from stacks.mockrun import run_stack
@@ -195,7 +199,8 @@ def test_compute_limits_equal_the_grant(stacks: SampleStacks) -> None:
 # -- addressing ----------------------------------------------------------------------------------
 def test_subnets_equal_the_network_plan(stacks: SampleStacks) -> None:
     county = stacks.primary_desired.county
-    plan = {a.key: a.prefix for a in plan_network(county).allocations}
+    protected = {g.department for g in stacks.primary_desired.grants.systems}
+    plan = {a.key: a.prefix for a in plan_network(county, dr_departments=protected).allocations}
     subnets = by_name(stacks.primary.of_type(OpenStackType.SUBNET))
     for department in county.departments:
         for network in department.legacy_networks:
@@ -318,53 +323,118 @@ def test_security_groups_replace_the_default_rules(stacks: SampleStacks) -> None
 
 
 # -- DR ------------------------------------------------------------------------------------------
-def test_every_core_system_has_an_active_active_standby(stacks: SampleStacks) -> None:
-    standby = {
+def _protected(stacks: SampleStacks) -> dict[str, ServerGrant]:
+    """The sample's systems on the cloud by `department/system` (every tier has a policy)."""
+    return {f"{g.department}/{g.system}": g for g in stacks.dr_desired.grants.systems}
+
+
+def _dr_of_role(stacks: SampleStacks, kind: OpenStackType, role: str) -> dict[str, object]:
+    return {
         r.inputs["metadata"][META_SYSTEM]: r
-        for r in stacks.dr.of_type(OpenStackType.SERVER)
-        if r.inputs["metadata"][META_ROLE] == WORKLOAD_DR_STANDBY
+        for r in stacks.dr.of_type(kind)
+        if r.inputs["metadata"][META_ROLE] == role
     }
-    core = stacks.primary.outputs["core_systems"]
-    assert core, "the sample county has core systems on the cloud"
-    assert sorted(standby) == sorted(core)
-    for system, server in standby.items():
-        assert server.inputs["region"] == "RegionTwo", server.urn
-        assert server.inputs["metadata"]["govcloud:replication"] == "active-active", system
 
 
-def test_every_important_system_has_an_async_replica_volume(stacks: SampleStacks) -> None:
-    grants = grants_from_model(stacks.primary_desired.county)
-    important = {f"{g.department}/{g.system}" for g in grants if g.tier is Tier.IMPORTANT}
-    replicas = {
-        r.inputs["metadata"]["govcloud:system"]
-        for r in stacks.dr.of_type(OpenStackType.VOLUME)
-        if r.inputs["metadata"]["govcloud:role"] == "dr-replica"
+def test_every_hot_standby_system_has_a_server_and_volume_at_the_dr_site(
+    stacks: SampleStacks,
+) -> None:
+    policies = stacks.dr_desired.county.dr.policies
+    hot = {s for s, g in _protected(stacks).items() if policies[g.tier].standby is Standby.HOT}
+    assert hot, "the sample county has streaming systems on the cloud"
+    servers = _dr_of_role(stacks, OpenStackType.SERVER, WORKLOAD_DR_STANDBY)
+    volumes = _dr_of_role(stacks, OpenStackType.VOLUME, WORKLOAD_DR_STANDBY)
+    assert sorted(servers) == sorted(hot)
+    assert sorted(volumes) == sorted(hot)
+    assert set(stacks.primary.outputs["core_systems"]) <= hot
+
+
+def test_dr_copies_carry_their_policy_replication_token(stacks: SampleStacks) -> None:
+    policies = stacks.dr_desired.county.dr.policies
+    protected = _protected(stacks)
+    for resource in stacks.dr.of_type(OpenStackType.SERVER) + stacks.dr.of_type(
+        OpenStackType.VOLUME
+    ):
+        metadata = resource.inputs["metadata"]
+        want = policies[protected[metadata[META_SYSTEM]].tier].replication.value
+        assert metadata[META_REPLICATION] == want, f"{resource.urn}: {metadata}"
+        assert resource.inputs["region"] == "RegionTwo", resource.urn
+
+
+def test_backup_policies_get_a_backup_volume_and_no_running_server(stacks: SampleStacks) -> None:
+    policies = stacks.dr_desired.county.dr.policies
+    backup = {
+        s: g
+        for s, g in _protected(stacks).items()
+        if policies[g.tier].replication is Replication.BACKUP
     }
-    assert replicas == important
+    assert backup, "the sample county has general systems on the cloud"
+    volumes = _dr_of_role(stacks, OpenStackType.VOLUME, WORKLOAD_DR_BACKUP)
+    assert sorted(volumes) == sorted(backup)
+    for system, volume in volumes.items():
+        assert num(volume.inputs["size"]) == backup[system].volume_gb, volume.urn
+    standby = _dr_of_role(stacks, OpenStackType.SERVER, WORKLOAD_DR_STANDBY)
+    assert not set(standby) & set(backup), "a cold standby runs no server"
 
 
-def test_replication_settings_follow_the_tier(stacks: SampleStacks) -> None:
+def test_dr_quotas_leave_room_for_every_server_a_failover_needs(stacks: SampleStacks) -> None:
+    vcpus: Counter[str] = Counter()
+    for grant in _protected(stacks).values():
+        vcpus[grant.department] += FLAVORS[grant.flavor].vcpu
+    limits = {
+        str(r.name).removesuffix("-dr-limit-vcpu"): num(r.inputs["resourceLimit"])
+        for r in stacks.dr.of_type(OpenStackType.LIMIT)
+        if str(r.name).endswith("-dr-limit-vcpu")
+    }
+    assert limits == dict(vcpus), "standbys run and restore servers start within the DR quota"
+
+
+def test_dr_site_quota_counts_backups_and_restore_headroom() -> None:
+    defaults = DrSettings().policies
+    core = ServerGrant("d", "db", Tier.CORE, "m1.large", "img", 50, None)
+    general = ServerGrant("d", "web", Tier.GENERAL, "m1.small", "img", 10, None)
+    # m1.large 4 vCPU 8 GB 80 GB root + 50; m1.small 1 vCPU 2 GB 20 GB root + 10 restored + 10
+    # of backups.
+    assert dr_site_quota((core, general), defaults) == Quota(
+        vcpu=5, ram_gb=10, storage_gb=80 + 50 + 20 + 10 + 10, floating_ips=0, networks=1
+    )
+
+
+def test_replication_settings_follow_the_policies(stacks: SampleStacks) -> None:
     settings = stacks.dr.outputs["dr_replicas"]
-    grants = grants_from_model(stacks.primary_desired.county)
-    assert len(settings) == len(grants)
-    want = {
-        "core": (Replication.ACTIVE_ACTIVE.value, 0),
-        "important": (Replication.ASYNCHRONOUS.value, 15),
-        "general": (Replication.OFFSITE_BACKUP.value, 1440),
-    }
+    policies = stacks.dr_desired.county.dr.policies
+    assert sorted(s["system"] for s in settings) == sorted(_protected(stacks))
     for setting in settings:
-        assert (setting["replication"], setting["rpo_minutes"]) == want[setting["tier"]], setting
+        policy = policies[Tier(setting["tier"])]
+        assert setting["replication"] == policy.replication.value, setting
+        assert setting["standby"] == policy.standby.value, setting
+        assert (setting["rpo_s"], setting["rto_s"]) == (policy.rpo_s, policy.rto_s), setting
         assert setting["dr_region"] == "RegionTwo"
 
 
-def test_general_only_departments_have_nothing_at_the_dr_site(stacks: SampleStacks) -> None:
-    grants = grants_from_model(stacks.primary_desired.county)
-    needing = {g.department for g in grants if g.tier in (Tier.CORE, Tier.IMPORTANT)}
+def test_departments_without_protected_systems_have_nothing_at_the_dr_site(
+    stacks: SampleStacks,
+) -> None:
+    needing = {g.department for g in _protected(stacks).values()}
     dr_networks = {
         str(n.inputs["name"]).split("-")[0] for n in stacks.dr.of_type(OpenStackType.NETWORK)
     }
     dr_networks.discard(stacks.primary_desired.county.code)
     assert dr_networks == needing
+    assert set(stacks.dr.outputs["dr_networks"]) == needing
+
+
+def test_dr_subnets_use_the_plan_dr_prefixes_not_the_primary(stacks: SampleStacks) -> None:
+    planned = stacks.dr_desired.dr_networks
+    primary = {str(s.inputs["cidr"]) for s in stacks.primary.of_type(OpenStackType.SUBNET)}
+    subnets = [s for s in stacks.dr.of_type(OpenStackType.SUBNET) if "tenantId" in s.inputs]
+    assert subnets
+    for subnet in subnets:
+        department = str(subnet.inputs["name"]).split("-")[0]
+        network = planned[department]
+        assert str(subnet.inputs["name"]).startswith(f"{department}-{DR_NETWORK}-"), subnet.urn
+        assert subnet.inputs["cidr"] in (network.ipv4, network.ipv6), subnet.urn
+        assert subnet.inputs["cidr"] not in primary, f"{subnet.urn} reuses a primary prefix"
 
 
 def test_dr_tenants_are_the_primary_projects_via_the_stack_reference(

@@ -18,6 +18,7 @@ from desired.state import DesiredState, build_desired
 from govcloud.conventions import OpenStackType
 from govcloud.errors import BadInputError
 from govcloud.model import Quota
+from modules.dr import dr_site_quota
 from modules.quotas import TenantQuotas, tenant_quotas
 from stacks.mockrun import DesiredResource, StackRun, run_stack
 
@@ -236,19 +237,21 @@ def test_an_approved_quota_change_raises_exactly_that_departments_quotas(
     want = {"alpha": quota_inputs(tenant_quotas(raised)), "beta": quota_inputs(tenant_quotas(beta))}
     first, dr = both(sqlite_portal)
 
-    for run in (first, dr):
-        declared = declared_quotas(run, first)
-        for resource in (
-            *run.of_type(OpenStackType.LIMIT),
-            *run.of_type(OpenStackType.NET_QUOTA),
-            *run.of_type(OpenStackType.VOL_QUOTA),
-        ):
-            code = department_of(run, resource, first)
-            assert declared[code][resource.type] == want[code][resource.type], (
-                f"{resource.urn}: {code}'s quota is not the county's plus its approved changes"
-            )
-    assert set(declared_quotas(first, first)) == {"alpha", "beta"}
-    assert "alpha" in declared_quotas(dr, first), "alpha has an important system: DR quotas"
+    declared = declared_quotas(first, first)
+    for resource in (
+        *first.of_type(OpenStackType.LIMIT),
+        *first.of_type(OpenStackType.NET_QUOTA),
+        *first.of_type(OpenStackType.VOL_QUOTA),
+    ):
+        code = department_of(first, resource, first)
+        assert declared[code][resource.type] == want[code][resource.type], (
+            f"{resource.urn}: {code}'s quota is not the county's plus its approved changes"
+        )
+    assert set(declared) == {"alpha", "beta"}
+    # The DR site's quota follows the systems it protects, not the department's grant.
+    systems = desired(sqlite_portal, "dr").grants.departments["alpha"].systems
+    at_dr = quota_inputs(tenant_quotas(dr_site_quota(systems, county.dr.policies)))
+    assert declared_quotas(dr, first) == {"alpha": at_dr}, "alpha has an important system"
 
 
 def test_a_quota_change_with_a_county_quota_since_cut_is_refused_naming_the_fix(
@@ -278,36 +281,37 @@ def test_a_granted_network_is_a_dual_stack_tenant_network_with_its_prefixes(
     found = request(sqlite_portal, kind="network", name="video", hosts=100)
     allocation, rid = found["allocation"], found["id"]
     first, dr = both(sqlite_portal)
+    name = f"alpha-req-{rid}-video"
+    at_dr = sorted(by_name(dr.of_type(OpenStackType.NETWORK)))
+    assert name not in at_dr, f"the DR site has alpha's DR network alone: {at_dr}"
 
-    for run, region in ((first, "RegionOne"), (dr, "RegionTwo")):
-        name = f"alpha-req-{rid}-video"
-        networks = by_name(run.of_type(OpenStackType.NETWORK))
-        assert name in networks, f"the {run.stack} stack has no network {name}: {sorted(networks)}"
-        network = networks[name]
-        assert network.inputs["region"] == region, f"{network.urn} region"
-        assert department_of(run, network, first) == "alpha", f"{network.urn} not in alpha"
-        subnets = by_name(run.of_type(OpenStackType.SUBNET))
-        v4, v6 = subnets[f"{name}-v4"], subnets[f"{name}-v6"]
-        for subnet in (v4, v6):
-            assert subnet.inputs["networkId"] == network.id, f"{subnet.urn} network"
-        assert (v4.inputs["cidr"], v4.inputs["gatewayIp"]) == (
-            allocation["ipv4"],
-            allocation["ipv4_gateway"],
-        ), f"{v4.urn} is not the allocated IPv4 prefix"
-        assert (v6.inputs["cidr"], v6.inputs["gatewayIp"]) == (
-            allocation["ipv6"],
-            allocation["ipv6_gateway"],
-        ), f"{v6.urn} is not the allocated IPv6 /64"
-        assert (v6.inputs["ipv6RaMode"], v6.inputs["ipv6AddressMode"]) == ("slaac", "slaac"), (
-            f"{v6.urn} is not SLAAC"
-        )
-        router = by_name(run.of_type(OpenStackType.ROUTER))["alpha-router"]
-        joined = {
-            i.inputs["subnetId"]
-            for i in run.of_type(OpenStackType.INTERFACE)
-            if i.inputs["routerId"] == router.id
-        }
-        assert {v4.id, v6.id} <= joined, f"{router.urn} lacks {name}'s subnets"
+    networks = by_name(first.of_type(OpenStackType.NETWORK))
+    assert name in networks, f"the {first.stack} stack has no network {name}: {sorted(networks)}"
+    network = networks[name]
+    assert network.inputs["region"] == "RegionOne", f"{network.urn} region"
+    assert department_of(first, network, first) == "alpha", f"{network.urn} not in alpha"
+    subnets = by_name(first.of_type(OpenStackType.SUBNET))
+    v4, v6 = subnets[f"{name}-v4"], subnets[f"{name}-v6"]
+    for subnet in (v4, v6):
+        assert subnet.inputs["networkId"] == network.id, f"{subnet.urn} network"
+    assert (v4.inputs["cidr"], v4.inputs["gatewayIp"]) == (
+        allocation["ipv4"],
+        allocation["ipv4_gateway"],
+    ), f"{v4.urn} is not the allocated IPv4 prefix"
+    assert (v6.inputs["cidr"], v6.inputs["gatewayIp"]) == (
+        allocation["ipv6"],
+        allocation["ipv6_gateway"],
+    ), f"{v6.urn} is not the allocated IPv6 /64"
+    assert (v6.inputs["ipv6RaMode"], v6.inputs["ipv6AddressMode"]) == ("slaac", "slaac"), (
+        f"{v6.urn} is not SLAAC"
+    )
+    router = by_name(first.of_type(OpenStackType.ROUTER))["alpha-router"]
+    joined = {
+        i.inputs["subnetId"]
+        for i in first.of_type(OpenStackType.INTERFACE)
+        if i.inputs["routerId"] == router.id
+    }
+    assert {v4.id, v6.id} <= joined, f"{router.urn} lacks {name}'s subnets"
 
 
 # -- what is not granted -------------------------------------------------------------------------
