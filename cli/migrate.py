@@ -275,7 +275,7 @@ UNTIL = {"replicated": MigrationState.READY_FOR_TEST, "tested": MigrationState.R
 def _runner(system: str, lab_name: str) -> Iterator[Runner]:
     """A runner for `system` in the lab, on the registry (the caller's commands)."""
     from lab.netlab.manager import NetLab  # noqa: PLC0415  (keeps --help fast)
-    from migration.labsite import LabExecutor, placement  # noqa: PLC0415
+    from migration.labsite import executor, placement  # noqa: PLC0415
     from migration.runner import Runner  # noqa: PLC0415
 
     if system.count("/") != 1:
@@ -288,7 +288,7 @@ def _runner(system: str, lab_name: str) -> Iterator[Runner]:
         yield Runner(
             sessions=db.session_factory(engine),
             placement=placement(lab, system),
-            execute=LabExecutor(lab),
+            execute=executor(lab),
             root=settings.migration_root().resolve(),
             actor=actor(),
             progress=lambda message: err.print(f"· {message}", markup=False),

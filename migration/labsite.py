@@ -7,17 +7,14 @@ run as the lab's management controller, the secret in their environment.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from govcloud.errors import BadInputError
+from govcloud.sites import Placement
 from lab.netlab.manager import NetLab
 from lab.workload import schema, servers
-from migration.runner import Placement
+from lab.workload.site import LabExecutor
 
 SECRET_ENV = "GOVCLOUD_MIGRATE_SECRET"  # noqa: S105  (the variable's name, not a secret)
 
@@ -67,25 +64,6 @@ def placement(lab: NetLab, system: str) -> Placement:
     return Placement(system, department, variables)
 
 
-class LabExecutor:
-    """Runs a migrate playbook as the lab's management controller."""
-
-    def __init__(self, lab: NetLab) -> None:
-        self.lab = lab
-
-    def __call__(self, playbook: str, variables: Mapping[str, Any], secret: str, log: Path) -> int:
-        """ansible-playbook playbooks/PLAYBOOK -e @vars.json; its output appended to `log`."""
-        extra = log.with_suffix(".vars.json")
-        descriptor = os.open(extra, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(dict(variables), handle)
-        result = self.lab.run(
-            ["ansible-playbook", f"playbooks/{playbook}", "-e", f"@{extra}"],
-            capture=True,
-            env={SECRET_ENV: secret},
-        )
-        with log.open("a") as handle:
-            handle.write(f"### {playbook} (exit {result.returncode})\n")
-            handle.write(result.stdout)
-            handle.write(result.stderr)
-        return result.returncode
+def executor(lab: NetLab) -> LabExecutor:
+    """The lab's executor for the migrate playbooks (their secret in SECRET_ENV)."""
+    return LabExecutor(lab, SECRET_ENV)

@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from govcloud.errors import BadInputError
 from govcloud.registry.migration_state import MigrationMode, MigrationState
+from govcloud.sites import Executor, Placement
 from migration import journal
 from migration.lifecycle import (
     COLD_CUTOVER,
@@ -38,23 +39,6 @@ from migration.lifecycle import (
 SECRET_BYTES = 24
 RESULT_FILE = "cutover.json"
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Placement:
-    """A system's two servers and everything the playbooks are told about them (no secret)."""
-
-    system: str
-    department: str
-    variables: Mapping[str, Any]
-
-
-class Executor(Protocol):
-    """Runs one playbook with these variables; the secret goes in its environment only."""
-
-    def __call__(
-        self, playbook: str, variables: Mapping[str, Any], secret: str, log: Path
-    ) -> int: ...
 
 
 @dataclass

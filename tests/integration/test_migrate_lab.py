@@ -293,7 +293,7 @@ def test_a_cutover_that_fails_verification_rolls_back(site: Site, tmp_path: Path
     runner = Runner(
         sessions=db.session_factory(engine),
         placement=broken,
-        execute=labsite.LabExecutor(site.lab),
+        execute=labsite.executor(site.lab),
         root=Path(site.env["GOVCLOUD_STATE_DIR"]) / "migration",
         actor="test:migrate",
     )
