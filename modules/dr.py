@@ -134,6 +134,8 @@ class DrReplicaArgs:
     project_id: pulumi.Input[str]
     compute_service_id: pulumi.Input[str]
     network: PlannedNetwork
+    # The department's networks at the primary (IPv4 and IPv6 in pairs).
+    primary_prefixes: tuple[str, ...]
     management_prefixes: tuple[str, ...]
     external_network_id: pulumi.Input[str]
     ipv4_pool_id: pulumi.Input[str]
@@ -184,6 +186,8 @@ class DrReplica(pulumi.ComponentResource):
                 region=args.region,
                 project_id=args.project_id,
                 management_prefixes=args.management_prefixes,
+                # Failback copies the DR server's data back to the primary's networks.
+                replication_peers=args.primary_prefixes,
             ),
             opts=child,
         )

@@ -2,9 +2,11 @@
 
 Two groups per tenant. `baseline` (every server): management ports (SSH, RDP) and ICMP only
 from the ops management prefixes. `database` (database servers): the database ports only from
-members of the tenant's baseline group, i.e. from inside the tenant. Nothing else is allowed
-in: Neutron groups deny ingress by default, and the default rules are replaced by explicit
-egress rules. Every rule is declared for IPv4 and IPv6 alike (`rule_specs` makes the pairs).
+members of the tenant's baseline group, i.e. from inside the tenant, and from the department's
+network at its other site (`replication_peers`: the DR network at the primary, the primary's
+networks at the DR site), which replication and failback need. Nothing else is allowed in:
+Neutron groups deny ingress by default, and the default rules are replaced by explicit egress
+rules. Every rule is declared for IPv4 and IPv6 alike (`rule_specs` makes the pairs).
 """
 
 from __future__ import annotations
@@ -59,8 +61,11 @@ def _ethertype(prefix: str) -> str:
     return "IPv4" if netaddr.IPNetwork(prefix).version == 4 else "IPv6"
 
 
-def rule_specs(management_prefixes: tuple[str, ...]) -> list[RuleSpec]:
-    """Every rule of both groups; each IPv4 rule has its IPv6 counterpart."""
+def rule_specs(
+    management_prefixes: tuple[str, ...], replication_peers: tuple[str, ...] = ()
+) -> list[RuleSpec]:
+    """Every rule of both groups; each IPv4 rule has its IPv6 counterpart (the prefixes given
+    come in pairs)."""
     rules: list[RuleSpec] = []
     for prefix in management_prefixes:
         ethertype = _ethertype(prefix)
@@ -69,6 +74,9 @@ def rule_specs(management_prefixes: tuple[str, ...]) -> list[RuleSpec]:
         rules.append(
             RuleSpec(BASELINE, INGRESS, ethertype, ICMP_PROTOCOL[ethertype], None, prefix, None)
         )
+    for prefix in replication_peers:
+        for port in DATABASE_PORTS:
+            rules.append(RuleSpec(DATABASE, INGRESS, _ethertype(prefix), TCP, port, prefix, None))
     for ethertype in ETHERTYPES:
         for port in DATABASE_PORTS:
             rules.append(RuleSpec(DATABASE, INGRESS, ethertype, TCP, port, None, BASELINE))
@@ -88,10 +96,13 @@ class SecurityBaselineArgs:
     region: str
     project_id: pulumi.Input[str]
     management_prefixes: tuple[str, ...]
+    # The department's prefixes at its other site, admitted to the database ports only.
+    replication_peers: tuple[str, ...] = ()
 
 
 class SecurityBaseline(pulumi.ComponentResource):
-    """Default-deny groups: management from ops only, databases from inside the tenant."""
+    """Default-deny groups: management from ops only, databases from inside the tenant and its
+    other site."""
 
     group_ids: dict[str, pulumi.Output[str]]
     group_names: list[str]
@@ -114,7 +125,7 @@ class SecurityBaseline(pulumi.ComponentResource):
                 region=args.region,
                 opts=child,
             )
-        for rule in rule_specs(args.management_prefixes):
+        for rule in rule_specs(args.management_prefixes, args.replication_peers):
             openstack.networking.SecGroupRule(
                 f"{name}-{rule.label}",
                 security_group_id=groups[rule.group].id,

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_openstack as openstack
 
+from desired.network_plan import PlannedNetwork
 from desired.state import DesiredState
 from govcloud.conventions import (
     COMPUTE_SERVICE_TYPE,
@@ -108,6 +109,7 @@ def build_primary(desired: DesiredState) -> dict[str, Any]:
                 region=region,
                 project_id=tenant.project_id,
                 management_prefixes=desired.settings.ops_management_prefixes,
+                replication_peers=_prefixes(desired.dr_networks.get(code)),
             ),
         )
         if granted.has_workload:
@@ -139,6 +141,11 @@ def build_primary(desired: DesiredState) -> dict[str, Any]:
             system_ref(g) for g in desired.grants.systems if g.tier is Tier.CORE
         ),
     }
+
+
+def _prefixes(*networks: PlannedNetwork | None) -> tuple[str, ...]:
+    """The IPv4 and IPv6 prefixes of these networks, in pairs."""
+    return tuple(p for n in networks if n is not None for p in (n.ipv4, n.ipv6))
 
 
 def _project_of(tenants: Any, *, code: str, reference: str) -> str:
@@ -178,6 +185,7 @@ def build_dr(desired: DesiredState) -> dict[str, Any]:
                 project_id=project_id,
                 compute_service_id=compute,
                 network=desired.dr_networks[code],
+                primary_prefixes=_prefixes(*desired.networks[code]),
                 management_prefixes=desired.settings.ops_management_prefixes,
                 external_network_id=fabric.network_id,
                 ipv4_pool_id=fabric.ipv4_pool_id,

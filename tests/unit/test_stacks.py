@@ -277,20 +277,45 @@ def test_management_ports_only_from_ops_prefixes(stacks: SampleStacks) -> None:
             )
 
 
-def test_database_ports_only_from_inside_the_tenant(stacks: SampleStacks) -> None:
+def _other_site(stacks: SampleStacks) -> dict[tuple[str, str], set[str]]:
+    """(region, department) -> the prefixes its database group may admit from the other site:
+    the DR network at the primary, the primary's networks at the DR site."""
+    desired = stacks.dr_desired
+    peers: dict[tuple[str, str], set[str]] = {}
+    for code, dr in desired.dr_networks.items():
+        peers[("RegionOne", code)] = {dr.ipv4, dr.ipv6}
+        peers[("RegionTwo", code)] = {p for n in desired.networks[code] for p in (n.ipv4, n.ipv6)}
+    return peers
+
+
+def test_database_ports_only_from_inside_the_tenant_or_its_other_site(
+    stacks: SampleStacks,
+) -> None:
+    peers = _other_site(stacks)
+    admitted: dict[tuple[str, str], set[str]] = {}
     for run in (stacks.primary, stacks.dr):
         groups = run.by_id()
         for rule in run.of_type(OpenStackType.RULE):
             port = rule.inputs.get("portRangeMin")
             if rule.inputs["direction"] != "ingress" or port is None:
                 continue
-            if num(port) in DATABASE_PORTS:
-                remote = groups[rule.inputs["remoteGroupId"]]
-                own = groups[rule.inputs["securityGroupId"]]
-                assert "remoteIpPrefix" not in rule.inputs, rule.urn
-                assert remote.inputs["tenantId"] == own.inputs["tenantId"], (
-                    f"security group rule {rule.urn} admits a database port from outside"
+            if num(port) not in DATABASE_PORTS:
+                continue
+            own = groups[rule.inputs["securityGroupId"]]
+            if "remoteIpPrefix" in rule.inputs:
+                site = (str(rule.inputs["region"]), str(own.inputs["name"]).split("-")[0])
+                prefix = str(rule.inputs["remoteIpPrefix"])
+                assert prefix in peers.get(site, set()), (
+                    f"security group rule {rule.urn} admits a database port from {prefix}"
                 )
+                admitted.setdefault(site, set()).add(prefix)
+                continue
+            remote = groups[rule.inputs["remoteGroupId"]]
+            assert remote.inputs["tenantId"] == own.inputs["tenantId"], (
+                f"security group rule {rule.urn} admits a database port from outside"
+            )
+    # Replication and failback need every peer prefix, on both sites.
+    assert peers and admitted == peers
 
 
 def test_every_ipv4_rule_has_its_ipv6_counterpart(stacks: SampleStacks) -> None:
