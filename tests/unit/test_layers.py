@@ -71,3 +71,12 @@ def test_the_layer_contracts_fail_on_an_upward_import(tmp_path: Path) -> None:
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert "govcloud is not allowed to import portal" in broken.stdout
     assert "govcloud.upward -> portal.lifecycle" in broken.stdout
+
+
+def test_test_modules_have_unique_basenames() -> None:
+    """The test folders are not packages, so pytest imports each module by its basename: two
+    of one name (a unit and an integration test) stop the whole run at collection."""
+    seen: dict[str, Path] = {}
+    for module in sorted((REPO / "tests").rglob("test_*.py")):
+        other = seen.setdefault(module.name, module)
+        assert other == module, f"{module} and {other} share a basename: rename one"
