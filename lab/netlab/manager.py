@@ -102,6 +102,7 @@ mount -t overlay overlay -o "lowerdir=/etc,upperdir=$dir/upper,workdir=$dir/work
 mount --bind "$dir/run" /run
 mount --bind "$dir/log" /var/log
 if [ -d "$dir/pg" ]; then mount --bind "$dir/pg" /var/lib/postgresql; fi
+if [ -d "$dir/srv" ]; then mount --bind "$dir/srv" /srv; fi
 : > "$dir/ready"
 exec sleep infinity
 """
@@ -360,7 +361,8 @@ class NetLab:
         )
         for name, node in topology.nodes.items():
             base = self.node_dir(name)
-            for sub in ("upper", "work", "run/sshd", "run/lock", "log"):
+            # srv: the node's own /srv (a DR backup volume is mounted there), not the machine's.
+            for sub in ("upper", "work", "run/sshd", "run/lock", "log", "srv"):
                 (base / sub).mkdir(parents=True, exist_ok=True)
             files: dict[str, str] = {}
             role = node["role"]
