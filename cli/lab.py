@@ -20,6 +20,7 @@ from govcloud.settings import get_settings
 from lab.localcloud.layout import default_cloud
 
 if TYPE_CHECKING:
+    from cloud.addresses import ServerPort
     from cloud.inventory import Snapshot
     from lab.netlab.manager import CheckResult, NetLab
     from lab.netlab.topology import Topology, WorkloadSpec
@@ -47,31 +48,65 @@ def _lab(name: str) -> NetLab:
 def _workloads(
     county: County, systems: str | None, data_mb: int, cloud: str | None
 ) -> list[WorkloadSpec]:
-    """The systems the lab runs as real services, each with its cloud server if the cloud
-    holds one (read from --cloud, else the default cloud when there is one)."""
+    """The systems the lab runs as real services, each with its cloud server and what the DR
+    stack holds for it, where the cloud holds them (read from --cloud, else the default cloud
+    when there is one)."""
     from lab.netlab.topology import WorkloadSpec  # noqa: PLC0415
 
     refs = [r.strip() for r in (systems or "").split(",") if r.strip()]
     if not refs:
         return []
     snapshot = _cloud_snapshot(cloud)
-    region = county.site(SiteRole.PRIMARY).region
     specs = []
     for ref in refs:
-        target = None
+        target = dr = backup = None
         if snapshot is not None and "/" in ref:
-            from cloud.addresses import server_port  # noqa: PLC0415
-
-            department, _, system = ref.partition("/")
-            try:
-                target = server_port(
-                    snapshot, county=county.code, department=department, name=system,
-                    region=region,
-                )  # fmt: skip
-            except BadInputError as error:
-                err.print(f"· {ref}: source only ({error})", markup=False)
-        specs.append(WorkloadSpec(ref, data_mb, target))
+            target = _port(snapshot, county, ref, SiteRole.PRIMARY, "source only")
+            if any(s.role is SiteRole.DR for s in county.sites):
+                dr, backup = _dr_holdings(snapshot, county, ref)
+        specs.append(WorkloadSpec(ref, data_mb, target, dr, backup))
     return specs
+
+
+def _port(
+    snapshot: Snapshot, county: County, ref: str, site: SiteRole, otherwise: str
+) -> ServerPort | None:
+    """The port of the system's server at a site, or None (said on stderr)."""
+    from cloud.addresses import server_port  # noqa: PLC0415
+
+    department, _, system = ref.partition("/")
+    try:
+        return server_port(
+            snapshot, county=county.code, department=department, name=system,
+            region=county.site(site).region,
+        )  # fmt: skip
+    except BadInputError as error:
+        err.print(f"· {ref}: {otherwise} ({error})", markup=False)
+        return None
+
+
+def _dr_holdings(
+    snapshot: Snapshot, county: County, ref: str
+) -> tuple[ServerPort | None, str | None]:
+    """What the DR stack holds for a system, by its tier's policy: the standby's port (hot
+    standby) or the name of its backup volume (`backup`); (None, None) otherwise."""
+    from govcloud.conventions import tenant_resource_name  # noqa: PLC0415
+    from govcloud.model import Replication, Standby  # noqa: PLC0415
+
+    department, _, code = ref.partition("/")
+    found = next((s for s in county.department(department).systems if s.code == code), None)
+    if found is None or not county.dr.protects(found.tier):
+        return None, None
+    policy = county.dr.policies[found.tier]
+    if policy.standby is Standby.HOT:
+        return _port(snapshot, county, ref, SiteRole.DR, "no DR standby in the lab"), None
+    if policy.replication is Replication.BACKUP:
+        volume = tenant_resource_name(department, f"{code}-backup")
+        region = county.site(SiteRole.DR).region
+        if any(v.name == volume and v.region == region for v in snapshot.volumes):
+            return None, volume
+        err.print(f"· {ref}: no DR backup volume {volume} in {region}: deploy the DR stack")
+    return None, None
 
 
 def _cloud_snapshot(option: str | None) -> Snapshot | None:
@@ -375,14 +410,30 @@ def lab_run(ctx: typer.Context, name: NameOption = "lab") -> None:
 
 @lab_app.command("fault")
 def lab_fault(
-    department: Annotated[str, typer.Argument(help="the department whose router misbehaves")],
-    kind: Annotated[str, typer.Option(help="what goes wrong")] = "refuse-ipv6-routes",
-    clear: Annotated[bool, typer.Option(help="remove the fault instead")] = False,
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="what misbehaves: a department (refuse-ipv6-routes), a site, primary or dr "
+            "(cut-from-extranet), or a system, dept/system (kill-database)"
+        ),
+    ],
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="what goes wrong: refuse-ipv6-routes (a department's router drops IPv6 "
+            "routing), cut-from-extranet (the core loses its link to the site: its routes are "
+            "withdrawn), kill-database (the system's PostgreSQL on its primary-site server "
+            "is killed)"
+        ),
+    ] = "refuse-ipv6-routes",
+    clear: Annotated[
+        bool,
+        typer.Option(help="remove the fault instead (a killed database is started again)"),
+    ] = False,
     name: NameOption = "lab",
 ) -> None:
-    """Inject a fault on a department's router (to rehearse rollback), or clear it."""
-    _lab(name).fault(department, kind, clear=clear)
-    out.print(f"{department}: fault {kind} {'cleared' if clear else 'injected'}")
+    """Inject a fault (to rehearse rollback, or a DR failover), or clear it."""
+    out.print(_lab(name).fault(target, kind, clear=clear), markup=False)
 
 
 @lab_app.command("inventory")

@@ -29,7 +29,9 @@ def placement(lab: NetLab, system: str) -> Placement:
             "(`govcloud migrate plan --save`), deploy the primary stack, then "
             f"`govcloud lab up --workloads {system}`"
         )
-    source = info["servers"]["source"]
+    source = info["servers"].get("source")
+    if source is None:
+        raise BadInputError(f"{system}: it runs on the cloud already; there is nothing to move")
     if source["ipv4"] is None:
         raise BadInputError(f"{system}: its server has no IPv4 address in its department's phase")
     nodes = lab.state()["nodes"]

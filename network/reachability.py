@@ -254,6 +254,8 @@ def _name_row(view: _View, rows: _Rows, host: str, cloud: str, ports: Ports) -> 
     cloud_node = view.nodes[host].get("cloud")
     if cloud_node is None or not phase.at_least(Phase.MERGED):
         return
+    if view.nodes[cloud].get("name", cloud_node["name"]) != cloud_node["name"]:
+        return  # the host's name is another cloud's (the DR site has a name of its own)
     family = 6 if phase is Phase.CUTOVER else 4
     check = Check(
         host, cloud, family, PROBE_NAME, ports.service, cloud_node["name"], True, "preferred path"

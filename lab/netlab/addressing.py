@@ -14,8 +14,8 @@ management network, a unique local prefix (RFC 4193). The plan's prefixes are ma
   meets the same collisions it meets in the county.
 - The county's IPv6 prefix keeps its place when it lies in 2001:db8::/32; otherwise its first
   address moves to 2001:db8:: and every address keeps its offset.
-- 198.19.252.0/22 is the lab's own: 198.19.253.0/24 the cloud segment, 198.19.254.0/23 the
-  management network (with a /64 per lab
+- 198.19.252.0/22 is the lab's own: 198.19.252.0/24 the DR site's segment, 198.19.253.0/24 the
+  cloud segment, 198.19.254.0/23 the management network (with a /64 per lab
   from fd00:ff::/48).
 """
 
@@ -34,6 +34,7 @@ from network.prefixes import Prefix, format_address, parse
 LAB_IPV4: Final = parse("198.18.0.0/15")  # RFC 2544 benchmark range
 LAB_IPV6: Final = parse("2001:db8::/32")  # RFC 3849 documentation prefix
 LAB_INFRASTRUCTURE: Final = parse("198.19.252.0/22")
+DR_SEGMENT_IPV4: Final = parse("198.19.252.0/24")  # the DR region's gateway and the core
 CLOUD_SEGMENT_IPV4: Final = parse("198.19.253.0/24")
 MANAGEMENT_IPV4: Final = parse("198.19.254.0/23")
 MANAGEMENT_IPV6: Final = parse("fd00:ff::/48")  # RFC 4193 unique local; a /64 per lab

@@ -1,7 +1,9 @@
 """Ansible inventories rendered from the topology: hosts, groups, host_vars and group_vars.
 
 Groups: `core_routers`, `department_routers` (children `frr_routers`, `bird_routers`),
-`lan_hosts`, `cloud_gateways`, and one `dept_<code>` per department (its router and hosts).
+`lan_hosts`, `cloud_gateways` (the primary's and the DR site's), and one `dept_<code>` per
+department (its router and hosts); with workloads, `workload_sources`, `cloud_servers` and
+`dr_servers` (the cloud servers at the DR site).
 Every node's data is `netstate_node` in its host_vars; group_vars hold one file per role with
 variables named after the role (kolla-ansible's layout): `netstate_*`, `reachability_*`,
 `extranet_merge_*`, `ipv6_dualstack_*`, `ipv6_cutover_*`.
@@ -19,7 +21,7 @@ from typing import Any, Final
 import yaml
 
 from desired.network_plan import county_plan
-from govcloud.model import County
+from govcloud.model import County, SiteRole
 from lab.netlab.addressing import identity_map
 from lab.netlab.topology import Topology, build_topology, choose_departments
 from network.phases import (
@@ -118,6 +120,12 @@ def groups(topology: Topology) -> dict[str, Any]:
         children["workload_sources"] = hosts(sources)
     if topology.by_role(ROLE_CLOUD_SERVER):
         children["cloud_servers"] = hosts(topology.by_role(ROLE_CLOUD_SERVER))
+    at_dr_site = [
+        n for n in topology.by_role(ROLE_CLOUD_SERVER) if nodes[n].get("site") == SiteRole.DR.value
+    ]
+    if at_dr_site:
+        # Also cloud servers (the name moves on them too); the DR playbooks' own hosts.
+        children["dr_servers"] = hosts(at_dr_site)
     for code in topology.departments:
         members = [n for n, v in nodes.items() if v.get("department") == code]
         children[f"dept_{code}"] = hosts(members)

@@ -15,7 +15,7 @@ from typing import Any, Final
 import jinja2
 import yaml
 
-from lab.netlab.addressing import CLOUD_SEGMENT_IPV4
+from lab.netlab.addressing import CLOUD_SEGMENT_IPV4, DR_SEGMENT_IPV4
 from lab.netlab.topology import Topology
 from network.phases import DAEMON_FRR, Node, Phase, host_state, router_state
 
@@ -85,7 +85,9 @@ def core_config(topology: Topology, variables: dict[str, Any]) -> str:
         .get_template("core-frr.conf.j2")
         .render(
             node=core,
-            pools4=[str(t.target) for t in pools] + [str(CLOUD_SEGMENT_IPV4)],
+            pools4=[str(t.target) for t in pools]
+            + [str(CLOUD_SEGMENT_IPV4)]
+            + ([str(DR_SEGMENT_IPV4)] if "dr_interface" in core else []),
             county_ipv6=str(county6.target),
             bgp_links=[link for link in core["downlinks"] if link["protocol"] == "bgp"],
             **variables,

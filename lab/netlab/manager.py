@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from lab.netlab.ansible_inventory import render_inventory, template_vars, write_
 from lab.netlab.services import inside
 from lab.netlab.topology import (
     CORE,
+    CORE_SITE_INTERFACES,
     MANAGEMENT_NODE,
     Topology,
     check_lab_name,
@@ -83,6 +85,16 @@ FAULTS: Final = {
         "}\n"
     ),
 }
+# Faults a DR drill injects, each with what it names: the primary (or DR) site cut from the
+# extranet (the core's link to the site's gateway goes down: its routes are withdrawn), and
+# a system's database killed on its primary-site server (the postmaster, SIGKILL).
+FAULT_CUT_SITE: Final = "cut-from-extranet"
+FAULT_KILL_DATABASE: Final = "kill-database"
+FAULT_TARGETS: Final = {
+    **dict.fromkeys(FAULTS, "a department code"),
+    FAULT_CUT_SITE: f"a site ({' or '.join(CORE_SITE_INTERFACES)})",
+    FAULT_KILL_DATABASE: "a system the lab runs (dept/system)",
+}
 ANCHOR_SCRIPT: Final = """set -e
 node=$1; dir=$2
 hostname "$node"
@@ -90,6 +102,7 @@ mount -t overlay overlay -o "lowerdir=/etc,upperdir=$dir/upper,workdir=$dir/work
 mount --bind "$dir/run" /run
 mount --bind "$dir/log" /var/log
 if [ -d "$dir/pg" ]; then mount --bind "$dir/pg" /var/lib/postgresql; fi
+if [ -d "$dir/srv" ]; then mount --bind "$dir/srv" /srv; fi
 : > "$dir/ready"
 exec sleep infinity
 """
@@ -321,6 +334,14 @@ class NetLab:
             netns.batch(commands, ns)
         for name, node in topology.nodes.items():
             settings = {"net/ipv6/conf/mgmt0/accept_ra": "0"}
+            if node["role"] == ROLE_CORE:
+                # A site cut takes the core's link to it down; its addresses (FRR's) stay, so
+                # clearing the fault is bringing the link up again.
+                settings |= {
+                    f"net/ipv6/conf/{link}/keep_addr_on_down": "1"
+                    for link in CORE_SITE_INTERFACES.values()
+                    if link in {v.a_if for v in topology.veths if v.a == CORE}
+                }
             if node["role"] in (ROLE_CORE, ROLE_ROUTER):
                 # Management stays out of the data plane: nothing is forwarded from it.
                 settings |= {
@@ -340,7 +361,8 @@ class NetLab:
         )
         for name, node in topology.nodes.items():
             base = self.node_dir(name)
-            for sub in ("upper", "work", "run/sshd", "run/lock", "log"):
+            # srv: the node's own /srv (a DR backup volume is mounted there), not the machine's.
+            for sub in ("upper", "work", "run/sshd", "run/lock", "log", "srv"):
                 (base / sub).mkdir(parents=True, exist_ok=True)
             files: dict[str, str] = {}
             role = node["role"]
@@ -489,8 +511,9 @@ class NetLab:
         return process.pid
 
     def _start_workloads(self, topology: Topology, anchors: dict[str, int]) -> dict[str, int]:
-        """Each workload's cluster, data and app on its source server; their PIDs."""
-        sources = [n for n, v in topology.nodes.items() if _is_source(v)]
+        """Each workload's cluster, data and app where it starts (its source, or the cloud
+        server of a system on the cloud); their PIDs."""
+        sources = [n for n, v in topology.nodes.items() if workload_servers.starts_with_data(v)]
 
         def start(name: str) -> int:
             log = self.node_dir(name) / "workload.log"
@@ -641,15 +664,44 @@ class NetLab:
             return [r for rows in pool.map(run_source, sorted(by_source)) for r in rows]
 
     # -- faults ------------------------------------------------------------------------------
-    def fault(self, department: str, kind: str, *, clear: bool = False) -> None:
-        """Inject (or clear) a fault on a department's router, outside what playbooks manage."""
+    def fault(self, target: str, kind: str, *, clear: bool = False) -> str:
+        """Inject (or clear) a fault outside what playbooks manage; what it did, in words.
+
+        `refuse-ipv6-routes` on a department's router; `cut-from-extranet` on a site (the
+        core's link to its gateway down, its routes withdrawn); `kill-database` on a system's
+        primary-site server (cleared by starting the cluster again).
+        """
         require_root("fault")
         state = self.state()
-        if kind not in FAULTS:
-            raise BadInputError(f"unknown fault {kind!r}; choose from {', '.join(FAULTS)}")
+        if kind not in FAULT_TARGETS:
+            raise BadInputError(
+                f"unknown fault {kind!r}; choose from "
+                + ", ".join(f"{k} (on {v})" for k, v in FAULT_TARGETS.items())
+            )
+        if kind == FAULT_CUT_SITE:
+            done = self._cut_site(state, target, clear=clear)
+        elif kind == FAULT_KILL_DATABASE:
+            done = self._kill_database(state, target, clear=clear)
+        else:
+            done = self._router_fault(state, target, kind, clear=clear)
+        faults = state.setdefault("faults", {})
+        key = f"{kind}:{target}"
+        if clear:
+            faults.pop(key, None)
+        else:
+            faults[key] = time.time()
+        self._save(state)
+        return done
+
+    def _router_fault(
+        self, state: dict[str, Any], department: str, kind: str, *, clear: bool
+    ) -> str:
         router = f"{department}-rtr"
         if router not in state["nodes"]:
-            raise BadInputError(f"{department} is not in lab {self.name!r}")
+            raise BadInputError(
+                f"{department!r}: fault {kind} names a department in lab {self.name!r} "
+                f"(it has: {', '.join(state['departments'])})"
+            )
         namespace = self.namespace(router)
         netns.run(
             ["ip", "netns", "exec", namespace, "nft", "-f", "-"],
@@ -657,6 +709,56 @@ class NetLab:
         )
         if not clear:
             netns.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], stdin=FAULTS[kind])
+        return f"{router}: {kind} {'cleared' if clear else 'injected'}"
+
+    def _cut_site(self, state: dict[str, Any], site: str, *, clear: bool) -> str:
+        """The core's link to a site's gateway down (its routes withdrawn), or up again."""
+        link = CORE_SITE_INTERFACES.get(site)
+        core = state["nodes"][CORE]
+        present = {core["cloud_interface"]["interface"]}
+        if "dr_interface" in core:
+            present.add(core["dr_interface"]["interface"])
+        if link is None or link not in present:
+            sites = [s for s, i in CORE_SITE_INTERFACES.items() if i in present]
+            raise BadInputError(
+                f"{site!r}: fault {FAULT_CUT_SITE} names a site of lab {self.name!r}: "
+                f"{' or '.join(sites)}"
+            )
+        netns.run(
+            ["ip", "netns", "exec", self.namespace(CORE), "ip", "link", "set", link,
+             "up" if clear else "down"]
+        )  # fmt: skip
+        return f"{CORE}: link {link} to the {site} site {'up' if clear else 'down'}"
+
+    def _kill_database(self, state: dict[str, Any], system: str, *, clear: bool) -> str:
+        """SIGKILL the postmaster of a system's cluster on its primary-site server, or start
+        the cluster again."""
+        servers = self.app(system)["servers"]
+        node = (servers.get("cloud") or servers["source"])["node"]
+        version = workload_servers.postgres_version()
+        pid_file = (
+            self.node_dir(node) / "pg" / version / workload_servers.CLUSTER / "postmaster.pid"
+        )
+        if clear:
+            # Already running (exit 2) is as good as started; anything else shows below.
+            output = netns.run(
+                netns.nsenter(
+                    state["anchors"][node],
+                    ["pg_ctlcluster", version, workload_servers.CLUSTER, "start"],
+                ),
+                check=False,
+            )
+            if _postmaster(pid_file, self.namespace(node)) is None:
+                raise UnreachableError(f"{node}: {system}'s database did not start: {output}")
+            return f"{node}: {system}'s database started again"
+        pid = _postmaster(pid_file, self.namespace(node))
+        if pid is None:
+            raise BadInputError(
+                f"{system}: its database is not running on {node}; nothing to kill "
+                f"(clear the fault with --clear to start it)"
+            )
+        os.kill(pid, signal.SIGKILL)
+        return f"{node}: {system}'s database killed (postmaster {pid})"
 
     # -- running commands as the management controller ---------------------------------------
     # -- workloads ---------------------------------------------------------------------------
@@ -684,51 +786,81 @@ class NetLab:
 
     def app(self, system: str) -> dict[str, Any]:
         """Where a workload runs: its service name and port, its servers' addresses now (the
-        source's follow its department's phase), and which one the name resolves to."""
+        source's follow its department's phase; `cloud`, and `dr` at the DR site, are where
+        Neutron put them), and which one the name resolves to."""
         state = self.state()
         nodes = state["nodes"]
-        source = next(
-            (n for n, v in nodes.items() if _is_source(v) and v["workload"]["system"] == system),
+        home = next(
+            (
+                n
+                for n, v in nodes.items()
+                if workload_servers.starts_with_data(v) and v["workload"]["system"] == system
+            ),
             None,
         )
-        if source is None:
-            running = sorted(v["workload"]["system"] for v in nodes.values() if _is_source(v))
+        if home is None:
+            running = sorted(
+                v["workload"]["system"]
+                for v in nodes.values()
+                if workload_servers.starts_with_data(v)
+            )
             raise BadInputError(
                 f"lab {self.name!r} runs no workload {system!r} "
                 f"(it runs: {', '.join(running) or 'none'}); see `govcloud lab up --workloads`"
             )
-        node = nodes[source]
-        router = next(
-            n
-            for n, v in nodes.items()
-            if v["role"] == ROLE_ROUTER and v["department"] == node["department"]
-        )
-        now = host_state(node, self.phase(router))
-        servers = {
-            "source": {
-                "node": source,
+        node = nodes[home]
+        workload = node["workload"]
+        servers: dict[str, dict[str, Any]] = {}
+        if node["role"] == ROLE_HOST:
+            router = next(
+                n
+                for n, v in nodes.items()
+                if v["role"] == ROLE_ROUTER and v["department"] == node["department"]
+            )
+            now = host_state(node, self.phase(router))
+            servers["source"] = {
+                "node": home,
                 "ipv4": address_of(now["ipv4"][0]) if now["ipv4"] else None,
                 "ipv6": address_of(now["ipv6"][0]) if now["ipv6"] else None,
             }
-        }
-        target = node["workload"]["cloud_server"]
-        if target:
-            cloud = nodes[target]
-            servers["cloud"] = {
-                "node": target,
-                "ipv4": address_of(cloud["ipv4"]),
-                "ipv6": address_of(cloud["ipv6"]) if cloud["ipv6"] else None,
-            }
-        name = node["workload"]["name"]
-        hosts = self.node_dir(source) / "upper" / "hosts"
-        return {
+            clients = home
+        else:
+            # A system on the cloud: the name as the lab's clients (its LAN hosts) see it.
+            clients = next(
+                (n for n, v in nodes.items() if v["role"] == ROLE_HOST and "workload" not in v),
+                home,
+            )
+        for role, server in (
+            (
+                "cloud",
+                workload.get("cloud_server") or (home if node["role"] != ROLE_HOST else None),
+            ),
+            ("dr", workload.get("dr_server")),
+        ):
+            if server:
+                servers[role] = {
+                    "node": server,
+                    "ipv4": address_of(nodes[server]["ipv4"]),
+                    "ipv6": address_of(nodes[server]["ipv6"]) if nodes[server]["ipv6"] else None,
+                }
+        info: dict[str, Any] = {
             "system": system,
-            "name": name,
+            "name": workload["name"],
             "port": SERVICE_PORT,
-            "database_port": node["workload"]["db_port"],
+            "database_port": workload["db_port"],
             "servers": servers,
-            "resolves_to": workload_servers.resolved(hosts, name),
+            "resolves_to": workload_servers.resolved(
+                self.node_dir(clients) / "upper" / "hosts", workload["name"]
+            ),
         }
+        if "dr_server" in workload:
+            dr = nodes[workload["dr_server"]]["workload"]
+            info["dr"] = {
+                key: dr[key]
+                for key in ("tier", "replication", "standby", "backup_volume", "backup_dir")
+                if key in dr
+            }
+        return info
 
     def environment(self) -> dict[str, str]:
         """Environment for Ansible and testinfra run against this lab."""
@@ -787,10 +919,26 @@ def _data_plane(node: dict[str, Any]) -> list[str]:
             lines.append(f"addr add {tenant['ipv4']} dev {tenant['bridge']}")
             if tenant["ipv6"]:
                 lines.append(f"addr add {tenant['ipv6']} dev {tenant['bridge']} nodad")
+        lines += [f"route add unreachable {prefix}" for prefix in node.get("unreachable", [])]
         return lines
     if role == ROLE_ROUTER and node["daemon"] == DAEMON_BIRD:
         return [f"addr add {lan['legacy']} dev {lan['interface']}" for lan in node["lans"]]
     return []
+
+
+def _postmaster(pid_file: Path, namespace: str) -> int | None:
+    """The PID in a cluster's postmaster.pid when it is that postmaster, running in the
+    node's network namespace (never a PID reused by something else)."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        mine = (netns.NETNS_DIR / namespace).stat()
+        theirs = Path(f"/proc/{pid}/ns/net").stat()
+    except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
+        return None
+    if b"postgres" not in command or (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
+        return None
+    return pid
 
 
 def _is_source(node: dict[str, Any]) -> bool:

@@ -1,12 +1,15 @@
 """The lab's nodes and wires, computed from the county model and the network plan (pure).
 
 Nodes: the extranet core router (FRR), one router per chosen department (FRR, or BIRD for the
-departments chosen for it), `hosts_per_lan` hosts on each legacy LAN, and the cloud gateway.
+departments chosen for it), `hosts_per_lan` hosts on each legacy LAN, the cloud gateway and,
+when the county has a DR site, the DR region's gateway on a core link of its own.
 Every node also has a management interface on a separate bridge, where Ansible and testinfra
 run. Each node's description is the `netstate_node` dictionary that the inventory carries
 (see `network.phases`); addresses are the plan's, mapped by `lab.netlab.addressing`.
 
-Names: nodes are `core-rtr`, `<code>-rtr`, `<code>-<lan>-h<n>` and `cloud-gw`; namespaces are
+Names: nodes are `core-rtr`, `<code>-rtr`, `<code>-<lan>-h<n>`, `cloud-gw` and `dr-gw`; a lab
+workload's servers are `<dept>-<system>` (its machine room), `<dept>-<system>-cloud` (its cloud
+server) and `<dept>-<system>-dr` (its DR standby, or its DR backup agent); namespaces are
 the node names behind the lab's prefix `gcl-<lab>-`, so `down` can find exactly what `up`
 made.
 """
@@ -22,11 +25,19 @@ from typing import Any, Final
 import netaddr
 
 from cloud.addresses import ServerPort
-from govcloud.conventions import system_service_name
+from govcloud.conventions import DR_NETWORK, system_service_name
 from govcloud.errors import BadInputError
-from govcloud.model import County, Department, LegacyNetwork, Location
+from govcloud.model import (
+    County,
+    Department,
+    LegacyNetwork,
+    Location,
+    SiteRole,
+    System,
+)
 from lab.netlab.addressing import (
     CLOUD_SEGMENT_IPV4,
+    DR_SEGMENT_IPV4,
     MANAGEMENT_IPV4,
     MANAGEMENT_IPV6,
     AddressMap,
@@ -54,6 +65,7 @@ HOST_OFFSET: Final = 10
 MAX_HOSTS_PER_LAN: Final = 4  # the smallest extranet LAN is a /28 (network.plan)
 CLOUD_HOST_OFFSET: Final = 10
 CLOUD_SERVICE_NAME: Final = "cloud.extranet.example"  # RFC 2606 reserved name
+DR_SERVICE_NAME: Final = "dr.extranet.example"
 # A workload's server sits on its LAN below the hosts (.1 is the router, hosts from .10),
 # then above them as far as the LAN's smallest IPv4 prefix allows.
 WORKLOAD_OFFSET: Final = 2
@@ -62,6 +74,13 @@ WORKLOAD_HOST_INDEX: Final = 100
 WORKLOAD_DB_PORT: Final = 5432  # PostgreSQL's registered port
 SOURCE_SUFFIX: Final = ""
 CLOUD_SERVER_SUFFIX: Final = "-cloud"
+DR_SERVER_SUFFIX: Final = "-dr"
+# Where a `backup` policy's DR volume (`<dept>-<system>-backup`) is mounted on the system's DR
+# node, the backup agent and restore server of the DR site.
+DR_BACKUP_ROOT: Final = "/srv/govcloud/dr-backup"
+# A backup agent has no Neutron port (a cold standby runs nothing): it takes the last usable
+# address of its department's DR network, far from the ports Neutron hands out from the start.
+DR_BACKUP_OFFSET_FROM_END: Final = 2
 # The lab a plain `govcloud lab up` builds: two overlapping pairs (cgj and gaj share
 # 192.168.0.0/24, sfj and zwfw 192.168.1.0/24), NAT'd LANs (gaj, sfj), a department that runs
 # BIRD (gaj, the second) and one marked ipv6_ready (zwfw).
@@ -72,6 +91,9 @@ NAMESPACE_PREFIX: Final = "gcl-"
 MANAGEMENT_NODE: Final = "mgmt"
 CORE: Final = "core-rtr"
 CLOUD: Final = "cloud-gw"
+DR: Final = "dr-gw"
+# The core's links to the two sites' gateways: a site cut from the extranet loses its link.
+CORE_SITE_INTERFACES: Final = {SiteRole.PRIMARY.value: "cloud0", SiteRole.DR.value: "dr0"}
 
 
 @dataclass(frozen=True)
@@ -87,11 +109,14 @@ class Veth:
 
 @dataclass(frozen=True)
 class WorkloadSpec:
-    """A system the lab runs as a real service: its data, and its cloud server if deployed."""
+    """A system the lab runs as a real service: its data, its cloud server if deployed, and
+    what the DR stack holds for it (a standby's port, or the name of its backup volume)."""
 
     system: str  # department/system
     data_mb: int
     target: ServerPort | None = None
+    dr: ServerPort | None = None
+    dr_backup_volume: str | None = None
 
 
 def source_node(system_ref: str) -> str:
@@ -102,6 +127,16 @@ def source_node(system_ref: str) -> str:
 def cloud_server_node(system_ref: str) -> str:
     """The lab node of a system's server on the cloud."""
     return system_ref.replace("/", "-") + CLOUD_SERVER_SUFFIX
+
+
+def dr_server_node(system_ref: str) -> str:
+    """The lab node of a system's server at the DR site (its standby, or its backup agent)."""
+    return system_ref.replace("/", "-") + DR_SERVER_SUFFIX
+
+
+def dr_backup_dir(volume: str) -> str:
+    """Where a `backup` policy's DR volume is mounted on the system's DR node."""
+    return f"{DR_BACKUP_ROOT}/{volume}"
 
 
 @dataclass
@@ -316,7 +351,10 @@ def build_topology(
         "systems": cloud_systems,
     }
     topology.veths.append(Veth(CORE, "cloud0", CLOUD, "eth0"))
-    _add_cloud_servers(topology, [w for w in workloads if w.target is not None])
+    _add_cloud_servers(topology, county, [w for w in workloads if w.target is not None])
+    site = _dr_site(county)
+    if site is not None:
+        _add_dr_site(topology, county, plan, site.name, workloads)
     _order_nodes(topology)
     _management(topology)
     return topology
@@ -473,7 +511,8 @@ def _place_systems(  # noqa: PLR0917  (a department's parts)
     """Legacy systems on the first host, or on a server of their own when the lab runs them;
     returns the department's systems on the cloud."""
     code = department.code
-    served = {w.system: w for w in workloads if w.system.startswith(f"{code}/")}
+    legacy = {f"{code}/{s.code}" for s in department.systems if s.location is not Location.CLOUD}
+    served = {w.system: w for w in workloads if w.system in legacy}
     on_cloud = []
     for system in department.systems:
         entry = {"ref": f"{code}/{system.code}", "depends_on": list(system.depends_on)}
@@ -495,31 +534,58 @@ def _system(county: County, ref: str) -> Any:
 def _check_workloads(
     county: County, departments: tuple[str, ...], workloads: Sequence[WorkloadSpec]
 ) -> None:
-    """Every workload is a legacy, unclassified system of a chosen department, on a LAN."""
+    """Every workload is an unclassified system: a legacy one of a chosen department with a
+    renumbered LAN for its server, or one on the cloud whose cloud server is deployed."""
     problems = []
     seen: set[str] = set()
+    codes = {d.code for d in county.departments}
     for spec in workloads:
         department, _, code = spec.system.partition("/")
         if spec.system in seen:
             problems.append(f"{spec.system}: named twice")
         seen.add(spec.system)
-        if department not in departments:
+        if department not in codes:
             problems.append(f"{spec.system}: its department is not in the lab (--departments)")
             continue
-        systems = {s.code: s for s in county.department(department).systems}
-        system = systems.get(code)
+        system = next((s for s in county.department(department).systems if s.code == code), None)
         if system is None:
             problems.append(f"{spec.system}: no such system in {department}")
-        elif system.classified:
-            problems.append(f"{spec.system}: classified (涉密) systems never go to the cloud")
-        elif not any(n.renumber for n in county.department(department).legacy_networks):
-            problems.append(
-                f"{spec.system}: {department} has no renumbered LAN for the system's server"
-            )
+            continue
+        problems += _workload_problems(county, departments, spec, system)
         if spec.data_mb < 0:
             problems.append(f"{spec.system}: data size must not be negative")
     if problems:
         raise BadInputError("--workloads: " + "; ".join(problems))
+
+
+def _workload_problems(
+    county: County, departments: tuple[str, ...], spec: WorkloadSpec, system: System
+) -> list[str]:
+    """What keeps one known system from running in the lab."""
+    department = spec.system.partition("/")[0]
+    if system.classified:
+        return [f"{spec.system}: classified (涉密) systems never go to the cloud"]
+    problems = []
+    if system.location is Location.CLOUD:
+        if spec.target is None:
+            problems.append(
+                f"{spec.system}: it runs on the cloud, but the cloud holds no server for it; "
+                "deploy the primary stack (`govcloud localcloud deploy --stack primary`)"
+            )
+    elif department not in departments:
+        problems.append(f"{spec.system}: its department is not in the lab (--departments)")
+    elif not any(n.renumber for n in county.department(department).legacy_networks):
+        problems.append(
+            f"{spec.system}: {department} has no renumbered LAN for the system's server"
+        )
+    if (spec.dr or spec.dr_backup_volume) and not _dr_site(county):
+        problems.append(f"{spec.system}: the county has no DR site (sites: role dr)")
+    return problems
+
+
+def _dr_site(county: County) -> Any:
+    """The county's DR site, or None."""
+    return next((site for site in county.sites if site.role is SiteRole.DR), None)
 
 
 def workload_offsets(lan: Mapping[str, Any]) -> list[int]:
@@ -577,12 +643,31 @@ def _add_source(  # noqa: PLR0917  (one server's coordinates)
     )
 
 
-def _add_cloud_servers(topology: Topology, deployed: Sequence[WorkloadSpec]) -> None:
+def _server_node(name: str, port: ServerPort, tenant: str) -> dict[str, Any]:
+    """A server of the cloud (either region) at the addresses Neutron gave its port."""
+    return {
+        "role": ROLE_CLOUD_SERVER,
+        "hostname": name,
+        "tenant": tenant,
+        "server": port.server,
+        "server_id": port.server_id,
+        "region": port.region,
+        "interface": "eth0",
+        "ipv4": port.ipv4,
+        "gateway4": port.gateway4,
+        "ipv6": port.ipv6,
+        "gateway6": port.gateway6,
+    }
+
+
+def _add_cloud_servers(
+    topology: Topology, county: County, deployed: Sequence[WorkloadSpec]
+) -> None:
     """Each deployed server behind the cloud gateway, which routes its tenant subnets; the
     core routes those subnets to the gateway and announces them like the cloud segment."""
     if not deployed:
         return
-    _refuse_overlaps(topology, deployed)
+    _refuse_overlaps(topology, county, deployed)
     cloud = topology.nodes[CLOUD]
     core = topology.nodes[CORE]
     bridges: dict[tuple[str, ...], str] = {}
@@ -611,31 +696,148 @@ def _add_cloud_servers(topology: Topology, deployed: Sequence[WorkloadSpec]) -> 
                     {"prefix": port.subnets[1], "via": address_of(cloud["ipv6"])}
                 )
         name = cloud_server_node(spec.system)
-        topology.nodes[name] = {
-            "role": ROLE_CLOUD_SERVER,
-            "hostname": name,
-            "tenant": spec.system.partition("/")[0],
-            "server": port.server,
-            "server_id": port.server_id,
-            "region": port.region,
-            "interface": "eth0",
-            "ipv4": port.ipv4,
-            "gateway4": port.gateway4,
-            "ipv6": port.ipv6,
-            "gateway6": port.gateway6,
-            "workload": {
-                "system": spec.system,
-                "name": system_service_name(spec.system),
-                "db_port": WORKLOAD_DB_PORT,
-                "source": source_node(spec.system),
-            },
+        workload: dict[str, Any] = {
+            "system": spec.system,
+            "name": system_service_name(spec.system),
+            "db_port": WORKLOAD_DB_PORT,
+            "source": source_node(spec.system),
+        }
+        if _system(county, spec.system).location is Location.CLOUD:
+            # On the cloud already: its cloud server is where it runs, with its data.
+            workload |= {"source": None, "data_mb": spec.data_mb}
+        topology.nodes[name] = _server_node(name, port, spec.system.partition("/")[0]) | {
+            "workload": workload
         }
         topology.veths.append(Veth(CLOUD, f"s{number}", name, "eth0", bridges[port.subnets]))
     for tenant in cloud["tenants"]:
         topology.bridges.append((CLOUD, tenant["bridge"]))
 
 
-def _refuse_overlaps(topology: Topology, deployed: Sequence[WorkloadSpec]) -> None:
+def _add_dr_site(
+    topology: Topology,
+    county: County,
+    plan: NetworkPlan,
+    site: str,
+    workloads: Sequence[WorkloadSpec],
+) -> None:
+    """The DR region's gateway on a core link of its own, and behind it each workload's DR
+    server: a standby at its Neutron port's addresses, or (a `backup` policy) the backup agent
+    on its department's DR network. The core routes the DR site's IPv6 block and the DR
+    tenant subnets to the gateway, and announces them like the cloud segment."""
+    amap = topology.address_map
+    segment6, block6 = _site_ipv6(plan, amap, site)
+    core = topology.nodes[CORE]
+    core["dr_interface"] = {
+        "interface": CORE_SITE_INTERFACES[SiteRole.DR.value],
+        "ipv4": f"{format_address(4, DR_SEGMENT_IPV4.first + 1)}/{DR_SEGMENT_IPV4.length}",
+        "ipv6": _offset(segment6, 1),
+    }
+    gateway: dict[str, Any] = {
+        "role": ROLE_CLOUD,
+        "hostname": DR,
+        "site": site,
+        "region": _dr_site(county).region,
+        "interface": "eth0",
+        "ipv4": (
+            f"{format_address(4, DR_SEGMENT_IPV4.first + CLOUD_HOST_OFFSET)}/"
+            f"{DR_SEGMENT_IPV4.length}"
+        ),
+        "gateway4": address_of(core["dr_interface"]["ipv4"]),
+        "ipv6": _offset(segment6, CLOUD_HOST_OFFSET),
+        "gateway6": address_of(core["dr_interface"]["ipv6"]),
+        "name": DR_SERVICE_NAME,
+        "systems": [],
+        "tenants": [],
+        # The site's block goes to this gateway; what no tenant holds ends here, not back at
+        # the core.
+        "unreachable": [block6],
+    }
+    topology.nodes[DR] = gateway
+    topology.veths.append(Veth(CORE, CORE_SITE_INTERFACES[SiteRole.DR.value], DR, "eth0"))
+    routes = core.setdefault("static_routes", [])
+    routes.append({"prefix": block6, "via": address_of(gateway["ipv6"])})
+    bridges: dict[tuple[str, ...], str] = {}
+    protected = [w for w in workloads if w.dr is not None or w.dr_backup_volume]
+    for number, spec in enumerate(protected):
+        port = spec.dr or _backup_agent_port(plan, amap, spec)
+        if port.subnets not in bridges:
+            bridges[port.subnets] = f"d{len(bridges)}"
+            gateway["tenants"].append(
+                {
+                    "bridge": bridges[port.subnets],
+                    "ipv4": f"{port.gateway4}/{port.subnets[0].split('/')[1]}",
+                    "ipv6": (
+                        f"{port.gateway6}/{port.subnets[1].split('/')[1]}" if port.ipv6 else None
+                    ),
+                }
+            )
+            routes.append({"prefix": port.subnets[0], "via": address_of(gateway["ipv4"])})
+            if port.ipv6 and netaddr.IPNetwork(port.subnets[1]) not in netaddr.IPNetwork(block6):
+                routes.append({"prefix": port.subnets[1], "via": address_of(gateway["ipv6"])})
+        _add_dr_server(topology, county, spec, port)
+        topology.veths.append(Veth(DR, f"s{number}", dr_server_node(spec.system), "eth0",
+                                   bridges[port.subnets]))  # fmt: skip
+    for tenant in gateway["tenants"]:
+        topology.bridges.append((DR, tenant["bridge"]))
+
+
+def _add_dr_server(
+    topology: Topology, county: County, spec: WorkloadSpec, port: ServerPort
+) -> None:
+    """A system's DR node, and what its other servers learn of it."""
+    system = _system(county, spec.system)
+    policy = county.dr.policies[system.tier]
+    name = dr_server_node(spec.system)
+    primary = cloud_server_node(spec.system) if spec.target is not None else None
+    workload: dict[str, Any] = {
+        "system": spec.system,
+        "name": system_service_name(spec.system),
+        "db_port": WORKLOAD_DB_PORT,
+        "primary": primary,
+        "tier": system.tier.value,
+        "replication": policy.replication.value,
+        "standby": policy.standby.value,
+    }
+    if spec.dr_backup_volume:
+        workload["backup_volume"] = spec.dr_backup_volume
+        workload["backup_dir"] = dr_backup_dir(spec.dr_backup_volume)
+    node = _server_node(name, port, spec.system.partition("/")[0])
+    topology.nodes[name] = node | {"site": SiteRole.DR.value, "workload": workload}
+    for home in (source_node(spec.system), primary):
+        if home in topology.nodes:
+            topology.nodes[home]["workload"] |= {
+                "dr_server": name,
+                "dr_replication": policy.replication.value,
+                "tier": system.tier.value,
+            }
+
+
+def _backup_agent_port(plan: NetworkPlan, amap: AddressMap, spec: WorkloadSpec) -> ServerPort:
+    """Where a `backup` system's DR node sits: its department's DR network as planned (what
+    the DR stack builds), near the end, the gateway first (Neutron's default)."""
+    department = spec.system.partition("/")[0]
+    index = {a.key: a for a in plan.allocations}
+    found = []
+    for family, kind in ((4, AllocationKind.EXTRANET), (6, AllocationKind.SUBNET)):
+        allocation = index.get((department, DR_NETWORK, family, kind))
+        if allocation is None:
+            raise BadInputError(
+                f"--workloads: {spec.system}: the network plan has no DR network for "
+                f"{department}; record it (`govcloud net plan --save`) and deploy the DR stack"
+            )
+        network = netaddr.IPNetwork(amap.extranet(allocation.prefix))
+        found.append(
+            (
+                f"{network[-1 - DR_BACKUP_OFFSET_FROM_END]}/{network.prefixlen}",
+                str(network[1]),
+            )
+        )
+    (ipv4, gateway4), (ipv6, gateway6) = found
+    volume = spec.dr_backup_volume or ""
+    return ServerPort(volume, "", "", ipv4, gateway4, ipv6, gateway6)
+
+
+def _refuse_overlaps(topology: Topology, county: County, deployed: Sequence[WorkloadSpec]) -> None:
     """A cloud server on a department LAN's own prefix cannot be routed to in the lab (nor
     copied to across the extranet): name it, and the network it should be on."""
     lans = [
@@ -650,7 +852,14 @@ def _refuse_overlaps(topology: Topology, deployed: Sequence[WorkloadSpec]) -> No
         assert spec.target is not None  # noqa: S101  (filtered by the caller)
         subnet = netaddr.IPNetwork(spec.target.subnets[0])
         clash = next((lan for lan in lans if lan in subnet or subnet in lan), None)
-        if clash is not None:
+        if clash is not None and _system(county, spec.system).location is Location.CLOUD:
+            problems.append(
+                f"{spec.system}: its cloud server {spec.target.server} is on {subnet}, its "
+                f"department's own network, which the lab also gives the department's LAN "
+                f"({clash}); leave {spec.system.partition('/')[0]} out of --departments "
+                "(the lab's other departments are its clients)"
+            )
+        elif clash is not None:
             problems.append(
                 f"{spec.system}: its cloud server {spec.target.server} is on {subnet}, which "
                 f"overlaps a department LAN ({clash}); migrated systems belong on their "
@@ -664,6 +873,7 @@ def _refuse_overlaps(topology: Topology, deployed: Sequence[WorkloadSpec]) -> No
 def _order_nodes(topology: Topology) -> None:
     """Core, department routers, hosts, cloud: the order nodes are built and listed in."""
     rank = {ROLE_CORE: 0, ROLE_ROUTER: 1, ROLE_HOST: 2, ROLE_CLOUD: 3, ROLE_CLOUD_SERVER: 4}
+    # Within a role, the order they were added: the primary site before the DR site.
     ordered = sorted(topology.nodes.items(), key=lambda item: rank[item[1]["role"]])
     topology.nodes = dict(ordered)
 
@@ -716,12 +926,17 @@ def _cloud_ipv6(plan: NetworkPlan, amap: AddressMap, county: County) -> str:
     """The cloud segment: the first /64 of the primary site's block, as the gateway's address."""
     primary = county.sites[0].name
     for site in county.sites:
-        if site.role.value == "primary":
+        if site.role is SiteRole.PRIMARY:
             primary = site.name
             break
+    return _site_ipv6(plan, amap, primary)[0]
+
+
+def _site_ipv6(plan: NetworkPlan, amap: AddressMap, site: str) -> tuple[str, str]:
+    """A site's segment (the first /64 of its block) and its whole block, both in the lab."""
     blocks = {
         a.network: a for a in plan.allocations if a.family == 6 and a.kind is AllocationKind.BLOCK
     }
-    block = parse(amap.extranet(blocks[f"site:{primary}"].prefix))
+    block = parse(amap.extranet(blocks[f"site:{site}"].prefix))
     first64 = Prefix(6, block.first, 64)
-    return f"{format_address(6, first64.first)}/64"
+    return f"{format_address(6, first64.first)}/64", str(block)

@@ -4,7 +4,8 @@
 the node's anchor) and lists every workload's service name in every host's /etc/hosts. On a
 system's source server it then creates the system's cluster, loads its data and starts its
 app; the system's cloud server starts bare, as a new cloud server does: the migration and DR
-playbooks put the data and the app there.
+playbooks put the data and the app there. A system already on the cloud starts with its data
+on its cloud server instead, and its DR node starts bare.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import jinja2
 from govcloud.errors import UnreachableError
 from lab.netlab import netns
 from lab.workload import schema
-from network.phases import Phase, address_of, host_state
+from network.phases import ROLE_HOST, Phase, address_of, host_state
 
 REPO: Final = Path(__file__).resolve().parents[2]
 POSTGRES_USER: Final = "postgres"
@@ -69,14 +70,24 @@ def prepare_node(base: Path) -> None:
         path.chmod(mode)
 
 
+def starts_with_data(node: Mapping[str, Any]) -> bool:
+    """Whether the lab starts a workload's cluster, data and app on this node: a legacy
+    system's source, or the cloud server of a system already on the cloud."""
+    return "data_mb" in node.get("workload", {})
+
+
 def names(nodes: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """(address, name) of every workload as the lab starts: served by its source server."""
+    """(address, name) of every workload as the lab starts: served by the server that starts
+    with its data."""
     found = []
     for node in nodes.values():
-        workload = node.get("workload")
-        if workload and "data_mb" in workload:
-            state = host_state(node, Phase.LEGACY)
-            found.append((address_of(state["ipv4"][0]), workload["name"]))
+        if not starts_with_data(node):
+            continue
+        if node["role"] == ROLE_HOST:
+            address = address_of(host_state(node, Phase.LEGACY)["ipv4"][0])
+        else:
+            address = address_of(node["ipv4"])
+        found.append((address, node["workload"]["name"]))
     return found
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import workload_kit
 from clirunner import run_cli
 from handdeploy import remove_county
 from small_county import write_county, write_project
@@ -170,41 +171,15 @@ def site(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> I
         remove_county(CLOUD_NAME, [r.name for r in REGIONS], CODE)
 
 
-class Load:
-    """The numbering client on a department host, started and stopped by this test."""
-
-    def __init__(self, site: Site, system: str, start: int, out: Path) -> None:
-        self.out = out
-        self.stop_file = out.with_suffix(".stop")
-        name = site.lab.app(system)["name"]
-        host = next(n for n in site.lab.state()["nodes"] if n.startswith("alpha-office-h"))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "lab", "exec", host, "--name", LAB, "--",
-             "python", "-m", "lab.workload.client", f"http://{name}:443", "--rate", "100",
-             "--seconds", "600", "--start", str(start), "--stop-file", str(self.stop_file),
-             "--out", str(out)],
-            cwd=REPO, env=site.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        time.sleep(3)  # writes flowing before the move begins
-
-    def finish(self) -> dict[str, Any]:
-        self.stop_file.touch()
-        _, stderr = self.process.communicate(timeout=120)
-        assert self.process.returncode == 0, stderr
-        return dict(json.loads(self.out.read_text()))
+def Load(site: Site, system: str, start: int, out: Path) -> workload_kit.Load:  # noqa: N802
+    """The numbering client on alpha's office host, against `system`'s name."""
+    host = next(n for n in site.lab.state()["nodes"] if n.startswith("alpha-office-h"))
+    return workload_kit.Load(site.lab, system, host, start, out)
 
 
 def missing_writes(site: Site, node: str, tally: dict[str, Any]) -> int:
     """Acknowledged writes the server lacks (every issued number was acknowledged)."""
-    assert tally["unacknowledged"] == [] and tally["acknowledged"] == tally["issued"], tally
-    first, last = int(tally["first_seq"]), int(tally["last_seq"])
-    return int(
-        site.sql(
-            node,
-            f"SELECT count(*) FROM generate_series({first}, {last}) s "  # noqa: S608  (integers)
-            "WHERE s NOT IN (SELECT seq FROM records)",
-        )
-    )
+    return workload_kit.missing_writes(site.sql, node, tally)
 
 
 def alpha_on_cloud(site: Site) -> int:

@@ -61,7 +61,12 @@ def test_a_workload_gets_a_server_on_its_lan_and_one_on_the_cloud(county: County
         {"bridge": "t0", "ipv4": "198.18.40.1/26", "ipv6": "2001:db8:0:4000::1/64"}
     ]
     routes = topology.nodes["core-rtr"]["static_routes"]
-    assert [r["prefix"] for r in routes] == ["198.18.40.0/26", "2001:db8:0:4000::/64"]
+    # The DR site's IPv6 block goes to its gateway; the deployed server's subnets to the cloud.
+    assert [r["prefix"] for r in routes] == [
+        "198.18.40.0/26",
+        "2001:db8:0:4000::/64",
+        "2001:db8:4000::/36",
+    ]
     config = core_config(topology, template_vars("lab"))
     assert "ip route 198.18.40.0/26 198.19.253.10" in config
     assert " redistribute static" in config
@@ -83,14 +88,17 @@ def test_without_a_deployed_server_only_the_source_runs(county: County) -> None:
     )
     assert "cgj-zhifa" in topology.nodes
     assert not [n for n, v in topology.nodes.items() if v["role"] == ROLE_CLOUD_SERVER]
-    assert "static_routes" not in topology.nodes["core-rtr"]
+    assert [r["prefix"] for r in topology.nodes["core-rtr"]["static_routes"]] == [
+        "2001:db8:4000::/36"  # the DR site's block only
+    ]
 
 
 @pytest.mark.parametrize(
     ("ref", "message"),
     [
         ("cgj/nothing", "cgj/nothing: no such system in cgj"),
-        ("gaj/zhian", "its department is not in the lab"),
+        ("gaj/zhian", "gaj/zhian: no such system in gaj"),
+        ("gaj/xueliang", "its department is not in the lab"),
         ("nope", "its department is not in the lab"),
     ],
 )

@@ -95,7 +95,8 @@ def test_default_lab_topology(sample: County) -> None:
     topology = build_topology(sample, plan_network(sample), DEFAULT_DEPARTMENTS)
     assert topology.bird == ("gaj",)
     assert list(topology.nodes)[:5] == ["core-rtr", "cgj-rtr", "gaj-rtr", "sfj-rtr", "zwfw-rtr"]
-    assert list(topology.nodes)[-1] == "cloud-gw"
+    # The two sites' gateways come last: the primary's cloud, then the DR region's.
+    assert list(topology.nodes)[-2:] == ["cloud-gw", "dr-gw"]
     hosts = topology.by_role("lan_host")
     assert len(hosts) == 9 and "gaj-police-h1" in hosts
     assert topology.namespace("gaj-rtr") == "gcl-lab-gaj-rtr" == namespace_prefix("lab") + "gaj-rtr"

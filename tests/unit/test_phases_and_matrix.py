@@ -182,7 +182,7 @@ def test_department_scope_and_ports(lab: Topology) -> None:
     ports = Ports(service=8443, internal=9000)
     checks = expected_checks(lab.nodes, {"alpha": "merged"}, ports=ports, department="alpha")
     nodes = {c.source for c in checks} | {c.target for c in checks}
-    assert nodes == {"alpha-office-h1", "alpha-rtr", "cloud-gw"}
+    assert nodes == {"alpha-office-h1", "alpha-rtr", "cloud-gw", "dr-gw"}
     assert {c.port for c in checks} == {None, 8443, 9000}
 
 
