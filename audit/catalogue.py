@@ -252,11 +252,16 @@ def check_network_default_deny(facts: Facts) -> Result:
     """From the extranet into every department LAN, nftables denies what it does not allow."""
     if facts.network is None:
         raise UnreadError("the routers were not read")
-    connected = [b for b in facts.network if b.phase != "legacy"]
+    return network_default_deny(facts.network)
+
+
+def network_default_deny(read: Sequence[Boundary]) -> Result:
+    """The verdict over the department routers' live rulesets (the network drift's reading)."""
+    connected = [b for b in read if b.phase != "legacy"]
     if not connected:
         return Verdict.NOT_APPLICABLE, {
             "reason": "no department router is connected to the extranet (all legacy)",
-            "routers": [b.router for b in facts.network],
+            "routers": [b.router for b in read],
         }
     failures: list[dict[str, Any]] = []
     held: list[dict[str, Any]] = []
