@@ -11,7 +11,8 @@ merge playbook, then `--runs` times each, in the same run:
   addresses, routes, services).
 
 Prints a Markdown row for docs/benchmarks.md with the SSH sessions per run, the findings
-(0 expected; 1000 added when a node could not be read) and the machine's load. The lab is torn down at the end.
+(0 expected; 1000 added when a node could not be read) and the machine's load. The lab
+is torn down at the end.
 
 Run: sudo .venv/bin/python bench/bench_audit_drift_network.py [--departments 10] [--runs 3]
 """
