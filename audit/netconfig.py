@@ -39,6 +39,7 @@ FRR_NOISE: Final = re.compile(
     r"^(?:Building configuration\.\.\.|Current configuration:|frr version .*|end|exit|"
     r"exit-address-family|exit-vrf|!.*)$"
 )
+FRR_BLOCK_ENDS: Final = frozenset({"exit", "exit-address-family", "exit-vrf"})
 OSPF_AREA_WORDS: Final = frozenset({"area"})
 BIRD_TOKEN: Final = re.compile(r'"[^"]*"|[{};,\[\]]|[^\s{};,\[\]"]+')
 BIRD_COMMENT: Final = re.compile(r"/\*.*?\*/|#[^\n]*", re.DOTALL)
@@ -96,10 +97,14 @@ def frr_statements(text: str) -> list[Statement]:
     lines = [line.rstrip() for line in text.splitlines()]
     for number, raw in enumerate(lines):
         stripped = raw.strip()
-        if not stripped or FRR_NOISE.match(stripped):
-            if stripped in ("exit", "exit-address-family", "exit-vrf") and stack:
+        if not stripped:
+            continue
+        if stripped in FRR_BLOCK_ENDS:
+            if stack:
                 stack.pop()
-            elif stripped.startswith("!") and not raw.startswith(" "):
+            continue
+        if FRR_NOISE.match(stripped):
+            if stripped.startswith("!") and not raw.startswith(" "):
                 stack.clear()  # a top-level `!` ends every block
             continue
         indent = len(raw) - len(raw.lstrip())
@@ -107,10 +112,11 @@ def frr_statements(text: str) -> list[Statement]:
             stack.pop()
         words = _frr_words(stripped)
         following = next((n for n in lines[number + 1 :] if n.strip()), "")
-        opens = len(following) - len(following.lstrip()) > indent and not FRR_NOISE.match(
-            following.strip()
-        )
-        if opens:
+        following_indent = len(following) - len(following.lstrip())
+        # A header opens a block when what follows is indented under it, or is the end of a
+        # block at its own indent (an empty block, which says nothing).
+        empty = following.strip() in FRR_BLOCK_ENDS and following_indent == indent
+        if empty or (following_indent > indent and not FRR_NOISE.match(following.strip())):
             stack.append((indent, words))
             continue
         statements.append((*(h for _, h in stack), words))
