@@ -66,6 +66,11 @@ CONTROL: Final = {
     "service": "8.1.4.4",
     "phase": "8.1.2.1",
 }
+# Each daemon's template in the netstate role and how its configuration is read.
+CONFIG_FILES: Final = {
+    "frr": ("frr.conf.j2", netconfig.frr_statements),
+    "bird": ("bird.conf.j2", netconfig.bird_statements),
+}
 HIGH: Final = frozenset({"frr", "bird", "bird protocols", "nftables"})
 WILDCARDS: Final = frozenset({"0.0.0.0", "*", "[::]", "::"})  # noqa: S104  (read, not bound)
 ANY: Final = "any address"
@@ -274,20 +279,32 @@ def _excerpt(statements: Sequence[Statement]) -> Any:
     return pick
 
 
-def compare_frr(node: _Node, state: dict[str, Any]) -> None:
-    """FRR's running configuration against the rendered frr.conf."""
-    facts = node.reading.facts or {}
-    output = _output(facts, "running_config")
-    rendered = render_role_template("frr.conf.j2", state, node.reading.variables)
-    desired = netconfig.frr_statements(rendered)
-    live = netconfig.frr_statements(output)
-    node.count("frr_statement", live, desired)
+def _compare_file(
+    node: _Node,
+    source: str,
+    output: str,
+    state: dict[str, Any],
+    command: str | None = None,
+) -> str:
+    """A daemon's configuration as read against the role's template rendered for the
+    phase, statement by statement; returns the rendering."""
+    template, parse = CONFIG_FILES[source]
+    rendered = render_role_template(template, state, node.reading.variables)
+    desired, live = parse(rendered), parse(output)
+    node.count(f"{source}_statement", live, desired)
     node.add(
-        "frr",
-        netconfig.compare_statements(desired, live, "frr"),
+        source,
+        netconfig.compare_statements(desired, live, source),
         output=output,
         excerpt=_excerpt(live),
+        command=command,
     )
+    return rendered
+
+
+def compare_frr(node: _Node, state: dict[str, Any]) -> None:
+    """FRR's running configuration against the rendered frr.conf."""
+    _compare_file(node, "frr", _output(node.reading.facts or {}, "running_config"), state)
 
 
 def compare_bird(node: _Node, state: dict[str, Any]) -> None:
@@ -296,16 +313,7 @@ def compare_bird(node: _Node, state: dict[str, Any]) -> None:
     facts = node.reading.facts or {}
     path = str(node.reading.variables.get("netstate_bird_config", "/etc/bird/bird.conf"))
     text = _output(facts, "bird_config")
-    rendered = render_role_template("bird.conf.j2", state, node.reading.variables)
-    desired, live = netconfig.bird_statements(rendered), netconfig.bird_statements(text)
-    node.count("bird_statement", live, desired)
-    node.add(
-        "bird",
-        netconfig.compare_statements(desired, live, "bird"),
-        output=text,
-        excerpt=_excerpt(live),
-        command=SOURCE["bird"].format(path=path),
-    )
+    rendered = _compare_file(node, "bird", text, state, SOURCE["bird"].format(path=path))
     shown = _output(facts, "bird_protocols")
     running = netconfig.bird_protocols(shown)
     declared = netconfig.bird_declared_protocols(rendered)
