@@ -130,11 +130,12 @@ def _ansible_inventory(path: Path) -> dict[str, Any]:
         inventory: dict[str, Any] = json.loads(result.stdout)
     except ValueError:
         inventory = {}
-    if result.returncode != 0 or not inventory.get("_meta", {}).get("hostvars"):
+    if result.returncode != 0 or "_meta" not in inventory:
         raise BadInputError(
-            f"inventory {path}: Ansible read no hosts from it ({result.stderr.strip()[-500:]}); "
+            f"inventory {path}: Ansible could not read it ({result.stderr.strip()[-500:]}); "
             "give a govcloud-rendered inventory's hosts.yml"
         )
+    inventory["_meta"].setdefault("hostvars", {})
     return inventory
 
 
@@ -270,6 +271,11 @@ def read(target: Target, *, only: Callable[[str, dict[str, Any]], bool] | None =
     inventory = _hardened(_ansible_inventory(target.inventory), target.inventory)
     readings = _audited(inventory, only)
     readings.target = target
+    if not readings.nodes and only is None:
+        raise BadInputError(
+            f"inventory {target.inventory} names no department router or LAN host (no "
+            "netstate_node of those roles): give an inventory govcloud rendered"
+        )
     collector = base64.b64encode(COLLECTOR.read_bytes()).decode()
     to_read = [r for r in readings.nodes.values() if not r.error]
     readings.sessions = len(to_read)
