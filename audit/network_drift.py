@@ -214,7 +214,7 @@ def listeners(listening: str) -> set[tuple[int, str]]:
         address = address.split("%")[0]
         if not port.isdigit():
             continue
-        shown = ANY if address in WILDCARDS else address.strip("[]")
+        shown = ANY if address in WILDCARDS else netconfig.canonical_word(address.strip("[]"))
         found.add((int(port), shown))
     return found
 
@@ -260,7 +260,9 @@ def compare_services(node: _Node, expected: Iterable[tuple[int, str]]) -> None:
 def management_listeners(node: Mapping[str, Any]) -> list[tuple[int, str]]:
     """sshd on the node's management addresses (and nowhere else)."""
     management = node["management"]
-    return [(SSH_PORT, address_of(management[f])) for f in ("ipv4", "ipv6")]
+    return [
+        (SSH_PORT, netconfig.canonical_word(address_of(management[f]))) for f in ("ipv4", "ipv6")
+    ]
 
 
 def management_addresses(node: Mapping[str, Any]) -> dict[str, list[str]]:
