@@ -269,7 +269,7 @@ def _print_drift(report: DriftReport, county: str) -> None:
     elif report.findings:
         out.print(f"[red]✗[/] {len(report.findings)} findings")
     else:
-        out.print("[green]✓[/] no drift: the live cloud matches what was approved")
+        out.print("[green]✓[/] no drift: what was read matches what was approved")
 
 
 @audit_app.command("drift")
