@@ -13,7 +13,8 @@ Normalisation rules (each one tested on outputs read from the lab, tests/unit/fi
 - FRR: comments (`!`), `exit`, `end`, the `Building configuration...` and `frr version`
   header lines are dropped; blocks are indentation; an OSPF area given as a number is its
   dotted form; IPv4 and IPv6 addresses and prefixes are written canonically; empty blocks
-  say nothing.
+  say nothing; `passive-interface IF` under `router ospf` is `ip ospf passive` under
+  `interface IF` (where FRR 8 shows it).
 - BIRD: comments (`#`, `/* */`) are dropped and whitespace is free; a block is
   `header { ... }`; a filter is a program, so its body is one statement (order matters);
   addresses are canonical.
@@ -119,8 +120,18 @@ def frr_statements(text: str) -> list[Statement]:
         if empty or (following_indent > indent and not FRR_NOISE.match(following.strip())):
             stack.append((indent, words))
             continue
-        statements.append((*(h for _, h in stack), words))
+        statements.append(_frr_equivalent((*(h for _, h in stack), words)))
     return statements
+
+
+def _frr_equivalent(statement: Statement) -> Statement:
+    """One spelling for settings FRR moves: `passive-interface IF` under `router ospf` is
+    shown by FRR 8 as `ip ospf passive` under `interface IF`."""
+    if len(statement) == 2 and statement[0] == "router ospf":
+        command, _, interface = statement[1].partition(" ")
+        if command == "passive-interface" and interface and interface != "default":
+            return (f"interface {interface}", "ip ospf passive")
+    return statement
 
 
 def _bird_tokens(text: str) -> list[str]:
