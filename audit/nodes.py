@@ -61,7 +61,6 @@ AUDITED_ROLES: Final = (ROLE_ROUTER, ROLE_HOST)
 # `netstate_*` paths the collector reads on a node, with the role's defaults.
 BIRD_CONFIG_VAR: Final = "netstate_bird_config"
 PINHOLES_VAR: Final = "netstate_nftables_dir"
-HOSTS_FILE_VAR: Final = "netstate_hosts_file"
 
 
 @dataclass(frozen=True)
@@ -157,9 +156,9 @@ def _hardened(inventory: dict[str, Any], path: Path) -> dict[str, Any]:
 
 def _request(reading: NodeReading) -> dict[str, Any]:
     """What the collector reads on this node: the phase's desired nftables for every phase
-    (the node's recorded phase picks one), FRR's or BIRD's configuration, /etc/hosts."""
+    (the node's recorded phase picks one), FRR's or BIRD's configuration."""
     variables = reading.variables
-    audit: dict[str, Any] = {"hosts_file": variables.get(HOSTS_FILE_VAR, "/etc/hosts")}
+    audit: dict[str, Any] = {"node": reading.name}
     if reading.role == ROLE_ROUTER:
         if reading.node["daemon"] == DAEMON_FRR:
             audit["frr"] = True

@@ -43,7 +43,7 @@ def read_file(path):
 
 def audit_facts(request, phase):
     """The running configurations the audit compares (nothing on the node is changed)."""
-    facts = {"hosts_file": read_file(request.get("hosts_file", "/etc/hosts"))}
+    facts = {}
     if request.get("frr"):
         facts["running_config"] = run("vtysh -c 'show running-config'")
     if request.get("bird_config"):

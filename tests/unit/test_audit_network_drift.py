@@ -89,7 +89,8 @@ def test_what_frr_prints_differently_is_not_drift() -> None:
     # Areas as numbers, addresses spelt long, blocks in another order, comments anywhere.
     blocks = text.split("!\n")
     reordered = "!\n".join([blocks[0], *reversed(blocks[1:])])
-    reordered = reordered.replace("area 0.0.0.0", "area 0").replace("\nexit\n", "\n ! a note\nexit\n")
+    reordered = reordered.replace("area 0.0.0.0", "area 0")
+    reordered = reordered.replace("\nexit\n", "\n ! a note\nexit\n")
     reordered = IPV6.sub(lambda m: ipaddress.ip_interface(m.group(0)).exploded.upper(), reordered)
     assert reordered != text
     data[frr]["facts"]["audit"]["running_config"]["out"] = reordered
@@ -194,7 +195,7 @@ def test_nftables_rules_added_and_reordered() -> None:
     accept = copy.deepcopy(ruleset["nftables"][positions[-1]])
     accept["rule"]["expr"] = [accept["rule"]["expr"][0], {"accept": None}]
     accept["rule"]["handle"] = 999
-    prefix = router_state(data[frr]["node"], Phase.MERGED)["protected4"][0]
+    prefix = router_state(data[frr]["node"], Phase.MERGED)["protected4"][-1]
     ruleset["nftables"].insert(positions[0], accept)
     _set_ruleset(data, frr, ruleset)
     found = only(drift(data))
