@@ -397,7 +397,7 @@ def _routes(facts: Mapping[str, Any]) -> list[Statement]:
     for route in facts.get("routes6", []):
         via = "from ra" if route.get("protocol") == "ra" else f"via {route.get('gateway')}"
         routes.append(("IPv6", f"default {via}"))
-    return routes
+    return sorted(set(routes))  # one default route per family, however many next hops
 
 
 def _host(node: _Node, router_phase: Phase | None) -> None:
