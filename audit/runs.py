@@ -69,6 +69,7 @@ class DriftRun:
     parts: tuple[str, ...] = (PART_CLOUD,)  # what was read: cloud, network, hosts
     boundaries: list[Boundary] | None = None  # department routers' rulesets, when read
     cloud_unreachable: bool = False
+    ssh_sessions: int = 0  # one per router and host read
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def compute_drift(
         report.coverage |= found.coverage
         report.unreachable = report.unreachable or found.unreachable
         report.seconds |= found.seconds
-        report.seconds["network_sessions"] = readings.sessions
+        run.ssh_sessions = readings.sessions
         run.boundaries = boundaries(readings)
         run.parts = (*run.parts, *requested)
     for part, reason in NOT_REQUESTED.items():
@@ -265,6 +266,7 @@ def record_drift(run: DriftRun, *, actor: str) -> dict[str, Any]:
     named: dict[str, Any] = {} if run.part == "cloud" else {"part": run.part}
     if run.parts != (PART_CLOUD,) and run.part == "cloud":
         named["parts"] = list(run.parts)
+        named["ssh_sessions"] = run.ssh_sessions
     document |= named
     document["report_sm3"] = digest(document)
     with registry_session() as session:

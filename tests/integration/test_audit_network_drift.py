@@ -141,7 +141,7 @@ def test_ten_runs_with_nothing_changed_find_nothing(lab: NetLab, env: dict[str, 
     code, document = drift(env)  # and the command itself, recorded in the audit log
     assert code == 0, document
     assert document["clean"] is True and document["findings"] == []
-    assert document["parts"] == ["network", "hosts"]
+    assert document["parts"] == ["network", "hosts"] and document["ssh_sessions"] == 6
     parts = {u["part"] for u in document["unchecked"]}
     assert "cloud" in parts  # --skip-cloud: listed as not requested, never as clean
     assert document["coverage"]["frr_statement"]["all"] > 0
