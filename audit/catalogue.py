@@ -268,7 +268,7 @@ def network_default_deny(read: Sequence[Boundary]) -> Result:
     for boundary in connected:
         if boundary.ruleset is None:
             failures.append({"router": boundary.router, "reason": "its ruleset was not read"})
-            continue
+            continue  # never compliant by omission
         for prefix in boundary.prefixes:
             denied, how = denied_by_default(boundary, prefix)
             row = {"router": boundary.router, "prefix": prefix, "rule": how}

@@ -74,6 +74,7 @@ CONFIG_FILES: Final = {
 HIGH: Final = frozenset({"frr", "bird", "bird protocols", "nftables"})
 WILDCARDS: Final = frozenset({"0.0.0.0", "*", "[::]", "::"})  # noqa: S104  (read, not bound)
 ANY: Final = "any address"
+UNREAD: Final = "not read"  # a boundary whose router could not be read
 
 
 @dataclass
@@ -549,12 +550,13 @@ def boundaries(readings: Readings) -> list[Boundary]:
         if reading.role != ROLE_ROUTER:
             continue
         facts = reading.facts or {}
-        ruleset = None
         try:
-            ruleset = json.loads(_output(facts, "nft_ruleset")) if reading.facts else None
             phase = phase_of(facts.get("phase"))
+            ruleset = json.loads(_output(facts, "nft_ruleset"))
         except (UnreadPartError, ValueError):
-            phase = Phase.LEGACY
+            # Not read is never "not connected": the item fails for this router, saying why.
+            found.append(Boundary(reading.name, UNREAD, "", (), None))
+            continue
         state = router_state(reading.node, phase)
         found.append(
             Boundary(

@@ -388,3 +388,13 @@ def test_frr_statements_follow_blocks_and_drop_noise() -> None:
         ("interface lo", "ip ospf area 0.0.0.0"),
         ("router ospf", "ospf router-id 198.18.156.3"),
     ]
+
+
+def test_a_boundary_not_read_fails_the_item_never_passes() -> None:
+    data = load("merged")
+    found = readings(data)
+    frr = node_named(data, ROLE_ROUTER, DAEMON_FRR)
+    found.nodes[frr].facts, found.nodes[frr].error = None, "SSH failed: Connection refused"
+    verdict, evidence = network_default_deny(boundaries(found))
+    assert verdict is Verdict.FAIL
+    assert evidence["failures"] == [{"router": frr, "reason": "its ruleset was not read"}]
