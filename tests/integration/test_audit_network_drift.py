@@ -41,6 +41,7 @@ from network.plan import plan_network
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "audit-network"
 LAB = "auditnet"
 DEPARTMENTS = ("sfj", "zwfw")
 BIRD = ("sfj",)
@@ -60,6 +61,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetLab]:
             "lab's management network): run them as root"
         )
     root = tmp_path_factory.mktemp("labs")
+    for old in ARTIFACTS.glob("*.json"):
+        old.unlink()
     lab = NetLab(root, LAB)
     county = load_county(REPO / "county")
     topology = build_topology(county, plan_network(county), DEPARTMENTS, lab=LAB, bird=BIRD)
@@ -98,6 +101,10 @@ def drift(env: dict[str, str], *extra: str) -> tuple[int, dict[str, Any]]:
         timeout=300,
     )
     assert result.returncode in {0, 1, 3}, result.stdout + result.stderr
+    # Keep every run's document for whoever reads a failure (test-artifacts/ is not versioned).
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    number = len(list(ARTIFACTS.glob("*.json"))) + 1
+    (ARTIFACTS / f"{number:02d}-drift-exit{result.returncode}.json").write_text(result.stdout)
     return result.returncode, dict(json.loads(result.stdout))
 
 
