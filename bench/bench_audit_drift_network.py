@@ -34,7 +34,7 @@ from lab.netlab.topology import build_topology, choose_departments
 from network.plan import plan_network
 
 REPO = Path(__file__).resolve().parents[1]
-LAB = "benchaudit"
+LAB = "benchaud"  # lab names are at most 8 characters
 
 
 def main() -> None:
