@@ -64,6 +64,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NetLab]:
     for old in ARTIFACTS.glob("*.json"):
         old.unlink()
     lab = NetLab(root, LAB)
+    if lab.ours():  # what a killed run left
+        lab.down()
     county = load_county(REPO / "county")
     topology = build_topology(county, plan_network(county), DEPARTMENTS, lab=LAB, bird=BIRD)
     lab.up(topology)
