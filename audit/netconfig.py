@@ -8,7 +8,7 @@ syntax. Comparing text would report all of that as drift. So each side is parsed
 (`("interface up0", "ip address 198.18.148.1/31")`). Two configurations mean the same when
 they hold the same statements; what is left over on either side is drift.
 
-Normalisation rules (each one tested on outputs read from the lab, tests/unit/fixtures/):
+Normalisation rules (each one tested on outputs read from the lab, tests/fixtures/network_drift/):
 
 - FRR: comments (`!`), `exit`, `end`, the `Building configuration...` and `frr version`
   header lines are dropped; blocks are indentation; an OSPF area given as a number is its
