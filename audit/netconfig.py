@@ -44,20 +44,6 @@ FRR_BLOCK_ENDS: Final = frozenset({"exit", "exit-address-family", "exit-vrf"})
 OSPF_AREA_WORDS: Final = frozenset({"area"})
 BIRD_TOKEN: Final = re.compile(r'"[^"]*"|[{};,\[\]]|[^\s{};,\[\]"]+')
 BIRD_COMMENT: Final = re.compile(r"/\*.*?\*/|#[^\n]*", re.DOTALL)
-# BIRD names a protocol without a name after its class and a counter (device1, radv1).
-BIRD_PROTOCOL_CLASSES: Final = {
-    "device": "device",
-    "direct": "direct",
-    "kernel": "kernel",
-    "static": "static",
-    "bgp": "bgp",
-    "radv": "radv",
-    "ospf": "ospf",
-    "babel": "babel",
-    "rip": "rip",
-    "bfd": "bfd",
-    "pipe": "pipe",
-}
 # `birdc show protocols` states: "down" is a protocol switched off (or failed for good);
 # "start" is one trying to connect (a BGP peer not there yet), which is health, not drift.
 BIRD_DOWN: Final = "down"
@@ -217,7 +203,8 @@ def bird_declared_protocols(text: str) -> dict[str, str]:
             declared[words[2]] = proto
         else:
             counters[proto] += 1
-            declared[f"{BIRD_PROTOCOL_CLASSES.get(proto, proto)}{counters[proto]}"] = proto
+            # BIRD names a protocol without a name after its class and a counter (device1).
+            declared[f"{proto}{counters[proto]}"] = proto
     return declared
 
 
