@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from audit.findings import DriftReport, FindingKind
 from audit.head import HeadCheck
+from audit.network_drift import Boundary, denied_by_default
 from cloud.inventory import SecurityGroupRule, Snapshot
 from govcloud.conventions import (
     ANY_PREFIX,
@@ -88,6 +89,7 @@ class Facts:
     head_max_age_days: float  # how old that head may be (GOVCLOUD_AUDIT_HEAD_MAX_AGE_DAYS)
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     unreadable: dict[str, str] = field(default_factory=dict)
+    network: Sequence[Boundary] | None = None  # department routers' rulesets, when read
 
     def projects(self) -> dict[str, str]:
         """The county's projects: ID → name."""
@@ -244,6 +246,34 @@ def check_no_any_any(facts: Facts) -> Result:
         if r.direction == "ingress" and not r.protocol and _from_any(r)
     ]
     return _verdict(failures, {"groups_checked": len(_ours(facts))})
+
+
+def check_network_default_deny(facts: Facts) -> Result:
+    """From the extranet into every department LAN, nftables denies what it does not allow."""
+    if facts.network is None:
+        raise UnreadError("the routers were not read")
+    return network_default_deny(facts.network)
+
+
+def network_default_deny(read: Sequence[Boundary]) -> Result:
+    """The verdict over the department routers' live rulesets (the network drift's reading)."""
+    connected = [b for b in read if b.phase != "legacy"]
+    if not connected:
+        return Verdict.NOT_APPLICABLE, {
+            "reason": "no department router is connected to the extranet (all legacy)",
+            "routers": [b.router for b in read],
+        }
+    failures: list[dict[str, Any]] = []
+    held: list[dict[str, Any]] = []
+    for boundary in connected:
+        if boundary.ruleset is None:
+            failures.append({"router": boundary.router, "reason": "its ruleset was not read"})
+            continue  # never compliant by omission
+        for prefix in boundary.prefixes:
+            denied, how = denied_by_default(boundary, prefix)
+            row = {"router": boundary.router, "prefix": prefix, "rule": how}
+            (held if denied else failures).append(row)
+    return _verdict(failures, {"denied_by_default": held, "source": "nft -j list ruleset"})
 
 
 def check_default_group_closed(facts: Facts) -> Result:
@@ -1045,6 +1075,17 @@ RULES: Final[tuple[Rule, ...]] = (
         "live security groups: no ingress rule opening every protocol to any address",
         check_no_any_any,
         needs="cloud",
+    ),
+    Rule(
+        "network-default-deny-boundary",
+        "8.1.3.2 a)",
+        "L3-ABS1-05",
+        BOUNDARY,
+        "部门网络边界默认拒绝 / department boundaries deny by default",
+        "each department router's live nftables ruleset: traffic from the extranet to each "
+        "LAN ends in a drop or reject unless a rule allows it",
+        check_network_default_deny,
+        needs="network",
     ),
     Rule(
         "no-stray-rules",

@@ -18,17 +18,18 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from audit import catalogue, head, ledger, suppressions
+from audit import catalogue, head, ledger, nodes, suppressions
 from audit.catalogue import Facts, Verdict
 from audit.drift import cloud_drift
 from audit.findings import DriftReport, sm3_hex
+from audit.network_drift import PART_HOSTS, PART_NETWORK, Boundary, boundaries, network_drift
 from audit.report import TREND_RUNS, render, trend
 from cloud import inventory
 from cloud.plan.run import collect_stacks, load_stacks, stack_region
 from desired.stack_settings import StackSettings, stack_county
 from govcloud import constants
 from govcloud.conventions import TAG_COUNTY, project_name
-from govcloud.errors import UnreachableError
+from govcloud.errors import BadInputError, UnreachableError
 from govcloud.files import write_files
 from govcloud.model import County
 from govcloud.registry import audit_log
@@ -40,11 +41,14 @@ from govcloud.settings import Settings, get_settings
 from govcloud.signin_policy import PortalPolicy
 from lab.localcloud.layout import default_cloud
 
-# Parts of the issue's drift not checked by this version: listed in every report as unchecked.
-NOT_YET_CHECKED: Final = (
-    {"part": "network", "reason": "router running configurations are not compared yet"},
-    {"part": "hosts", "reason": "host addresses, routes and services are not compared yet"},
-)
+# Parts a run was not asked to read: listed in its report as unchecked, never as clean.
+NOT_REQUESTED: Final = {
+    PART_NETWORK: "router running configurations: not requested (add --network with --lab NAME "
+    "or --inventory FILE)",
+    PART_HOSTS: "host addresses, routes and services: not requested (add --hosts with --lab "
+    "NAME or --inventory FILE)",
+}
+PART_CLOUD: Final = "cloud"
 STACK_NAMES: Final = ("primary", "dr")
 # How the audit reads the portal's sign-in policy: the command line passes `portal.policy`'s
 # reader in, since the audit and the portal do not import each other.
@@ -62,6 +66,25 @@ class DriftRun:
     snapshot: inventory.Snapshot | None
     management_prefixes: tuple[str, ...]
     part: str = "cloud"  # or "ledger" (`audit drift --ledger`)
+    parts: tuple[str, ...] = (PART_CLOUD,)  # what was read: cloud, network, hosts
+    boundaries: list[Boundary] | None = None  # department routers' rulesets, when read
+    cloud_unreachable: bool = False
+    ssh_sessions: int = 0  # one per router and host read
+
+
+@dataclass(frozen=True)
+class NodeRequest:
+    """Which node parts to read (`--network`, `--hosts`) and where the nodes are."""
+
+    network: bool
+    hosts: bool
+    target: nodes.Target | None
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The parts asked for, in the report's order."""
+        chosen = ((PART_NETWORK, self.network), (PART_HOSTS, self.hosts))
+        return tuple(p for p, wanted in chosen if wanted)
 
 
 @dataclass(frozen=True)
@@ -89,12 +112,62 @@ def county_object(county: County) -> str:
 
 
 def compute_drift(
-    stack: str | None, cloud: str | None, county_dir: Path | None, project_dir: Path
+    stack: str | None,
+    cloud: str | None,
+    county_dir: Path | None,
+    project_dir: Path,
+    node_request: NodeRequest | None = None,
+    *,
+    with_cloud: bool = True,
 ) -> DriftRun:
-    """Read the live cloud, run the stack program under mocks, compare; accepted drift applied.
+    """Read the live cloud, run the stack program under mocks, compare; with `node_request`
+    also the routers' running configurations and the hosts (`--network`, `--hosts`); accepted
+    drift applied to all of it.
 
-    `stack` is one stack name, or None for both, each in its region."""
+    `stack` is one stack name, or None for both, each in its region. `with_cloud=False`
+    leaves the cloud out (listed as not requested)."""
+    if node_request is not None and node_request.parts and node_request.target is None:
+        raise BadInputError(
+            "--network and --hosts read routers and hosts over SSH: give --lab NAME (a running "
+            "lab) or --inventory FILE (a govcloud-rendered inventory of a real site)"
+        )
     target = _target(cloud, county_dir, project_dir)
+    if with_cloud:
+        run = _cloud_drift(stack, target)
+    else:
+        run = DriftRun(
+            target.county,
+            target.cloud,
+            [],
+            DriftReport(),
+            None,
+            tuple(target.stacks["primary"].ops_management_prefixes),
+            parts=(),
+        )
+        run.report.unchecked.append({"part": PART_CLOUD, "reason": "not requested (--skip-cloud)"})
+    report = run.report
+    requested = node_request.parts if node_request is not None else ()
+    if requested and node_request is not None and node_request.target is not None:
+        readings = nodes.read(node_request.target)
+        found = network_drift(readings, network=node_request.network, hosts=node_request.hosts)
+        report.findings += found.findings
+        report.unchecked += found.unchecked
+        report.coverage |= found.coverage
+        report.unreachable = report.unreachable or found.unreachable
+        report.seconds |= found.seconds
+        run.ssh_sessions = readings.sessions
+        run.boundaries = boundaries(readings)
+        run.parts = (*run.parts, *requested)
+    for part, reason in NOT_REQUESTED.items():
+        if part not in requested:
+            report.unchecked.append({"part": part, "reason": reason})
+    with registry_session() as session:
+        suppressions.apply(report, suppressions.listing(session))
+    return run
+
+
+def _cloud_drift(stack: str | None, target: _Target) -> DriftRun:
+    """The cloud part: both stacks (or one), each in its region; no suppressions yet."""
     settings, stacks, county = target.settings, target.stacks, target.county
     chosen, config = target.cloud, target.config
     names = [stack] if stack else list(STACK_NAMES)
@@ -134,9 +207,6 @@ def compute_drift(
     report = cloud_drift(
         sides, read, county_code=county.code, departments=[d.code for d in county.departments]
     )
-    report.unchecked += [dict(item) for item in NOT_YET_CHECKED]
-    with registry_session() as session:
-        suppressions.apply(report, suppressions.listing(session))
     return DriftRun(
         county,
         chosen,
@@ -144,6 +214,7 @@ def compute_drift(
         report,
         whole,
         tuple(stacks["primary"].ops_management_prefixes),
+        cloud_unreachable=report.unreachable,
     )
 
 
@@ -192,7 +263,10 @@ def record_drift(run: DriftRun, *, actor: str) -> dict[str, Any]:
     report = run.report
     document = report.as_dict() | {"county": run.county.code, "cloud": run.cloud}
     # The cloud drift's document and record are as they always were; another part says so.
-    named = {} if run.part == "cloud" else {"part": run.part}
+    named: dict[str, Any] = {} if run.part == "cloud" else {"part": run.part}
+    if run.parts != (PART_CLOUD,) and run.part == "cloud":
+        named["parts"] = list(run.parts)
+        named["ssh_sessions"] = run.ssh_sessions
     document |= named
     document["report_sm3"] = digest(document)
     with registry_session() as session:
@@ -216,13 +290,35 @@ def record_drift(run: DriftRun, *, actor: str) -> dict[str, Any]:
     return document
 
 
+def _cloud_part(report: DriftReport) -> DriftReport:
+    """The cloud's findings only: the catalogue's drift items are about the cloud; the
+    network has its own item (default deny at department boundaries)."""
+    kept = [f for f in report.findings if not f.resource.startswith(("router ", "host "))]
+    return DriftReport(
+        findings=kept,
+        suppressed=report.suppressed,
+        coverage=report.coverage,
+        unchecked=report.unchecked,
+        unreachable=report.unreachable,
+    )
+
+
 def check(run: DriftRun, *, actor: str, portal: PolicyReader) -> tuple[dict[str, Any], int]:
     """Evaluate the catalogue on a drift run's facts; record it; its document and exit code."""
     settings = get_settings()
     unreadable: dict[str, str] = {}
-    if run.report.unreachable or run.snapshot is None:
+    if run.cloud_unreachable or run.snapshot is None:
         reasons = "; ".join(u["reason"] for u in run.report.unchecked if u["part"] == "cloud")
         unreadable = {"cloud": reasons, "drift": reasons}
+    network_unread = [
+        f"{u.get('resource', '')}: {u['reason']}"
+        for u in run.report.unchecked
+        if u["part"] == PART_NETWORK and PART_NETWORK in run.parts and run.report.unreachable
+    ]
+    if network_unread:
+        unreadable["network"] = "; ".join(network_unread)
+    # Not asked for is not unreachable: the item says so, the exit code does not.
+    not_read = {} if run.boundaries is not None else {"network": NOT_REQUESTED[PART_NETWORK]}
     with registry_session() as session:
         chain = audit_log.verify(session)
         first = session.execute(
@@ -232,7 +328,7 @@ def check(run: DriftRun, *, actor: str, portal: PolicyReader) -> tuple[dict[str,
         facts = Facts(
             county=run.county,
             snapshot=run.snapshot,
-            drift=None if unreadable else run.report,
+            drift=None if "cloud" in unreadable else _cloud_part(run.report),
             chain=chain,
             log_first={"seq": first.seq, "at": first.at} if first else None,
             log_actions=actions,
@@ -240,7 +336,8 @@ def check(run: DriftRun, *, actor: str, portal: PolicyReader) -> tuple[dict[str,
             management_prefixes=run.management_prefixes,
             head=head.latest_export(session, settings.audit_head_public_key),
             head_max_age_days=settings.audit_head_max_age_days,
-            unreadable=unreadable,
+            unreadable=not_read | unreadable,
+            network=run.boundaries,
         )
         items = catalogue.run(facts)
         verdicts = [i["verdict"] for i in items]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from audit import head, runs, suppressions
+from audit import head, nodes, runs, suppressions
 from audit.catalogue import Verdict
 from audit.findings import DriftReport
 from cli.cloud import CloudOption
@@ -30,6 +31,7 @@ from cli.kit import (
 from cli.stacks import ProjectDirOption, StackName
 from govcloud import constants
 from govcloud.errors import BadInputError
+from govcloud.settings import get_settings
 from portal.policy import portal_policy
 
 audit_app = typer.Typer(
@@ -47,6 +49,41 @@ StackOption = Annotated[
     ),
 ]
 VALUE_WIDTH = 40
+LabOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lab",
+        help="read the routers and hosts of this running lab (root: its management network)",
+        show_default=False,
+    ),
+]
+InventoryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--inventory",
+        help="read the routers and hosts of this govcloud-rendered inventory (a real site's) "
+        "[default: $ANSIBLE_INVENTORY, which `govcloud lab run` sets]",
+        show_default=False,
+    ),
+]
+
+
+def _node_request(
+    network: bool, hosts: bool, lab: str | None, inventory: Path | None
+) -> runs.NodeRequest | None:
+    """Which node parts to read, and where the nodes are (a lab, or an inventory)."""
+    if lab and inventory:
+        raise BadInputError("give --lab NAME or --inventory FILE, not both")
+    if not (network or hosts):
+        if lab or inventory:
+            raise BadInputError("--lab and --inventory say where to read: add --network, --hosts")
+        return None
+    target = None
+    if lab:
+        target = nodes.lab_target(get_settings().lab_root(), lab)
+    elif inventory or os.environ.get("ANSIBLE_INVENTORY"):
+        target = nodes.Target(Path(inventory or os.environ["ANSIBLE_INVENTORY"]))
+    return runs.NodeRequest(network, hosts, target)
 
 
 def _parse_time(text: str, option: str) -> dt.datetime:
@@ -228,11 +265,11 @@ def _print_drift(report: DriftReport, county: str) -> None:
             f"({s['reason']})"
         )
     if report.unreachable:
-        out.print("[red]✗[/] part of the cloud could not be read: nothing is reported clean")
+        out.print("[red]✗[/] a part could not be read: nothing is reported clean")
     elif report.findings:
         out.print(f"[red]✗[/] {len(report.findings)} findings")
     else:
-        out.print("[green]✓[/] no drift: the live cloud matches what was approved")
+        out.print("[green]✓[/] no drift: what was read matches what was approved")
 
 
 @audit_app.command("drift")
@@ -248,22 +285,56 @@ def audit_drift(  # noqa: PLR0917  (typer options)
             help="the portal's ledger against each department's live usage instead",
         ),
     ] = False,
+    network: Annotated[
+        bool,
+        typer.Option(
+            "--network",
+            help="also each router's running configuration (FRR, BIRD, "
+            "nftables) against its phase's rendering",
+        ),
+    ] = False,
+    hosts: Annotated[
+        bool,
+        typer.Option("--hosts", help="also each host's addresses, routes and services"),
+    ] = False,
+    lab: LabOption = None,
+    inventory: InventoryOption = None,
+    skip_cloud: Annotated[
+        bool,
+        typer.Option("--skip-cloud", help="with --network/--hosts: leave the cloud out"),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """What the live cloud holds against what was approved (the stacks, grants included).
 
     Per attribute, in each stack's region; resources nobody declared; each port's security
-    groups; coverage per kind. With --ledger: per department and resource, what the portal's
-    approved requests hold against what its project holds (primary region). Exit 0 clean,
-    1 findings, 3 a region that could not be read. Every run goes into the audit log with the
-    SM3 digest of its report.
+    groups; coverage per kind. With --network and --hosts, also each router's running
+    configuration and each host's addresses, routes and services against the phase it
+    records (read over SSH, host keys checked, from --lab or --inventory). With --ledger: per
+    department and resource, what the portal's approved requests hold against what its
+    project holds (primary region). Exit 0 clean, 1 findings, 3 a region or a node that could
+    not be read. Every run goes into the audit log with the SM3 digest of its report.
     """
     if ledger and stack is not None:
         raise BadInputError("--ledger compares the primary region's usage: leave out --stack")
+    if ledger and (network or hosts):
+        raise BadInputError("--ledger is a run of its own: leave out --network and --hosts")
+    if skip_cloud and not (network or hosts):
+        raise BadInputError("--skip-cloud leaves nothing to compare: add --network or --hosts")
+    if skip_cloud and (stack is not None or cloud is not None):
+        raise BadInputError("--skip-cloud reads no cloud: leave out --stack and --cloud")
+    request = _node_request(network, hosts, lab, inventory)
     run = (
         runs.compute_ledger_drift(cloud, county_dir, project_dir)
         if ledger
-        else runs.compute_drift(stack.value if stack else None, cloud, county_dir, project_dir)
+        else runs.compute_drift(
+            stack.value if stack else None,
+            cloud,
+            county_dir,
+            project_dir,
+            request,
+            with_cloud=not skip_cloud,
+        )
     )
     document = runs.record_drift(run, actor=actor())
     if as_json:
@@ -290,19 +361,23 @@ def _print_check(items: list[dict[str, Any]], county: str) -> None:
 
 
 @audit_app.command("check")
-def audit_check(
+def audit_check(  # noqa: PLR0917  (typer options)
     cloud: CloudOption = None,
     county_dir: CountyOption = None,
     project_dir: ProjectDirOption = Path(),
+    lab: LabOption = None,
+    inventory: InventoryOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The MLPS 2.0 level-3 catalogue (等保2.0 第三级), evaluated live: one item per rule, with
     its GB/T 22239-2019 clause, GB/T 28448-2019 test item, verdict and evidence.
 
     Exit 0 when every automated item is met, 1 when one is not (不符合 or 部分符合), 3 when
-    the cloud could not be read (its items are then 人工核查, never 符合).
+    the cloud could not be read (its items are then 人工核查, never 符合). With --lab or
+    --inventory the routers are read too (default deny at department boundaries).
     """
-    run = runs.compute_drift(None, cloud, county_dir, project_dir)
+    request = _node_request(bool(lab or inventory), bool(lab or inventory), lab, inventory)
+    run = runs.compute_drift(None, cloud, county_dir, project_dir, request)
     document, code = runs.check(run, actor=actor(), portal=portal_policy)
     if as_json:
         print_json(document)
@@ -313,11 +388,13 @@ def audit_check(
 
 
 @audit_app.command("report")
-def audit_report(
+def audit_report(  # noqa: PLR0917  (typer options)
     out_dir: Annotated[Path, typer.Option("--out", help="directory to write the report to")],
     cloud: CloudOption = None,
     county_dir: CountyOption = None,
     project_dir: ProjectDirOption = Path(),
+    lab: LabOption = None,
+    inventory: InventoryOption = None,
 ) -> None:
     """Drift and the catalogue, as one report: HTML (zh-CN first, English beside) and JSON.
 
@@ -325,7 +402,8 @@ def audit_report(
     from the audit log's earlier runs. Exit 3 when the cloud could not be read (the report is
     written and says so), else 0.
     """
-    run = runs.compute_drift(None, cloud, county_dir, project_dir)
+    request = _node_request(bool(lab or inventory), bool(lab or inventory), lab, inventory)
+    run = runs.compute_drift(None, cloud, county_dir, project_dir, request)
     digests, code = runs.report(run, out_dir, actor=actor(), portal=portal_policy)
     for name, digest in digests.items():
         out.print(f"wrote {out_dir / name} (SM3 {digest[:16]}…)")
