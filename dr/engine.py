@@ -14,7 +14,6 @@ a validation, or for dr-status the replication's state and lag.
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +27,7 @@ from dr.gate import ReplicationStatus, StackCheck, replication_problem
 from dr.targets import Scope, Target
 from govcloud.errors import BadInputError, GovcloudError
 from govcloud.registry.dr_state import DrillKind, DrillOutcome, Step, SystemState
-from govcloud.sites import Executor, Placement, secret_for
+from govcloud.sites import Executor, Placement, read_result, secret_for
 
 STATUS_PLAYBOOK: Final = "dr-status.yml"
 FALLBACK_PLAYBOOK: Final = "dr-failback.yml"
@@ -156,17 +155,6 @@ class DrillReport:
     def exit_code(self) -> int:
         """0 every target met, 1 one missed (or the drill fell back or stopped)."""
         return 0 if self.outcome is DrillOutcome.MET else 1
-
-
-def read_result(path: Path) -> dict[str, Any]:
-    """A playbook's result document ({} when it wrote none, or not JSON)."""
-    if not path.is_file():
-        return {}
-    try:
-        found = json.loads(path.read_text())
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
 
 
 @dataclass
@@ -299,7 +287,14 @@ class Engine:
     def _event(
         self, drill_id: int, system: str | None, step: Step | str, at: float, **detail: Any
     ) -> None:
-        store.add_events(self.sessions, drill_id, [(system, str(step), at, detail or None)])
+        store.add_events(
+            self.sessions, drill_id, [(system, str(step), at, detail or None)], actor=self.actor
+        )
+
+    def _clear_faults(self, drill_id: int) -> None:
+        cleared = self.site.faults.clear()
+        if cleared is not None:
+            self._event(drill_id, None, Step.FAULT_CLEARED, cleared)
 
     def _carry_out(
         self,
@@ -321,9 +316,7 @@ class Engine:
                 self._event(drill_id, None, Step.FAULT, fault_at, fault=fault.value)
             outcome = self._systems(drill_id, kind, runs, workdir, fault_at)
         finally:
-            cleared = self.site.faults.clear()
-            if cleared is not None:
-                self._event(drill_id, None, Step.FAULT_CLEARED, cleared)
+            self._clear_faults(drill_id)
             time.sleep(SETTLE_S)
         return outcome
 
@@ -345,6 +338,7 @@ class Engine:
                 self.sessions,
                 drill_id,
                 [(run.target.system, e["step"], e["at"], None) for e in play.events],
+                actor=self.actor,
             )
             if play.ok:
                 run.state = SERVED_AFTER[kind]
@@ -370,9 +364,7 @@ class Engine:
         returns to its primary where the primary is healthy (dr-failback.yml's precheck
         decides, after the fault is cleared); else the drill stops with each system's state
         as dr-status.yml reports it."""
-        cleared = self.site.faults.clear()
-        if cleared is not None:
-            self._event(drill_id, None, Step.FAULT_CLEARED, cleared)
+        self._clear_faults(drill_id)
         stopped = False
         for run in reversed(runs):
             if run.play is None:

@@ -28,6 +28,7 @@ from govcloud.registry.dr_state import (
     ACTION_DRILL_FINISHED,
     ACTION_DRILL_INTERRUPTED,
     ACTION_DRILL_STARTED,
+    ACTION_DRILL_STEP,
     ACTION_LOCK_RELEASED,
     ACTION_REPORT,
     DrillKind,
@@ -188,11 +189,18 @@ def begin(
 
 
 def add_events(
-    sessions: SessionFactory, drill_id: int, events: Iterable[tuple[str | None, str, float, Any]]
+    sessions: SessionFactory,
+    drill_id: int,
+    events: Iterable[tuple[str | None, str, float, Any]],
+    *,
+    actor: str,
 ) -> None:
-    """Append (system, step, unix time, detail) events to the drill's timeline."""
+    """Append (system, step, unix time, detail) events to the drill's timeline (audited)."""
+    listed = list(events)
+    if not listed:
+        return
     with sessions() as session, session.begin():
-        for system, step, at, detail in events:
+        for system, step, at, detail in listed:
             session.add(
                 DrDrillEvent(
                     drill_id=drill_id,
@@ -202,6 +210,13 @@ def add_events(
                     detail=detail,
                 )
             )
+        audit_log.record(
+            session,
+            actor=actor,
+            action=ACTION_DRILL_STEP,
+            object=drill_object(drill_id),
+            after={"steps": [{"system": s, "step": step, "at": at} for s, step, at, _ in listed]},
+        )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ lab's executor is `lab.workload.site.LabExecutor`; a real site's runs against it
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Mapping
@@ -46,3 +47,15 @@ def secret_for(root: Path, system: str) -> str:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_hex(SECRET_BYTES))
     return path.read_text().strip()
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """What a playbook wrote to its result file: a JSON object, or {} when it wrote none (or
+    something else), so a failed step reads as one without figures."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

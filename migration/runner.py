@@ -9,7 +9,6 @@ hosts), is rolled back at once: the source serves again, writable, with every co
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 
 from govcloud.errors import BadInputError
 from govcloud.registry.migration_state import MigrationMode, MigrationState
-from govcloud.sites import Executor, Placement, secret_for
+from govcloud.sites import Executor, Placement, read_result, secret_for
 from migration import journal
 from migration.lifecycle import (
     COLD_CUTOVER,
@@ -189,7 +188,7 @@ class Runner:
         code = self.execute(step.playbook, variables, secret, log)
         seconds = round(time.monotonic() - started, 3)
         outcome.log = str(log)
-        timings = _read_result(result_file) if code == 0 else {}
+        timings = read_result(result_file) if code == 0 else {}
         detail: dict[str, Any] = {"seconds": seconds, "exit": code, **timings}
         ok = code == 0
         # A failed step leaves the system in its `during` state (the next run repeats the
@@ -218,16 +217,6 @@ class Runner:
                 "; rolled back" if step in (CUTOVER, COLD_CUTOVER) else ""
             )
         return ok
-
-
-def _read_result(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _rows(figures: Any) -> int | None:

@@ -64,6 +64,7 @@ class SystemState(StrEnum):
 
 # What the drill engine records in the audit log (docs/dr.md); defined here, used everywhere.
 ACTION_DRILL_STARTED: Final = "dr.drill-started"
+ACTION_DRILL_STEP: Final = "dr.drill-step"  # the timeline's steps, as they are recorded
 ACTION_DRILL_FINISHED: Final = "dr.drill-finished"
 ACTION_DRILL_INTERRUPTED: Final = "dr.drill-interrupted"
 ACTION_LOCK_RELEASED: Final = "dr.lock-released"

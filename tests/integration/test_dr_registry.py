@@ -23,6 +23,7 @@ from govcloud.registry.dr_state import (
     ACTION_DRILL_FINISHED,
     ACTION_DRILL_INTERRUPTED,
     ACTION_DRILL_STARTED,
+    ACTION_DRILL_STEP,
     ACTION_LOCK_RELEASED,
     ACTION_REPORT,
     DrillKind,
@@ -104,6 +105,7 @@ def _run_drill(sessions: Callable[[], Session]) -> int:
             ("gaj/jingwu", Step.PROMOTED.value, T0 + 12.0, None),
             ("gaj/jingwu", Step.VALIDATED.value, T0 + 19.0, None),
         ],
+        actor=ACTOR,
     )
     store.finish(sessions, drill, results=[_result()], outcome=DrillOutcome.MET, actor=ACTOR)
     return drill
@@ -123,7 +125,9 @@ def test_a_drill_is_recorded_with_its_timeline_and_audited(
         last = last_drills(session)["gaj/jingwu"][1]
         assert (last.rpo_s, last.rto_s, last.lost_writes, last.level_met) == (1.25, 14.2, 250, 5)
         assert audit_log.verify(session).ok
-    assert _actions(sessions)[-2:] == [ACTION_DRILL_STARTED, ACTION_DRILL_FINISHED]
+    assert _actions(sessions)[-3:] == [
+        ACTION_DRILL_STARTED, ACTION_DRILL_STEP, ACTION_DRILL_FINISHED,
+    ]  # fmt: skip
 
 
 def test_a_second_drill_is_refused_naming_who_holds_the_lock_and_nothing_changes(
@@ -257,7 +261,7 @@ def test_a_drill_without_a_report_cannot_be_verified(sessions: Callable[[], Sess
 
 def test_events_keep_their_time_to_the_millisecond(sessions: Callable[[], Session]) -> None:
     drill = _begin(sessions)
-    store.add_events(sessions, drill, [("gaj/jingwu", "promoted", T0 + 0.123, None)])
+    store.add_events(sessions, drill, [("gaj/jingwu", "promoted", T0 + 0.123, None)], actor=ACTOR)
     with sessions() as session:
         event = session.execute(
             select(DrDrillEvent).where(DrDrillEvent.step == "promoted")
