@@ -42,9 +42,8 @@ dr_app = typer.Typer(
 )
 
 # The lab's DR site module (issue-15-lab builds it): placements prefixed `dr_`, and the
-# variable the DR role reads its secret from.
+# executor with the variable the DR role reads its secret from.
 LAB_SITE_MODULE = "dr.labsite"
-SECRET_ENV = "GOVCLOUD_DR_SECRET"  # noqa: S105  (the variable's name, not a secret)
 HISTORY_LIMIT = 50
 
 LabOption = Annotated[
@@ -80,19 +79,18 @@ def _lab_engine(sessions: sessionmaker[Session], lab_name: str) -> Engine:
     from dr import labdrill  # noqa: PLC0415  (keeps --help fast)
     from dr.engine import Engine, Site  # noqa: PLC0415
     from lab.netlab.manager import NetLab  # noqa: PLC0415
-    from lab.workload.site import LabExecutor  # noqa: PLC0415
 
     settings = get_settings()
     lab = NetLab(settings.lab_root(), lab_name)
     lab.state()  # a lab that is not up says so now (exit 2), before anything runs
-    # INTEGRATION (issue-15-lab): `dr.labsite.placement(lab, system)` builds each system's
-    # placement; imported by name until that module is merged.
+    # INTEGRATION (issue-15-lab): `dr.labsite` gives each system's placement and the
+    # executor; imported by name until that module is merged, then a plain import.
     labsite: Any = importlib.import_module(LAB_SITE_MODULE)
     return Engine(
         sessions=sessions,
         site=Site(
             placement=lambda system: labsite.placement(lab, system),
-            execute=LabExecutor(lab, SECRET_ENV),
+            execute=labsite.executor(lab),
             probe=labdrill.probe_factory(lab),
             faults=labdrill.LabFaults(lab),
         ),
@@ -271,19 +269,11 @@ def dr_status(
     if as_json:
         print_json(found)
         return
-    table = Table(title="灾备状态 DR status", box=box.SIMPLE_HEAD)
-    for column in (
-        "system",
-        "tier",
-        "replication",
-        "state",
-        "lag s",
-        "last drill",
-        "RPO",
-        "RTO",
-        "overdue",
-    ):
-        table.add_column(column)
+    table = Table(title="灾备状态 DR status", box=box.SIMPLE_HEAD, pad_edge=False)
+    columns = ("system", "tier", "replication", "state", "lag s", "last drill", "RPO", "RTO")
+    for column in (*columns, "overdue"):
+        # Names and tokens stay whole; the state (free text from the site) wraps.
+        table.add_column(column, no_wrap=column != "state")
     for row in found["systems"]:
         last = row["last_drill"] or {}
         table.add_row(

@@ -20,6 +20,7 @@ from typing import Any, Final
 from dr.engine import FaultKind, Probe
 from dr.targets import Target
 from govcloud.errors import BadInputError, UnreachableError
+from govcloud.model import SiteRole
 from govcloud.sites import Placement
 from lab.netlab.manager import NetLab
 from network.phases import ROLE_HOST
@@ -32,11 +33,11 @@ PROBE_MAX_S: Final = 3600.0
 PROBE_STOP_TIMEOUT_S: Final = 180.0  # the client drains writes in flight for up to 60 s
 STARTED_WAIT_S: Final = 1.0
 
-# INTEGRATION (issue-15-lab): the lab's DR faults, as `NetLab.fault(target, kind)` will take
-# them: the primary site's link to the extranet core cut (target: the site), and a system's
-# database killed on its primary (target: the system). Adjust the names here when merging.
-LAB_FAULTS: Final = {FaultKind.SITE: "cut-site", FaultKind.DATABASE: "kill-database"}
-PRIMARY_SITE_TARGET: Final = "primary"
+# The lab's DR faults as `NetLab.fault(target, kind)` takes them (issue-15-lab, docs/lab.md):
+# the primary site's link to the extranet core cut (target: the site's role), and a system's
+# database killed on its primary-site server (target: the system).
+LAB_FAULTS: Final = {FaultKind.SITE: "cut-from-extranet", FaultKind.DATABASE: "kill-database"}
+PRIMARY_SITE_TARGET: Final = SiteRole.PRIMARY.value
 
 
 def client_host(lab: NetLab, department: str) -> str:
@@ -140,30 +141,33 @@ class LabProbe:
 
 
 class LabFaults:
-    """The lab's faults for a failover drill, remembered so they are cleared exactly once."""
+    """The lab's faults for a failover drill. Clearing restores the site's link; a killed
+    database is left down: `dr-failback.yml` recovers that server (pg_rewind) before the
+    system returns, and starting it again beforehand would give the old primary back its
+    role while the DR site serves."""
 
     def __init__(self, lab: NetLab) -> None:
         self.lab = lab
-        self.injected: list[tuple[str, str]] = []
+        self.cut: list[str] = []
 
     def inject(self, kind: FaultKind, placements: Sequence[Placement]) -> float:
         """Cut the primary site, or kill each system's database on its primary."""
         fault = LAB_FAULTS[kind]
-        targets = (
-            [PRIMARY_SITE_TARGET] if kind is FaultKind.SITE else [p.system for p in placements]
-        )
-        for target in targets:
-            self.lab.fault(target, fault)  # INTEGRATION (issue-15-lab): see LAB_FAULTS
-            self.injected.append((target, fault))
+        if kind is FaultKind.SITE:
+            self.lab.fault(PRIMARY_SITE_TARGET, fault)
+            self.cut.append(PRIMARY_SITE_TARGET)
+        else:
+            for placement in placements:
+                self.lab.fault(placement.system, fault)
         return time.time()
 
     def clear(self) -> float | None:
-        """Restore what was cut (a killed database stays down: failback rebuilds it)."""
-        if not self.injected:
+        """Bring the cut site's link up again (nothing when none was cut)."""
+        if not self.cut:
             return None
-        for target, fault in self.injected:
-            self.lab.fault(target, fault, clear=True)
-        self.injected.clear()
+        for site in self.cut:
+            self.lab.fault(site, LAB_FAULTS[FaultKind.SITE], clear=True)
+        self.cut.clear()
         return time.time()
 
 
