@@ -112,6 +112,7 @@ def _drill(
     as_json: bool,
 ) -> None:
     from dr import report, stackside, store, targets  # noqa: PLC0415
+    from dr.engine import refused  # noqa: PLC0415
 
     with _registry() as sessions:
         with sessions() as session:
@@ -119,6 +120,9 @@ def _drill(
         stack = stackside.load(project_dir, county_option)
         chosen = targets.select(stack.county, targets.replicated(stack.outputs), scope)
         check = stackside.check(stack, cloud)
+        drifted = check.problem()
+        if drifted is not None:  # refused before the site is asked anything
+            raise refused(kind, [drifted])
         engine = _lab_engine(sessions, lab)
         extra = {} if fault is None else {"fault": fault}
         done = engine.drill(kind, scope, chosen, check, **extra)

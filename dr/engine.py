@@ -224,9 +224,7 @@ class Engine:
                 if (p := replication_problem(t.policy, statuses[t.system], now)) is not None
             ]
         if problems:
-            raise store.DrillRefusedError(
-                f"the {kind.value} drill is refused: " + "; ".join(problems)
-            )
+            raise refused(kind, problems)
         return {
             "stack": stack.as_dict(),
             "replication": {s: status.as_dict() for s, status in statuses.items()},
@@ -464,6 +462,11 @@ class Engine:
             state=run.state.value,
             detail=detail,
         )
+
+
+def refused(kind: DrillKind, problems: Sequence[str]) -> store.DrillRefusedError:
+    """The refusal of a drill, with every reason the gate found (exit 2)."""
+    return store.DrillRefusedError(f"the {kind.value} drill is refused: " + "; ".join(problems))
 
 
 def _probe_summary(tally: Mapping[str, Any]) -> dict[str, Any]:
