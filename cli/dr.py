@@ -242,6 +242,37 @@ def dr_failback(  # noqa: PLR0917  (typer options)
     )
 
 
+@dr_app.command("setup")
+def dr_setup(  # noqa: PLR0917  (typer options)
+    system: SystemOption = None,
+    department: DepartmentOption = None,
+    tier: TierOption = None,
+    lab: LabOption = "lab",
+    county_option: CountyOption = None,
+    project_dir: ProjectDirOption = Path(),
+    as_json: JsonOption = False,
+) -> None:
+    """Set replication up for the systems the DR stack replicates (dr-setup.yml, idempotent),
+    each with the replication password the drills use (kept 0600 under the state directory)."""
+    from dr import stackside, targets  # noqa: PLC0415
+
+    scope = _scope(system, department, tier)
+    stack = stackside.load(project_dir, county_option)
+    chosen = targets.select(stack.county, targets.replicated(stack.outputs), scope)
+    with _registry() as sessions:
+        done = _lab_engine(sessions, lab).setup(chosen)
+    if as_json:
+        print_json({"systems": done})
+    else:
+        for row in done:
+            mark = "[green]✓[/]" if row["ok"] else "[red]✗[/]"
+            out.print(
+                f"{mark} {row['system']}: {row['playbook']} (exit {row['exit']}); {row['log']}"
+            )
+    if not all(row["ok"] for row in done):
+        raise typer.Exit(constants.EXIT_FINDINGS)
+
+
 @dr_app.command("status")
 def dr_status(
     lab: Annotated[

@@ -30,6 +30,7 @@ from govcloud.registry.dr_state import DrillKind, DrillOutcome, Step, SystemStat
 from govcloud.sites import Executor, Placement, read_result, secret_for
 
 STATUS_PLAYBOOK: Final = "dr-status.yml"
+SETUP_PLAYBOOK: Final = "dr-setup.yml"
 FALLBACK_PLAYBOOK: Final = "dr-failback.yml"
 PLAYBOOKS: Final = {
     DrillKind.TEST: "dr-test.yml",
@@ -186,6 +187,23 @@ class Engine:
         started = time.time()
         code = self.site.execute(playbook, variables, secret, log)
         return Play(code, read_result(result_file), started, time.time(), log)
+
+    def setup(self, targets: Sequence[Target]) -> list[dict[str, Any]]:
+        """Set each target's replication up (dr-setup.yml, idempotent) with the secret the
+        drills use later, so the password the standby was given is the one they hand on."""
+        with self.sessions() as session:
+            store.check_free(session)  # a drill's systems are not reconfigured under it
+        workdir = self.root / "setup"
+        workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        done = []
+        for target in targets:
+            play = self.play(SETUP_PLAYBOOK, self.site.placement(target.system), workdir)
+            detail = {"exit": play.code, "log": str(play.log), "playbook": SETUP_PLAYBOOK}
+            store.record_setup(
+                self.sessions, target.system, ok=play.code == 0, detail=detail, actor=self.actor
+            )
+            done.append({"system": target.system, "ok": play.code == 0, **detail})
+        return done
 
     # -- the gate ----------------------------------------------------------------------------
     def statuses(self, targets: Sequence[Target]) -> dict[str, ReplicationStatus]:

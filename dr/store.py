@@ -31,6 +31,7 @@ from govcloud.registry.dr_state import (
     ACTION_DRILL_STEP,
     ACTION_LOCK_RELEASED,
     ACTION_REPORT,
+    ACTION_SETUP,
     DrillKind,
     DrillOutcome,
     Step,
@@ -323,6 +324,20 @@ def unlock(sessions: SessionFactory, drill_id: int, *, actor: str, reason: str) 
             after={"reason": reason},
         )
         _interrupt(session, lock, actor, reason)
+
+
+def record_setup(
+    sessions: SessionFactory, system: str, *, ok: bool, detail: Mapping[str, Any], actor: str
+) -> None:
+    """Audit one system's replication setup (there is no drill row: nothing was drilled)."""
+    with sessions() as session, session.begin():
+        audit_log.record(
+            session,
+            actor=actor,
+            action=ACTION_SETUP,
+            object=f"dr/system/{system}",
+            after={"ok": ok, **detail},
+        )
 
 
 def events(session: Session, drill_id: int) -> list[DrDrillEvent]:

@@ -145,14 +145,18 @@ class LoopbackExecutor:
         }
         self.fault_at: float | None = None
         self.ran: list[str] = []
+        self.secrets: set[str] = set()
 
     def __call__(self, playbook: str, variables: Mapping[str, Any], secret: str, log: Path) -> int:
         """Run one 'playbook'; 0 when it succeeded."""
         assert len(secret) >= 32 and secret not in json.dumps(dict(variables))
+        self.secrets.add(secret)
         self.ran.append(playbook)
         result = Path(variables["dr_result_file"])
-        if playbook == "dr-status.yml":
-            document: dict[str, Any] = {"system": SYSTEM, **self.status}
+        if playbook == "dr-setup.yml":
+            document: dict[str, Any] = {"playbook": playbook, "system": SYSTEM}
+        elif playbook == "dr-status.yml":
+            document = {"system": SYSTEM, **self.status}
         elif playbook == "dr-failover.yml":
             document = self._failover()
         elif playbook == "dr-failback.yml":

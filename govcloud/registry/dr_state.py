@@ -63,6 +63,7 @@ class SystemState(StrEnum):
 
 
 # What the drill engine records in the audit log (docs/dr.md); defined here, used everywhere.
+ACTION_SETUP: Final = "dr.setup"  # replication set up (dr-setup.yml) with the engine's secret
 ACTION_DRILL_STARTED: Final = "dr.drill-started"
 ACTION_DRILL_STEP: Final = "dr.drill-step"  # the timeline's steps, as they are recorded
 ACTION_DRILL_FINISHED: Final = "dr.drill-finished"

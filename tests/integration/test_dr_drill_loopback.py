@@ -171,8 +171,12 @@ def test_a_failover_drill_is_gated_locked_measured_recorded_and_reported(
 ) -> None:
     executor = LoopbackExecutor(system, lag_s=LAG_S)
     drills = _engine(sessions, system, executor, tmp_path / "dr")
+    assert drills.setup([TARGET])[0]["ok"]
     done = drills.drill(DrillKind.FAILOVER, SCOPE, [TARGET], IN_SYNC, fault=FaultKind.DATABASE)
-    assert executor.ran == ["dr-status.yml", "dr-failover.yml"]
+    assert executor.ran == ["dr-setup.yml", "dr-status.yml", "dr-failover.yml"]
+    assert len(executor.secrets) == 1  # the password replication was set up with, every time
+    secret_file = tmp_path / "dr" / "secrets" / "gaj-jingwu"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
     assert done.outcome is DrillOutcome.MET and done.exit_code == 0
     result = done.results[0]
     assert result.state == SystemState.DR_SITE.value and result.met
@@ -200,6 +204,10 @@ def test_a_failover_drill_is_gated_locked_measured_recorded_and_reported(
             select(AuditEntry.after).where(AuditEntry.action == "dr.report")
         ).scalar_one()
         assert logged["files_sm3"] == digests
+        setup = session.execute(
+            select(AuditEntry.after).where(AuditEntry.action == "dr.setup")
+        ).scalar_one()
+        assert setup["ok"] and setup["playbook"] == "dr-setup.yml"
     # Served at the DR site now: another failover is refused until it fails back.
     with pytest.raises(store.DrillRefusedError, match="fail back first"):
         drills.drill(DrillKind.FAILOVER, SCOPE, [TARGET], IN_SYNC)
