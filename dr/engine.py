@@ -26,7 +26,7 @@ from dr import levels, measure, store
 from dr.gate import ReplicationStatus, StackCheck, replication_problem
 from dr.targets import Scope, Target
 from govcloud.errors import BadInputError, GovcloudError
-from govcloud.registry.dr_state import DrillKind, DrillOutcome, Step, SystemState
+from govcloud.registry.dr_state import DrillKind, DrillOutcome, Step, SystemState, last_drills
 from govcloud.sites import Executor, Placement, read_result, secret_for
 
 STATUS_PLAYBOOK: Final = "dr-status.yml"
@@ -47,6 +47,8 @@ SERVED_AFTER: Final = {
 }
 # Writes flow this long before the drill acts, and after it ends, so the client has
 # acknowledgements on both sides of any outage (an outage is a gap between two of them).
+# Where a drill may leave a system away from its primary: only a failback starts from there.
+AWAY: Final = frozenset({SystemState.DR_SITE.value, SystemState.STOPPED.value})
 WARMUP_S: Final = 3.0
 SETTLE_S: Final = 3.0
 RESULT_FILE: Final = "result.json"
@@ -223,15 +225,17 @@ class Engine:
         the DR region drifted, a replication is broken or lags, or a system is not where the
         kind starts from."""
         problems = [p for p in [stack.problem()] if p]
-        where = self.where(targets)
-        starts_from = SystemState.DR_SITE if kind is DrillKind.FAILBACK else SystemState.PRIMARY
-        for target in targets:
-            if where[target.system] is not starts_from:
-                problems.append(
-                    f"{target.system}: served at {where[target.system].value}; a {kind.value} "
-                    f"starts from {starts_from.value}"
-                    + (" (fail back first)" if starts_from is SystemState.PRIMARY else "")
-                )
+        if kind is not DrillKind.FAILBACK:
+            # A failback starts from wherever a drill left the system (dr-failback.yml's
+            # precheck judges); every other kind from the primary serving.
+            where = self.where(targets)
+            problems += [
+                f"{t.system}: left at {where[t.system].value} by drill {drill}; a {kind.value} "
+                "starts from the primary serving (fail back first)"
+                for t in targets
+                if t.system in where
+                for drill in [self.last_drill(t.system)]
+            ]
         statuses: dict[str, ReplicationStatus] = {}
         if not problems and kind is not DrillKind.FAILBACK:
             statuses = self.statuses(targets)
@@ -249,17 +253,21 @@ class Engine:
         }
 
     def where(self, targets: Sequence[Target]) -> dict[str, SystemState]:
-        """Where each target is served, by the registry's last drill of it."""
-        from govcloud.registry.dr_state import last_drills  # noqa: PLC0415
-
+        """The targets a finished drill left away from their primary (at the DR site, or
+        stopped halfway), by the registry's last drill of each."""
         with self.sessions() as session:
             last = last_drills(session)
         return {
             t.system: SystemState(last[t.system][1].state)
-            if t.system in last and last[t.system][1].state == SystemState.DR_SITE.value
-            else SystemState.PRIMARY
             for t in targets
+            if t.system in last and last[t.system][1].state in AWAY
         }
+
+    def last_drill(self, system: str) -> int | None:
+        """The number of the last finished drill of a system."""
+        with self.sessions() as session:
+            found = last_drills(session).get(system)
+        return None if found is None else found[0].id
 
     # -- the drill ---------------------------------------------------------------------------
     def drill(
