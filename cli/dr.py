@@ -126,8 +126,6 @@ def _drill(
         engine = _lab_engine(sessions, lab)
         extra = {} if fault is None else {"fault": fault}
         done = engine.drill(kind, scope, chosen, check, **extra)
-        report.write(sessions, done.drill, engine.root / "drills" / str(done.drill) / "report",
-                     actor=engine.actor)  # fmt: skip
         with sessions() as session:
             document = report.document(session, done.drill)
     _print_drill(document, done, as_json)

@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from dr import levels, measure, store
+from dr import levels, measure, report, store
 from dr.gate import ReplicationStatus, StackCheck, replication_problem
 from dr.targets import Scope, Target
 from govcloud.errors import BadInputError, GovcloudError
@@ -306,7 +306,13 @@ class Engine:
             store.finish(
                 self.sessions, drill_id, results=results, outcome=outcome, actor=self.actor
             )
+            # Every drill that began has its report, a stopped one too: it is the evidence.
+            report.write(self.sessions, drill_id, self.report_dir(drill_id), actor=self.actor)
         return DrillReport(drill_id, kind, outcome, results)
+
+    def report_dir(self, drill_id: int) -> Path:
+        """Where a drill's report is written."""
+        return self.root / "drills" / str(drill_id) / "report"
 
     def _event(
         self, drill_id: int, system: str | None, step: Step | str, at: float, **detail: Any

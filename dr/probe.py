@@ -1,6 +1,6 @@
 """The drill's probe: the numbering client on the drill's clock, and the writes a server lacks.
 
-    python -m dr.probe load URL --rate 200 --seconds 600 --stop-file F --out F
+    python -m dr.probe load URL --rate 200 --seconds 600 --stop-file F [--drain S] --out F
     python -m dr.probe missing URL --tally F
 
 `load` runs `lab.workload.client` in this process and adds `started_at`, the wall-clock time
@@ -31,10 +31,17 @@ STATS_PAUSE_S: Final = 0.5
 Counter = Callable[[int, int], int]
 
 
-def load(url: str, *, rate: float, seconds: float, stop_file: Path | None) -> dict[str, Any]:
+def load(
+    url: str,
+    *,
+    rate: float,
+    seconds: float,
+    stop_file: Path | None,
+    drain: float = client.DRAIN_S,
+) -> dict[str, Any]:
     """The client's tally with the wall-clock time its relative times count from."""
     started_at = time.time()
-    tally = client.run(url, rate=rate, seconds=seconds, stop_file=stop_file)
+    tally = client.run(url, rate=rate, seconds=seconds, stop_file=stop_file, drain=drain)
     return {"started_at": round(started_at, 3), "url": url, **tally}
 
 
@@ -118,6 +125,7 @@ def main() -> None:
     run.add_argument("--rate", type=float, default=200.0)
     run.add_argument("--seconds", type=float, default=600.0)
     run.add_argument("--stop-file", type=Path)
+    run.add_argument("--drain", type=float, default=client.DRAIN_S)
     run.add_argument("--out", type=Path)
     lack = commands.add_parser("missing")
     lack.add_argument("url")
@@ -127,9 +135,14 @@ def main() -> None:
     if args.command == "load":
         if args.rate <= 0 or args.seconds <= 0:
             parser.error("--rate and --seconds must be positive")
-        _write(
-            args.out, load(args.url, rate=args.rate, seconds=args.seconds, stop_file=args.stop_file)
+        tally = load(
+            args.url,
+            rate=args.rate,
+            seconds=args.seconds,
+            stop_file=args.stop_file,
+            drain=args.drain,
         )
+        _write(args.out, tally)
     else:
         _write(args.out, missing(args.url, json.loads(args.tally.read_text())))
 

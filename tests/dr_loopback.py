@@ -27,6 +27,7 @@ from ports import free_port
 from dr import probe as dr_probe
 from dr.engine import FaultKind
 from dr.targets import Target
+from govcloud.errors import UnreachableError
 from govcloud.sites import Placement
 from lab.workload import schema
 
@@ -132,8 +133,16 @@ class LoopbackExecutor:
     """dr-status.yml and dr-failover.yml as this site carries them out, writing the JSON the
     playbooks write to `dr_result_file`."""
 
-    def __init__(self, system: LoopbackSystem, *, lag_s: float, validation_ok: bool = True):
+    def __init__(
+        self,
+        system: LoopbackSystem,
+        *,
+        lag_s: float,
+        validation_ok: bool = True,
+        unreachable: str | None = None,
+    ):
         self.system = system
+        self.unreachable = unreachable  # a playbook whose run finds the site unreachable
         self.lag_s = lag_s
         self.validation_ok = validation_ok
         self.status: dict[str, Any] = {
@@ -152,6 +161,8 @@ class LoopbackExecutor:
         assert len(secret) >= 32 and secret not in json.dumps(dict(variables))
         self.secrets.add(secret)
         self.ran.append(playbook)
+        if playbook == self.unreachable:
+            raise UnreachableError(f"{playbook}: the management network is down")
         result = Path(variables["dr_result_file"])
         if playbook == "dr-setup.yml":
             document: dict[str, Any] = {"playbook": playbook, "system": SYSTEM}
@@ -210,7 +221,8 @@ class LoopbackProbe:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dr.probe", "load", self.system.url, "--rate", "100",
-             "--seconds", "300", "--stop-file", str(self.stop_file), "--out", str(self.out)],
+             "--seconds", "300", "--stop-file", str(self.stop_file), "--drain", "5",
+             "--out", str(self.out)],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
 

@@ -33,6 +33,7 @@ from dr.engine import Engine as DrillEngine
 from dr.engine import FaultKind, Site
 from dr.gate import StackCheck
 from dr.targets import Scope, Target
+from govcloud.errors import UnreachableError
 from govcloud.model import DrPolicy, Tier
 from govcloud.registry import audit_log, db
 from govcloud.registry.dr_state import DrillKind, DrillOutcome, SystemState
@@ -189,8 +190,9 @@ def test_a_failover_drill_is_gated_locked_measured_recorded_and_reported(
     # The span they cover, on the client's schedule (a loaded machine lags it a little).
     assert result.rpo_s is not None and 0.5 * LAG_S <= result.rpo_s <= 1.5 * LAG_S
     assert result.rto_s is not None and 0.1 < result.rto_s < 20
-    digests = report.write(sessions, done.drill, tmp_path / "report", actor="ops:wang")
-    written = json.loads((tmp_path / "report" / "report.json").read_text())
+    # The engine wrote the report as the drill ended.
+    written = json.loads((drills.report_dir(done.drill) / "report.json").read_text())
+    assert written["report"] == str(drills.report_dir(done.drill) / "report.html")
     steps = [e["step"] for e in written["timeline"]]
     for step in ("decision", "probe_started", "fault", "detected", "promoted", "validated"):
         assert step in steps
@@ -203,7 +205,12 @@ def test_a_failover_drill_is_gated_locked_measured_recorded_and_reported(
         logged = session.execute(
             select(AuditEntry.after).where(AuditEntry.action == "dr.report")
         ).scalar_one()
-        assert logged["files_sm3"] == digests
+        row = session.get(DrDrill, done.drill)
+        assert row is not None
+        assert logged["files_sm3"] == {
+            "report.html": row.report_sm3,
+            "report.json": row.report_json_sm3,
+        }
         setup = session.execute(
             select(AuditEntry.after).where(AuditEntry.action == "dr.setup")
         ).scalar_one()
@@ -271,3 +278,22 @@ def test_a_failover_whose_validation_fails_falls_back_to_the_healthy_primary(
     # Back on the primary, resynchronised with what the copy took: nothing acknowledged is lost.
     assert result.lost_writes == 0
     assert "the playbook's validation failed" in result.detail["measurement"]["why"]
+
+
+@pytest.mark.usefixtures("quick")
+def test_a_drill_cut_short_is_recorded_stopped_with_its_report_and_frees_the_lock(
+    sessions: Callable[[], Session], system: LoopbackSystem, tmp_path: Path
+) -> None:
+    executor = LoopbackExecutor(system, lag_s=LAG_S, unreachable="dr-failover.yml")
+    drills = _engine(sessions, system, executor, tmp_path / "dr")
+    with pytest.raises(UnreachableError, match="management network is down"):
+        drills.drill(DrillKind.FAILOVER, SCOPE, [TARGET], IN_SYNC)
+    with sessions() as session:
+        drill = session.execute(select(DrDrill)).scalar_one()
+        assert drill.outcome == DrillOutcome.STOPPED.value and drill.finished_at is not None
+        assert report.verify(session, drill.id)["ok"]
+        store.check_free(session)  # the lock is free again
+        assert audit_log.verify(session).ok
+    written = json.loads((drills.report_dir(drill.id) / "report.json").read_text())
+    assert written["systems"][0]["met"] is False
+    assert written["systems"][0]["state"] == SystemState.NOT_RUN.value
