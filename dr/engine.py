@@ -417,13 +417,15 @@ class Engine:
                 continue
             stopped = True
             run.state = SystemState.STOPPED
-            with contextlib.suppress(Exception):
+            run.notes.append(
+                f"stopped: {FALLBACK_PLAYBOOK} failed (exit {back.code}), the primary is not "
+                f"healthy; see {back.log}"
+            )
+            # What the site says of it now (a site that cannot say leaves the note above).
+            with contextlib.suppress(GovcloudError, OSError, ValueError):
                 status = self.statuses([run.target])[run.target.system]
                 run.status = status
-                run.notes.append(
-                    f"stopped: the primary is not healthy; replication {status.replication}, "
-                    f"state {status.state}"
-                )
+                run.notes.append(f"replication {status.replication}, state {status.state}")
         return DrillOutcome.STOPPED if stopped else DrillOutcome.FELL_BACK
 
     # -- measurement -------------------------------------------------------------------------
