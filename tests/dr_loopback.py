@@ -140,7 +140,9 @@ class LoopbackExecutor:
         lag_s: float,
         validation_ok: bool = True,
         unreachable: str | None = None,
+        primary_healthy: bool = True,
     ):
+        self.primary_healthy = primary_healthy  # False: dr-failback.yml's precheck refuses
         self.system = system
         self.unreachable = unreachable  # a playbook whose run finds the site unreachable
         self.lag_s = lag_s
@@ -197,6 +199,9 @@ class LoopbackExecutor:
         }
 
     def _failback(self) -> dict[str, Any]:
+        if not self.primary_healthy:
+            refused = {"ok": False, "error": "the primary does not answer"}
+            return {"playbook": "dr-failback.yml", "system": SYSTEM, "validation": refused}
         self.system.stop_app()
         rows = self.system.resync_back()
         resynced = time.time()

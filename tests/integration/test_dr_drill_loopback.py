@@ -297,3 +297,21 @@ def test_a_drill_cut_short_is_recorded_stopped_with_its_report_and_frees_the_loc
     written = json.loads((drills.report_dir(drill.id) / "report.json").read_text())
     assert written["systems"][0]["met"] is False
     assert written["systems"][0]["state"] == SystemState.NOT_RUN.value
+
+
+@pytest.mark.usefixtures("quick")
+def test_a_failed_failover_with_an_unhealthy_primary_stops_and_says_where_it_is(
+    sessions: Callable[[], Session], system: LoopbackSystem, tmp_path: Path
+) -> None:
+    executor = LoopbackExecutor(system, lag_s=LAG_S, validation_ok=False, primary_healthy=False)
+    executor.status |= {"state": "promoted, serving"}
+    done = _engine(sessions, system, executor, tmp_path / "dr").drill(
+        DrillKind.FAILOVER, SCOPE, [TARGET], IN_SYNC
+    )
+    assert done.outcome is DrillOutcome.STOPPED and done.exit_code == 1
+    result = done.results[0]
+    assert result.state == SystemState.STOPPED.value and not result.met
+    notes = result.detail["notes"]
+    assert any(n.startswith("stopped: dr-failback.yml failed") for n in notes), notes
+    assert "replication streaming-async, state promoted, serving" in notes
+    assert executor.ran[-2:] == ["dr-failback.yml", "dr-status.yml"]
