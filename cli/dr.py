@@ -289,9 +289,9 @@ def dr_status(
     and whether a drill is overdue (county.yaml dr.drill_every_days)."""
     from dr import overview, stackside, store, targets  # noqa: PLC0415
 
-    stack = stackside.load(project_dir, county_option)
-    replicas = targets.replicated(stack.outputs)
-    with _registry() as sessions:
+    with _registry() as sessions:  # an unmigrated registry says so before the program runs
+        stack = stackside.load(project_dir, county_option)
+        replicas = targets.replicated(stack.outputs)
         live = None
         if lab is not None:
             engine = _lab_engine(sessions, lab)
