@@ -15,8 +15,9 @@ Definitions (docs/dr.md, "Measurement"):
   `started_at + (N - first_seq) / rate`, so it is the time from the first lost write's due time
   to the last one's, plus one write's interval; 0 when none is lost.
 
-A test drill is measured on production: it must see no outage and lose nothing, while the
-isolated copy's time to validation is its RTO and its replication lag at promotion its RPO.
+A test drill is measured on production: it must see no outage, no failed write and lose
+nothing, while the isolated copy's time to validation is its RTO and its replication lag at
+promotion its RPO.
 """
 
 from __future__ import annotations
@@ -141,9 +142,12 @@ def measure(
             not recovered
             or any(o.began_at <= window[1] and o.ended_at >= window[0] for o in seen)
             or bool(lost)
+            or int(tally.get("failed_attempts") or 0) > 0
         )
         if production_hurt:
-            why.append("the test drill disturbed production (an outage or lost writes)")
+            why.append(
+                "the test drill disturbed production (an outage, a failed write or a lost one)"
+            )
         rto_s = copy_ready_s
         lag = (validation or {}).get("lag_s")
         rpo_s = float(lag) if isinstance(lag, int | float) else None

@@ -108,6 +108,11 @@ def test_a_test_drill_is_judged_on_production_and_the_copy() -> None:
     )  # fmt: skip
     assert not disturbed.met
     assert disturbed.why[0].startswith("the test drill disturbed production")
+    retried = measure.measure(
+        DrillKind.TEST, IMPORTANT, quiet | {"failed_attempts": 3}, [], window,
+        validation={"ok": True, "rows": 10, "lag_s": 0.4}, copy_ready_s=9.5,
+    )  # fmt: skip
+    assert not retried.met  # a failed write is a disturbance, however short
 
 
 def test_a_failed_validation_misses_whatever_the_figures() -> None:
