@@ -7,12 +7,12 @@ accepted one (a suppression) keeps matching it until it expires.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
 from govcloud import constants
+from govcloud.registry.audit_log import sm3_hex
 
 # Finding ids: a prefix per part of the audit and 12 hex digits of SM3 (48 bits: no clash among
 # the few thousand resources of a county).
@@ -33,11 +33,6 @@ class FindingKind(StrEnum):
     CHANGED = "changed"  # declared and present, one attribute differs
     MISSING = "missing"  # declared, not in the live cloud
     UNMANAGED = "unmanaged"  # in the county's projects or tagged as its own, declared nowhere
-
-
-def sm3_hex(text: str) -> str:
-    """SM3 (GB/T 32905-2016) of UTF-8 text, in hex."""
-    return hashlib.new(constants.AUDIT_HASH_ALGORITHM, text.encode("utf-8")).hexdigest()
 
 
 def finding_id(prefix: str, *parts: str) -> str:

@@ -27,12 +27,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from audit.findings import sm3_hex
 from govcloud import constants
 from govcloud.errors import BadInputError, GovcloudError
 from govcloud.files import write_files
 from govcloud.registry import audit_log
-from govcloud.registry.audit_log import ACTION_HEAD_EXPORT
+from govcloud.registry.audit_log import ACTION_HEAD_EXPORT, sm3_hex
 from govcloud.registry.tables import AuditEntry
 
 HEAD_FORMAT: Final = "govcloud-audit-head/1"

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from audit import netconfig
-from audit.findings import DriftReport, Finding, FindingKind, Severity, finding_id, sm3_hex
+from audit.findings import DriftReport, Finding, FindingKind, Severity, finding_id
 from audit.netconfig import Difference, NftRuleset, Statement
 from audit.nodes import NodeReading, Readings
+from govcloud.registry.audit_log import sm3_hex
 from lab.netlab.configs import render_role_template
 from network.phases import (
     DAEMON_FRR,

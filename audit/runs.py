@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from audit import catalogue, head, ledger, nodes, suppressions
 from audit.catalogue import Facts, Verdict
 from audit.drift import cloud_drift
-from audit.findings import DriftReport, sm3_hex
+from audit.findings import DriftReport
 from audit.network_drift import PART_HOSTS, PART_NETWORK, Boundary, boundaries, network_drift
 from audit.report import TREND_RUNS, render, trend
 from cloud import inventory
@@ -33,7 +33,7 @@ from govcloud.errors import BadInputError, UnreachableError
 from govcloud.files import write_files
 from govcloud.model import County
 from govcloud.registry import audit_log
-from govcloud.registry.audit_log import ACTION_CHECK, ACTION_DRIFT, ACTION_REPORT
+from govcloud.registry.audit_log import ACTION_CHECK, ACTION_DRIFT, ACTION_REPORT, sm3_hex
 from govcloud.registry.db import registry_session
 from govcloud.registry.ledger import used_by_department
 from govcloud.registry.tables import AuditEntry

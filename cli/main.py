@@ -18,6 +18,7 @@ from rich.text import Text
 
 from cli.audit import audit_app
 from cli.cloud import cloud_app
+from cli.dr import dr_app
 from cli.kit import (
     CountyOption,
     JsonOption,
@@ -60,6 +61,7 @@ app.command("apply")(stack_apply)
 app.add_typer(portal_app, name="portal")
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(lab_app, name="lab")
+app.add_typer(dr_app, name="dr")
 
 
 @app.command()

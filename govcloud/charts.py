@@ -268,3 +268,49 @@ def runs_svg(labels: Sequence[str], shares: Sequence[float], title: str) -> str:
     ax.set_title(title)
     _tidy(ax)
     return to_svg(figure, title)
+
+
+# -- a drill's probe data --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProbeRow:
+    """One system's probe in a drill: when its client wrote (seconds from the drill's start)
+    and each outage it saw (start, seconds)."""
+
+    label: str
+    writing: tuple[float, float]
+    outages: tuple[tuple[float, float], ...]
+
+
+DRILL_TITLE: Final = "演练探测 the drill's probe: writes acknowledged, outages"
+RED: Final = "#b42318"
+
+
+def drill_svg(rows: Sequence[ProbeRow], events: Sequence[tuple[float, str]]) -> str:
+    """A row per system: the time its client wrote (pale) and the outages it saw (red), with
+    the drill's events as labelled vertical lines; seconds from the drill's start."""
+    figure = new_figure(6.4, max(1.8, 1.2 + 0.4 * len(rows)))
+    ax = figure.subplots()
+    if not rows:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "无探测数据 no probe data", ha="center", va="center")
+        return to_svg(figure, DRILL_TITLE)
+    for row, probe in enumerate(rows):
+        began, ended = probe.writing
+        ax.barh(row, ended - began, left=began, height=0.6, color=PALE, edgecolor=EDGE,
+                linewidth=0.6, label="写入 writing" if row == 0 else None)  # fmt: skip
+        for number, (start, seconds) in enumerate(probe.outages):
+            ax.barh(row, max(seconds, 0.05), left=start, height=0.6, color=RED,
+                    label="中断 outage" if row == 0 and number == 0 else None)  # fmt: skip
+            ax.annotate(f"{seconds:.1f} s", (start + seconds, row), textcoords="offset points",
+                        xytext=(3, -3), fontsize=7, color=RED)  # fmt: skip
+    for at, name in events:
+        ax.axvline(at, color=EDGE, linestyle=":", linewidth=0.8)
+        ax.annotate(name, (at, len(rows) - 0.45), textcoords="offset points", xytext=(2, 0),
+                    fontsize=6, rotation=90, va="bottom", color=EDGE)  # fmt: skip
+    ax.set_yticks(list(range(len(rows))), [probe.label for probe in rows])
+    ax.set_ylim(-0.6, len(rows) + 0.9)  # room above the rows for the events' names
+    ax.set_xlabel("秒 seconds")
+    ax.set_title(DRILL_TITLE)
+    _tidy(ax)
+    figure.legend(loc="outside lower center", ncols=2, frameon=False)
+    return to_svg(figure, DRILL_TITLE)

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
         """Where migration runs keep their logs, timings and per-system secrets (0700)."""
         return self.state_dir / "migration"
 
+    def dr_root(self) -> Path:
+        """Where DR drills keep their logs, probe data, reports and per-system secrets (0700)."""
+        return self.state_dir / "dr"
+
     def registry_url(self) -> str:
         """The registry URL: GOVCLOUD_DATABASE_URL, else a SQLite file in the state directory."""
         if self.database_url:

@@ -9,9 +9,6 @@ hosts), is rolled back at once: the source serves again, writable, with every co
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +17,7 @@ from typing import Any
 
 from govcloud.errors import BadInputError
 from govcloud.registry.migration_state import MigrationMode, MigrationState
-from govcloud.sites import Executor, Placement
+from govcloud.sites import Executor, Placement, read_result, secret_for
 from migration import journal
 from migration.lifecycle import (
     COLD_CUTOVER,
@@ -36,7 +33,6 @@ from migration.lifecycle import (
     step_named,
 )
 
-SECRET_BYTES = 24
 RESULT_FILE = "cutover.json"
 Progress = Callable[[str], None]
 
@@ -75,19 +71,6 @@ class Outcome:
             "error": self.error,
             "log": self.log,
         }
-
-
-def secret_for(root: Path, system: str) -> str:
-    """The system's migration password: made once, kept 0600 under the migration root."""
-    directory = root / "secrets"
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    directory.chmod(0o700)
-    path = directory / system.replace("/", "-")
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(SECRET_BYTES))
-    return path.read_text().strip()
 
 
 @dataclass
@@ -205,7 +188,7 @@ class Runner:
         code = self.execute(step.playbook, variables, secret, log)
         seconds = round(time.monotonic() - started, 3)
         outcome.log = str(log)
-        timings = _read_result(result_file) if code == 0 else {}
+        timings = read_result(result_file) if code == 0 else {}
         detail: dict[str, Any] = {"seconds": seconds, "exit": code, **timings}
         ok = code == 0
         # A failed step leaves the system in its `during` state (the next run repeats the
@@ -234,16 +217,6 @@ class Runner:
                 "; rolled back" if step in (CUTOVER, COLD_CUTOVER) else ""
             )
         return ok
-
-
-def _read_result(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _rows(figures: Any) -> int | None:

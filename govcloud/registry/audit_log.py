@@ -47,6 +47,11 @@ def _sm3(data: bytes) -> str:
     return digest.hexdigest()
 
 
+def sm3_hex(text: str) -> str:
+    """SM3 (GB/T 32905-2016) of UTF-8 text, in hex: the digest every report's record keeps."""
+    return _sm3(text.encode("utf-8"))
+
+
 def _timestamp(at: dt.datetime) -> str:
     # SQLite hands back naive datetimes: everything we write is UTC, so naive means UTC.
     if at.tzinfo is None:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -343,3 +344,84 @@ class AuditSuppression(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(128))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DrDrill(Base):
+    """One DR drill (灾备演练), a recorded job: what, on which systems, by whom, and its outcome.
+
+    `outcome` stays empty while the drill runs; the report's SM3 digests are set once it is
+    written (`dr.report` in the audit log holds them too).
+    """
+
+    __tablename__ = "dr_drill"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    scope: Mapped[str] = mapped_column(String(128))
+    actor: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    gate: Mapped[Any] = mapped_column(JSON, nullable=True)
+    report_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    report_sm3: Mapped[str | None] = mapped_column(String(HASH_LENGTH), nullable=True)
+    report_json_sm3: Mapped[str | None] = mapped_column(String(HASH_LENGTH), nullable=True)
+
+
+class DrDrillSystem(Base):
+    """One system's result in a drill: its targets, what was measured, the level it met."""
+
+    __tablename__ = "dr_drill_system"
+    __table_args__ = (UniqueConstraint("drill_id", "system"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    drill_id: Mapped[int] = mapped_column(ForeignKey("dr_drill.id", ondelete="CASCADE"))
+    system: Mapped[str] = mapped_column(String(SYSTEM_REF_LENGTH), index=True)
+    tier: Mapped[str] = mapped_column(String(16))
+    replication: Mapped[str] = mapped_column(String(24))
+    standby: Mapped[str] = mapped_column(String(8))
+    target_rpo_s: Mapped[float] = mapped_column(Float)
+    target_rto_s: Mapped[float] = mapped_column(Float)
+    rpo_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rto_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lost_writes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    level_claimed: Mapped[int] = mapped_column(SmallInteger)
+    level_met: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    met: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Where the drill left it: serving at the DR site, back at the primary, stopped, ...
+    state: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class DrDrillEvent(Base):
+    """A step of a drill's timeline (fault, detected, promoted, ..., returned), when it came."""
+
+    __tablename__ = "dr_drill_event"
+    __table_args__ = (Index("ix_dr_drill_event_drill_id_at", "drill_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    drill_id: Mapped[int] = mapped_column(ForeignKey("dr_drill.id", ondelete="CASCADE"))
+    system: Mapped[str | None] = mapped_column(String(SYSTEM_REF_LENGTH), nullable=True)
+    step: Mapped[str] = mapped_column(String(24))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    detail: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class DrLock(Base):
+    """The one drill at a time: a single row, held by a drill with its process's identity.
+
+    A holder is known dead when it ran on this machine and its process is gone (the PID, the
+    process's start time and the machine's boot id, so a reused PID or a reboot is not taken
+    for the holder); a holder on another machine is never assumed dead.
+    """
+
+    __tablename__ = "dr_lock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    drill_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    boot_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    process_start: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
