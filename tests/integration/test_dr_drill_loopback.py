@@ -186,7 +186,11 @@ def test_a_failover_drill_is_gated_locked_measured_recorded_and_reported(
     lacked = system.committed_after(executor.fault_at - LAG_S)
     lost = {n for first, last in result.detail["lost"] for n in range(first, last + 1)}
     assert result.lost_writes == len(lost) > 0
-    assert lost <= lacked and len(lacked - lost) <= result.detail["probe"]["unacknowledged"]
+    # A write in flight at the fault may have committed at the primary and, its answer lost,
+    # been retried until the copy took it: held after all, so in `lacked` but not lost.
+    probe = result.detail["probe"]
+    assert lost <= lacked
+    assert len(lacked - lost) <= probe["unacknowledged"] + probe["failed_attempts"]
     # The span they cover, on the client's schedule (a loaded machine lags it a little).
     assert result.rpo_s is not None and 0.5 * LAG_S <= result.rpo_s <= 1.5 * LAG_S
     assert result.rto_s is not None and 0.1 < result.rto_s < 20
