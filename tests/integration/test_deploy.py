@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from clirunner import run_cli
 from handdeploy import remove_county
 from small_county import write_county, write_project
 
+from govcloud.conventions import DATABASE_PORTS
 from lab.localcloud.layout import CLOUD_NAME, REGIONS
 from lab.localcloud.manager import LocalCloud
 
@@ -114,14 +116,18 @@ def test_deploy_converges_and_repairs(site: Site) -> None:
     code, changed = site.plan()
     assert code == 1
     found = _changes(changed)
-    deleted = {(k, n) for a, k, n in found if a == "delete"}
-    assert {k for k, _ in deleted} == {"server", "volume"} and len(deleted) == 2, found
+    deleted = [(c["kind"], c["name"]) for c in changed["changes"] if c["action"] == "delete"]
+    # beta's server and volume go, and with them the database ports its DR network was admitted
+    # to: beta protects nothing now, so neither its standby nor its replication needs them.
+    pinhole = 2 * len(DATABASE_PORTS)  # IPv4 and IPv6
+    kinds = Counter(k for k, _ in deleted)
+    assert kinds == {"server": 1, "volume": 1, "security_group_rule": pinhole}, found
     assert all("beta" in n for _, n in deleted), found
     updated = {(k, n) for a, k, n in found if a == "update"}
     assert updated and all("alpha" in n for _, n in updated), found
     assert not [c for c in found if c[0] == "create"], found
     converged = site.deploy()
-    assert converged["totals"]["delete"] == 2 and converged["remaining"] == 0
+    assert converged["totals"]["delete"] == 2 + pinhole and converged["remaining"] == 0
 
     # A hand change: one rule of alpha's baseline deleted behind the county's back.
     conn = openstack.connect(cloud=CLOUD_NAME, region_name="RegionOne")
