@@ -67,7 +67,7 @@ def find_missing(count: Counter, first: int, last: int, unacknowledged: Iterable
 
 
 class StatsCounter:
-    """`count(a, b)` through the app's `GET /records/stats`, on one kept-alive connection."""
+    """`count(a, b)` through the app's `GET /records/stats`, a connection per request."""
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -107,15 +107,6 @@ def missing(url: str, tally: dict[str, Any]) -> dict[str, Any]:
     return {"url": url, "missing": lost, "requests": counter.requests}
 
 
-def _write(path: Path | None, document: dict[str, Any]) -> None:
-    text = json.dumps(document, indent=1)
-    if path is not None:
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(text)
-        temporary.replace(path)
-    print(text)
-
-
 def main() -> None:
     """Entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m dr.probe")
@@ -142,9 +133,9 @@ def main() -> None:
             stop_file=args.stop_file,
             drain=args.drain,
         )
-        _write(args.out, tally)
+        client.emit(tally, args.out)
     else:
-        _write(args.out, missing(args.url, json.loads(args.tally.read_text())))
+        client.emit(missing(args.url, json.loads(args.tally.read_text())), args.out)
 
 
 if __name__ == "__main__":

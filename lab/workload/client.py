@@ -214,6 +214,17 @@ def summary(tally: Tally, *, start: int, issued: int, began: float, rate: float)
     }
 
 
+def emit(document: dict[str, Any], out: Path | None) -> None:
+    """Print the document as JSON and, when `out` is given, replace that file with it whole
+    (a reader never sees half a tally)."""
+    text = json.dumps(document, indent=1)
+    if out is not None:
+        temporary = out.with_suffix(".tmp")
+        temporary.write_text(text)
+        temporary.replace(out)
+    print(text)
+
+
 def main() -> None:
     """Entry point (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m lab.workload.client")
@@ -235,12 +246,7 @@ def main() -> None:
         stop_file=args.stop_file,
         drain=args.drain,
     )
-    text = json.dumps(result, indent=1)
-    if args.out:
-        temporary = args.out.with_suffix(".tmp")
-        temporary.write_text(text)
-        temporary.replace(args.out)
-    print(text)
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

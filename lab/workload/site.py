@@ -1,8 +1,8 @@
 """The network lab as a site the playbooks run on: Ansible as the lab's management controller.
 
 Migration and DR both run their playbooks this way; each names the environment variable its
-role reads the secret from, so the secret is never on a command line or in a file but its
-own 0600 variables file's neighbour, the process environment.
+role reads the secret from: the secret goes in the process environment, never on a command
+line or in the (0600) variables file.
 """
 
 from __future__ import annotations
