@@ -45,10 +45,10 @@ SERVED_AFTER: Final = {
     DrillKind.FAILOVER: SystemState.DR_SITE,
     DrillKind.FAILBACK: SystemState.PRIMARY,
 }
-# Writes flow this long before the drill acts, and after it ends, so the client has
-# acknowledgements on both sides of any outage (an outage is a gap between two of them).
 # Where a drill may leave a system away from its primary: only a failback starts from there.
 AWAY: Final = frozenset({SystemState.DR_SITE.value, SystemState.STOPPED.value})
+# Writes flow this long before the drill acts, and after it ends, so the client has
+# acknowledgements on both sides of any outage (an outage is a gap between two of them).
 WARMUP_S: Final = 3.0
 SETTLE_S: Final = 3.0
 RESULT_FILE: Final = "result.json"
@@ -228,13 +228,10 @@ class Engine:
         if kind is not DrillKind.FAILBACK:
             # A failback starts from wherever a drill left the system (dr-failback.yml's
             # precheck judges); every other kind from the primary serving.
-            where = self.where(targets)
             problems += [
-                f"{t.system}: left at {where[t.system].value} by drill {drill}; a {kind.value} "
+                f"{system}: left at {state.value} by drill {drill}; a {kind.value} "
                 "starts from the primary serving (fail back first)"
-                for t in targets
-                if t.system in where
-                for drill in [self.last_drill(t.system)]
+                for system, (state, drill) in self.away(targets).items()
             ]
         statuses: dict[str, ReplicationStatus] = {}
         if not problems and kind is not DrillKind.FAILBACK:
@@ -252,22 +249,16 @@ class Engine:
             "replication": {s: status.as_dict() for s, status in statuses.items()},
         }
 
-    def where(self, targets: Sequence[Target]) -> dict[str, SystemState]:
+    def away(self, targets: Sequence[Target]) -> dict[str, tuple[SystemState, int]]:
         """The targets a finished drill left away from their primary (at the DR site, or
-        stopped halfway), by the registry's last drill of each."""
+        stopped halfway), with that drill's number, by the registry's last drill of each."""
         with self.sessions() as session:
             last = last_drills(session)
         return {
-            t.system: SystemState(last[t.system][1].state)
+            t.system: (SystemState(last[t.system][1].state), last[t.system][0].id)
             for t in targets
             if t.system in last and last[t.system][1].state in AWAY
         }
-
-    def last_drill(self, system: str) -> int | None:
-        """The number of the last finished drill of a system."""
-        with self.sessions() as session:
-            found = last_drills(session).get(system)
-        return None if found is None else found[0].id
 
     # -- the drill ---------------------------------------------------------------------------
     def drill(
