@@ -34,7 +34,8 @@ from govcloud.files import write_files
 from govcloud.model import County
 from govcloud.registry import audit_log
 from govcloud.registry.audit_log import ACTION_CHECK, ACTION_DRIFT, ACTION_REPORT, sm3_hex
-from govcloud.registry.db import registry_session
+from govcloud.registry.db import as_utc, registry_session
+from govcloud.registry.dr_state import last_drills
 from govcloud.registry.ledger import used_by_department
 from govcloud.registry.tables import AuditEntry
 from govcloud.settings import Settings, get_settings
@@ -303,6 +304,14 @@ def _cloud_part(report: DriftReport) -> DriftReport:
     )
 
 
+def drills_met(session: Session) -> dict[str, dt.datetime]:
+    """Each system's last DR drill that met its targets, when it started (restore-tested)."""
+    return {
+        system: as_utc(drill.started_at)
+        for system, (drill, _) in last_drills(session, met_only=True).items()
+    }
+
+
 def check(run: DriftRun, *, actor: str, portal: PolicyReader) -> tuple[dict[str, Any], int]:
     """Evaluate the catalogue on a drift run's facts; record it; its document and exit code."""
     settings = get_settings()
@@ -338,6 +347,7 @@ def check(run: DriftRun, *, actor: str, portal: PolicyReader) -> tuple[dict[str,
             head_max_age_days=settings.audit_head_max_age_days,
             unreadable=not_read | unreadable,
             network=run.boundaries,
+            drills_met=drills_met(session),
         )
         items = catalogue.run(facts)
         verdicts = [i["verdict"] for i in items]

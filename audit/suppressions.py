@@ -19,17 +19,13 @@ from sqlalchemy.orm import Session
 from audit.findings import DriftReport, Finding
 from govcloud.errors import BadInputError
 from govcloud.registry import audit_log
+from govcloud.registry.db import as_utc
 from govcloud.registry.tables import AuditSuppression
 
 # No acceptance lasts for ever: a year at most, then someone looks again.
 MAX_DAYS: Final = 366
 ACTION_ACCEPT: Final = "audit.suppress"
 ACTION_REVOKE: Final = "audit.unsuppress"
-
-
-def _utc(at: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes: everything written is UTC.
-    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
 
 
 def as_dict(row: AuditSuppression, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -40,11 +36,11 @@ def as_dict(row: AuditSuppression, now: dt.datetime | None = None) -> dict[str, 
         "finding_id": row.finding_id,
         "owner": row.owner,
         "reason": row.reason,
-        "expires_at": _utc(row.expires_at).isoformat(),
-        "created_at": _utc(row.created_at).isoformat(),
+        "expires_at": as_utc(row.expires_at).isoformat(),
+        "created_at": as_utc(row.created_at).isoformat(),
         "created_by": row.created_by,
-        "revoked_at": _utc(row.revoked_at).isoformat() if row.revoked_at else None,
-        "in_force": row.revoked_at is None and _utc(row.expires_at) > now,
+        "revoked_at": as_utc(row.revoked_at).isoformat() if row.revoked_at else None,
+        "in_force": row.revoked_at is None and as_utc(row.expires_at) > now,
     }
 
 
@@ -60,7 +56,7 @@ def accept(
 ) -> AuditSuppression:
     """Record a suppression and its audit entry in the caller's transaction."""
     now = now or dt.datetime.now(dt.UTC)
-    expires_at = _utc(expires_at)
+    expires_at = as_utc(expires_at)
     problems = []
     if not finding_id.strip():
         problems.append("the finding id is empty: copy it from `govcloud audit drift`")
@@ -133,7 +129,7 @@ def apply(
     for row in rows:
         if row.revoked_at is not None:
             continue
-        target = in_force if _utc(row.expires_at) > now else lapsed
+        target = in_force if as_utc(row.expires_at) > now else lapsed
         target.setdefault(row.finding_id, row)
     kept: list[Finding] = []
     for finding in report.findings:

@@ -12,14 +12,11 @@ from sqlalchemy.orm import Session
 from dr.gate import ReplicationStatus
 from dr.targets import all_targets, uncovered
 from govcloud.model import County, Replication
+from govcloud.registry.db import as_utc
 from govcloud.registry.dr_state import drills, last_drills, results
 from govcloud.registry.tables import DrDrill, DrDrillSystem
 
 NOT_READ = "not read"  # the replication's state when no site was asked (no --lab)
-
-
-def _utc(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
 
 
 def _last(found: tuple[DrDrill, DrDrillSystem] | None) -> dict[str, Any] | None:
@@ -29,7 +26,7 @@ def _last(found: tuple[DrDrill, DrDrillSystem] | None) -> dict[str, Any] | None:
     return {
         "drill": drill.id,
         "kind": drill.kind,
-        "at": _utc(drill.finished_at or drill.started_at),
+        "at": as_utc(drill.finished_at or drill.started_at),
         "rpo_s": result.rpo_s,
         "rto_s": result.rto_s,
         "lost_writes": result.lost_writes,
@@ -66,7 +63,7 @@ def status(
                 "lag_bytes": seen.lag_bytes if seen else None,
                 "last_backup_at": seen.last_backup_at if seen else None,
                 "last_met_drill": _last(passed),
-                "overdue": passed is None or now - _utc(passed[0].started_at) > every,
+                "overdue": passed is None or now - as_utc(passed[0].started_at) > every,
             }
         )
     for system in uncovered(county, replicas):
@@ -108,8 +105,8 @@ def history(session: Session, limit: int) -> list[dict[str, Any]]:
             "kind": drill.kind,
             "scope": drill.scope,
             "actor": drill.actor,
-            "started_at": _utc(drill.started_at),
-            "finished_at": None if drill.finished_at is None else _utc(drill.finished_at),
+            "started_at": as_utc(drill.started_at),
+            "finished_at": None if drill.finished_at is None else as_utc(drill.finished_at),
             "outcome": drill.outcome,
             "systems": [
                 {"system": r.system, "met": bool(r.met), "rpo_s": r.rpo_s, "rto_s": r.rto_s}

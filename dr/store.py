@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from govcloud.errors import BadInputError
 from govcloud.registry import audit_log
+from govcloud.registry.db import as_utc
 from govcloud.registry.dr_state import (
     ACTION_DRILL_FINISHED,
     ACTION_DRILL_INTERRUPTED,
@@ -90,10 +91,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _utc(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
-
-
 def _lock(session: Session) -> DrLock:
     return session.execute(
         select(DrLock).where(DrLock.id == LOCK_ROW_ID).with_for_update()
@@ -101,7 +98,7 @@ def _lock(session: Session) -> DrLock:
 
 
 def _refusal(lock: DrLock) -> DrillRefusedError:
-    since = _utc(lock.since).strftime("%Y-%m-%d %H:%M:%S UTC") if lock.since else "?"
+    since = as_utc(lock.since).strftime("%Y-%m-%d %H:%M:%S UTC") if lock.since else "?"
     return DrillRefusedError(
         f"another drill is running: drill {lock.drill_id} by {lock.actor} since {since} "
         f"(process {lock.pid} on {lock.host}); one drill at a time: wait for it to end "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,11 @@ SQLITE_BUSY_TIMEOUT_S = 30
 # An execution option: the transactions of a session made with it only read (see `make_engine`).
 READ_ONLY = "govcloud_read_only"
 _QUERY_ONLY = "govcloud_query_only"  # on a pooled SQLite connection: PRAGMA query_only is on
+
+
+def as_utc(at: dt.datetime) -> dt.datetime:
+    """A registry time in UTC: SQLite hands back naive datetimes, and everything written is UTC."""
+    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
 
 
 def redact(url: str) -> str:

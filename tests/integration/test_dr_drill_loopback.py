@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from audit import runs as audit_runs
 from dr import engine as dr_engine
 from dr import measure, report, store
 from dr import probe as dr_probe
@@ -219,6 +220,8 @@ def test_a_failover_drill_is_gated_locked_measured_recorded_and_reported(
             select(AuditEntry.after).where(AuditEntry.action == "dr.setup")
         ).scalar_one()
         assert setup["ok"] and setup["playbook"] == "dr-setup.yml"
+        # The audit's restore-tested item reads this drill as the system's restore test.
+        assert audit_runs.drills_met(session) == {SYSTEM: db.as_utc(row.started_at)}
     # Served at the DR site now: another failover is refused until it fails back.
     with pytest.raises(store.DrillRefusedError, match="fail back first"):
         drills.drill(DrillKind.FAILOVER, SCOPE, [TARGET], IN_SYNC)
