@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from govcloud import constants
 from govcloud.quota import QUOTA_RESOURCES
 from govcloud.registry.audit_log import ACTION_REPORT, AUDIT_RUN_ACTIONS
+from govcloud.registry.dr_state import ACTION_REPORT as ACTION_DRILL_REPORT
+from govcloud.registry.dr_state import drill_object, drills, results
 from govcloud.registry.tables import AuditEntry, PortalRequest
 from portal.errors import ConflictError, NotFoundError
 
@@ -56,6 +58,9 @@ def audit_entries(
 
 
 REPORT_FILE = "report.html"
+# The entries that record a written report (its directory and the SM3 of each file): the
+# audit's own and the DR drills' (`govcloud dr drill` writes one per drill).
+REPORT_ACTIONS = frozenset({ACTION_REPORT, ACTION_DRILL_REPORT})
 
 
 def audit_runs(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
@@ -87,12 +92,42 @@ def audit_runs(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
     return runs
 
 
+def dr_drills(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
+    """DR drills, newest first: what ran, its outcome, each system's verdict, and the audit-log
+    entry of its newest written report (opened like an audit report)."""
+    listed = drills(session, limit=limit)
+    objects = [drill_object(d.id) for d in listed]
+    found = session.execute(
+        select(AuditEntry.object, AuditEntry.seq)
+        .where(AuditEntry.action == ACTION_DRILL_REPORT, AuditEntry.object.in_(objects))
+        .order_by(AuditEntry.seq)
+    )
+    report_seq = {obj: seq for obj, seq in found}  # the newest entry per drill wins
+    return [
+        {
+            "drill": d.id,
+            "kind": d.kind,
+            "scope": d.scope,
+            "actor": d.actor,
+            "started_at": d.started_at,
+            "outcome": d.outcome,
+            "systems": [
+                {"system": r.system, "met": r.met, "rpo_s": r.rpo_s, "rto_s": r.rto_s}
+                for r in results(session, d.id)
+            ],
+            "report_seq": report_seq.get(drill_object(d.id)),
+            "sm3": d.report_sm3 or "",
+        }
+        for d in listed
+    ]
+
+
 def audit_report(session: Session, seq: int) -> str:
-    """The HTML report an `audit.report` entry recorded, only if it still has the SM3 digest
-    the audit log holds for it (a report changed afterwards is refused, not shown)."""
+    """The HTML report an `audit.report` or `dr.report` entry recorded, only if it still has
+    the SM3 digest the audit log holds for it (a report changed afterwards is refused)."""
     entry = session.get(AuditEntry, seq)
     after = entry.after if entry is not None and isinstance(entry.after, dict) else {}
-    if entry is None or entry.action != ACTION_REPORT or "directory" not in after:
+    if entry is None or entry.action not in REPORT_ACTIONS or "directory" not in after:
         raise NotFoundError(f"no audit report {seq}")
     recorded = (after.get("files_sm3") or {}).get(REPORT_FILE)
     path = Path(after["directory"]) / REPORT_FILE

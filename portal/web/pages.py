@@ -565,6 +565,7 @@ def audit_page(
         rows=service.listing(db, page.actor, filters, limit=PAGE_SIZE),
         entries=reports.audit_entries(db, log_filters, limit=PAGE_SIZE),
         runs=reports.audit_runs(db, limit=PAGE_SIZE),
+        drills=reports.dr_drills(db, limit=PAGE_SIZE),
         chain=audit_log.verify(db),
         departments=visible_departments(page),
         states=list(RequestState),
@@ -587,7 +588,8 @@ def audit_page(
 
 @router.get("/audit/reports/{seq}", response_class=HTMLResponse)
 def audit_report_page(page: PageUser, db: Db, seq: Annotated[int, Path(ge=1)]) -> HTMLResponse:
-    """Auditors: a report `govcloud audit report` wrote, if its SM3 still matches the log's."""
+    """Auditors: a report `govcloud audit report` or a DR drill wrote, if its SM3 still matches
+    the log's."""
     if not lifecycle.can_read_audit(page.actor):
         return error_page(
             page, ForbiddenError("the audit view is for the audit administrator (auditor)")

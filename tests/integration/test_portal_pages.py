@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 from portal_kit import PASSWORD, Portal
 from sqlalchemy import update
 
+from dr import store as dr_store
 from govcloud.registry import audit_log
+from govcloud.registry.dr_state import DrillKind, DrillOutcome
 from govcloud.registry.tables import PortalSession
 from portal import i18n
 from portal.context import LiveCloud
@@ -290,6 +292,72 @@ def test_audit_runs_list_and_open_their_reports(sqlite_portal: Portal, tmp_path:
     # A report changed after it was written is refused, never shown.
     (written / "report.html").write_text(html + "<!-- 改过 -->", encoding="utf-8")
     assert auditor.get(f"/audit/reports/{report_seq}").status_code == 409
+
+
+def test_dr_drills_list_with_their_verdicts_and_open_their_reports(
+    sqlite_portal: Portal, tmp_path: Path
+) -> None:
+    p = sqlite_portal
+    html = "<!DOCTYPE html><html><body>灾备演练报告 / DR drill report</body></html>"
+    written = tmp_path / "drill"
+    written.mkdir()
+    (written / "report.html").write_text(html, encoding="utf-8")
+    digest = hashlib.new("sm3", html.encode("utf-8")).hexdigest()
+    drill = dr_store.begin(
+        p.context.sessions,
+        kind=DrillKind.FAILOVER,
+        scope="tier core",
+        actor="cli:ops",
+        gate={"ok": True},
+        systems=["gaj/jingwu"],
+    )
+    met = dr_store.SystemResult(
+        system="gaj/jingwu",
+        tier="core",
+        replication="streaming-sync",
+        standby="hot",
+        target_rpo_s=0,
+        target_rto_s=30,
+        rpo_s=0,
+        rto_s=18.8,
+        lost_writes=0,
+        level_claimed=6,
+        level_met=6,
+        met=True,
+        state="dr_site",
+        detail={},
+    )
+    dr_store.finish(
+        p.context.sessions, drill, results=[met], outcome=DrillOutcome.MET, actor="cli:ops"
+    )
+    dr_store.set_report(
+        p.context.sessions,
+        drill,
+        path=written,
+        digests={"report.html": digest},
+        actor="cli:ops",
+    )
+    auditor = sign_in(p, "auditor")
+    page = auditor.get("/audit")
+    assert 'data-testid="audit-drills"' in page.text
+    row = re.search(rf'<tr data-testid="drill-{drill}">(.*?)</tr>', page.text, re.S)
+    assert row, page.text
+    assert "故障切换" in row[1] and "全部达标" in row[1] and "tier core" in row[1]
+    assert "gaj/jingwu ✓ (RTO 18.8 s, RPO 0.0 s)" in row[1]
+    link = re.search(rf'href="/audit/reports/(\d+)" data-testid="drill-report-{drill}"', row[1])
+    assert link
+    opened = auditor.get(f"/audit/reports/{link[1]}")
+    assert opened.status_code == 200 and "灾备演练报告" in opened.text
+    assert sign_in(p, "ops").get(f"/audit/reports/{link[1]}").status_code == 403
+    # A drill report changed after it was written is refused, as the audit's own are.
+    (written / "report.html").write_text(html + "<!-- 改过 -->", encoding="utf-8")
+    assert auditor.get(f"/audit/reports/{link[1]}").status_code == 409
+    # Every kind and outcome a drill can have reads in both languages.
+    for locale in ("zh-CN", "en"):
+        keys = i18n.messages(locale)
+        for value in [*DrillKind, *DrillOutcome, "running"]:
+            group = "kind" if value in DrillKind.__members__.values() else "outcome"
+            assert f"audit.drill_{group}.{value}" in keys, (locale, value)
 
 
 def test_account_page_issues_a_token(sqlite_portal: Portal) -> None:
