@@ -10,6 +10,7 @@ Exit codes: `dr drill` 0 every target met, 1 one missed (or it fell back or stop
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from cli.kit import CountyOption, JsonOption, actor, err, out, print_json
 from cli.stacks import ProjectDirOption
 from govcloud import constants
 from govcloud.errors import BadInputError
+from govcloud.model import Replication
 from govcloud.registry import db
 from govcloud.registry.dr_state import DrillKind
 from govcloud.settings import get_settings
@@ -260,6 +262,60 @@ def dr_setup(  # noqa: PLR0917  (typer options)
             out.print(
                 f"{mark} {row['system']}: {row['playbook']} (exit {row['exit']}); {row['log']}"
             )
+    if not all(row["ok"] for row in done):
+        raise typer.Exit(constants.EXIT_FINDINGS)
+
+
+@dr_app.command("backup")
+def dr_backup(  # noqa: PLR0917  (typer options)
+    system: SystemOption = None,
+    department: DepartmentOption = None,
+    tier: TierOption = None,
+    due: Annotated[
+        bool,
+        typer.Option(
+            "--due",
+            help="only systems whose last backup is as old as their policy's interval (run "
+            "this every minute from cron or a systemd timer)",
+        ),
+    ] = False,
+    lab: LabOption = "lab",
+    county_option: CountyOption = None,
+    project_dir: ProjectDirOption = Path(),
+    as_json: JsonOption = False,
+) -> None:
+    """Back up the systems whose tier's policy is `backup` to the DR site (dr-backup.yml: a
+    dump into the DR backup volume, read back before it counts), each audited; every such
+    system of the county unless one is named. Systems that stream are left out (their copy is
+    continuous); naming only such systems is refused."""
+    from dr import stackside, targets  # noqa: PLC0415
+
+    stack = stackside.load(project_dir, county_option)
+    replicas = targets.replicated(stack.outputs)
+    if system is None and department is None and tier is None:
+        chosen, where = targets.all_targets(stack.county, replicas), "the county"
+    else:
+        scope = _scope(system, department, tier)
+        chosen, where = targets.select(stack.county, replicas, scope), str(scope)
+    backed = [t for t in chosen if t.policy.replication is Replication.BACKUP]
+    if not backed:
+        raise BadInputError(
+            f"{where}: no system there keeps backups (its policy streams to the DR site "
+            "continuously): nothing to back up"
+        )
+    with _registry() as sessions:
+        done = _lab_engine(sessions, lab).backup(backed, due_only=due, now=time.time())
+    if as_json:
+        print_json({"systems": done})
+    else:
+        for row in done:
+            mark = "[green]✓[/]" if row["ok"] else "[red]✗[/]"
+            what = (
+                f"{row['rows']} rows, {row['playbook']} (exit {row['exit']}); {row['log']}"
+                if row["ran"]
+                else row["reason"]
+            )
+            out.print(f"{mark} {row['system']}: {what}")
     if not all(row["ok"] for row in done):
         raise typer.Exit(constants.EXIT_FINDINGS)
 

@@ -26,11 +26,22 @@ from dr import levels, measure, report, store
 from dr.gate import ReplicationStatus, StackCheck, replication_problem
 from dr.targets import Scope, Target
 from govcloud.errors import BadInputError, GovcloudError
-from govcloud.registry.dr_state import DrillKind, DrillOutcome, Step, SystemState, last_drills
+from govcloud.registry.dr_state import (
+    ACTION_BACKUP,
+    DrillKind,
+    DrillOutcome,
+    Step,
+    SystemState,
+    last_drills,
+)
 from govcloud.sites import Executor, Placement, read_result, secret_for
 
 STATUS_PLAYBOOK: Final = "dr-status.yml"
 SETUP_PLAYBOOK: Final = "dr-setup.yml"
+BACKUP_PLAYBOOK: Final = "dr-backup.yml"
+# `dr backup --due` runs from a scheduler every minute: a backup counts as due this much before
+# its interval is up, so the interval between backups is the policy's, not one tick more.
+DUE_MARGIN_S: Final = 60.0
 FALLBACK_PLAYBOOK: Final = "dr-failback.yml"
 PLAYBOOKS: Final = {
     DrillKind.TEST: "dr-test.yml",
@@ -205,6 +216,49 @@ class Engine:
                 self.sessions, target.system, ok=play.code == 0, detail=detail, actor=self.actor
             )
             done.append({"system": target.system, "ok": play.code == 0, **detail})
+        return done
+
+    def backup(
+        self, targets: Sequence[Target], *, due_only: bool, now: float
+    ) -> list[dict[str, Any]]:
+        """A backup policy's scheduled backup (dr-backup.yml) for each target, or with
+        `due_only` for those whose last backup is at least their interval old (dr-status.yml
+        says when that was); audited per system. Refused while a drill runs (its systems
+        are not touched under it)."""
+        with self.sessions() as session:
+            store.check_free(session)
+        workdir = self.root / "backup"
+        workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        last = self.statuses(targets) if due_only else {}
+        done = []
+        for target in targets:
+            interval = 60.0 * (target.policy.backup_every_min or 0)
+            seen = last.get(target.system)
+            taken = seen.last_backup_at if seen else None
+            if due_only and taken is not None and now - taken < interval - DUE_MARGIN_S:
+                why = f"not due: the last backup is {now - taken:.0f} s old of {interval:.0f} s"
+                done.append({"system": target.system, "ran": False, "ok": True, "reason": why})
+                continue
+            play = self.play(BACKUP_PLAYBOOK, self.site.placement(target.system), workdir)
+            validation = play.document.get("validation") or {}
+            ok = play.code == 0 and bool(validation.get("ok"))
+            detail = {
+                "exit": play.code,
+                "log": str(play.log),
+                "playbook": BACKUP_PLAYBOOK,
+                "backup_at": validation.get("backup_at"),
+                "rows": validation.get("rows"),
+                "file": validation.get("file"),
+            }
+            store.record_setup(
+                self.sessions,
+                target.system,
+                ok=ok,
+                detail=detail,
+                actor=self.actor,
+                action=ACTION_BACKUP,
+            )
+            done.append({"system": target.system, "ran": True, "ok": ok, **detail})
         return done
 
     # -- the gate ----------------------------------------------------------------------------

@@ -324,14 +324,21 @@ def unlock(sessions: SessionFactory, drill_id: int, *, actor: str, reason: str) 
 
 
 def record_setup(
-    sessions: SessionFactory, system: str, *, ok: bool, detail: Mapping[str, Any], actor: str
+    sessions: SessionFactory,
+    system: str,
+    *,
+    ok: bool,
+    detail: Mapping[str, Any],
+    actor: str,
+    action: str = ACTION_SETUP,
 ) -> None:
-    """Audit one system's replication setup (there is no drill row: nothing was drilled)."""
+    """Audit one system's replication setup or scheduled backup (there is no drill row:
+    nothing was drilled)."""
     with sessions() as session, session.begin():
         audit_log.record(
             session,
             actor=actor,
-            action=ACTION_SETUP,
+            action=action,
             object=f"dr/system/{system}",
             after={"ok": ok, **detail},
         )

@@ -130,8 +130,8 @@ def prepare(dsn: str) -> None:
 
 
 class LoopbackExecutor:
-    """dr-status.yml and dr-failover.yml as this site carries them out, writing the JSON the
-    playbooks write to `dr_result_file`."""
+    """dr-status.yml, dr-failover.yml, dr-failback.yml and dr-backup.yml as this site carries
+    them out, writing the JSON the playbooks write to `dr_result_file`."""
 
     def __init__(
         self,
@@ -174,6 +174,8 @@ class LoopbackExecutor:
             document = self._failover()
         elif playbook == "dr-failback.yml":
             document = self._failback()
+        elif playbook == "dr-backup.yml":
+            document = self._backup(log.parent)
         else:
             return 2
         result.write_text(json.dumps(document))
@@ -197,6 +199,22 @@ class LoopbackExecutor:
             ],
             "validation": {"ok": self.validation_ok, "rows": rows},
         }
+
+    def _backup(self, directory: Path) -> dict[str, Any]:
+        """The primary's records copied out whole (COPY ... TO STDOUT) and counted back."""
+        taken = time.time()
+        dump = directory / f"records-{time.monotonic_ns()}.copy"
+        with (
+            psycopg.connect(self.system.primary_dsn) as connection,
+            dump.open("wb") as out,
+            connection.cursor().copy("COPY records TO STDOUT") as copy,
+        ):
+            for block in copy:
+                out.write(block)
+        rows = len(dump.read_bytes().splitlines())
+        self.status["last_backup_at"] = taken
+        validation = {"ok": True, "rows": rows, "backup_at": taken, "file": str(dump)}
+        return {"playbook": "dr-backup.yml", "system": SYSTEM, "validation": validation}
 
     def _failback(self) -> dict[str, Any]:
         if not self.primary_healthy:

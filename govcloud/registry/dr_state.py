@@ -70,6 +70,7 @@ ACTION_DRILL_FINISHED: Final = "dr.drill-finished"
 ACTION_DRILL_INTERRUPTED: Final = "dr.drill-interrupted"
 ACTION_LOCK_RELEASED: Final = "dr.lock-released"
 ACTION_REPORT: Final = "dr.report"
+ACTION_BACKUP: Final = "dr.backup"  # a backup policy's scheduled backup (dr-backup.yml)
 DRILL_OBJECT_PREFIX: Final = "dr/drill/"
 
 

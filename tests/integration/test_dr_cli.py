@@ -94,6 +94,26 @@ def test_a_drill_that_cannot_run_is_refused_and_nothing_is_written(
     assert not (site / "state" / "dr").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((*COUNTY,), "the county: no system there keeps backups"),
+        (("--system", "alpha/web", *COUNTY), "system:alpha/web: no system there keeps backups"),
+        (("--system", "beta/db", *COUNTY), "the DR stack has no replica"),
+    ],
+)
+def test_a_backup_of_systems_that_stream_is_refused_and_nothing_is_written(
+    site: Path, args: tuple[str, ...], message: str
+) -> None:
+    url = f"sqlite:///{site / 'registry.sqlite3'}"
+    _upgraded(url)
+    before = _written(url)
+    result = _dr(site, url, "backup", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and result.stderr.startswith("error: ")
+    assert _written(url) == before
+
+
 def test_a_second_drill_is_refused_naming_the_running_one(registry_url: str, site: Path) -> None:
     sessions = _upgraded(registry_url)
     running = store.begin(

@@ -322,3 +322,48 @@ def test_a_failed_failover_with_an_unhealthy_primary_stops_and_says_where_it_is(
     assert any(n.startswith("stopped: dr-failback.yml failed") for n in notes), notes
     assert "replication streaming-async, state promoted, serving" in notes
     assert executor.ran[-2:] == ["dr-failback.yml", "dr-status.yml"]
+
+
+BACKED_UP = Target(
+    SYSTEM,
+    "gaj",
+    Tier.GENERAL,
+    DrPolicy(replication="backup", standby="cold", rpo_s=3600, rto_s=600, backup_every_min=60),
+    (),
+)
+
+
+def test_scheduled_backups_run_when_due_and_are_audited(
+    sessions: Callable[[], Session], system: LoopbackSystem, tmp_path: Path
+) -> None:
+    executor = LoopbackExecutor(system, lag_s=LAG_S)
+    executor.status |= {"replication": "backup", "state": "setup", "lag_s": None}
+    drills = _engine(sessions, system, executor, tmp_path / "dr")
+    with psycopg.connect(system.primary_dsn) as connection:
+        connection.execute("INSERT INTO records (seq) SELECT generate_series(1, 250)")
+    now = time.time()
+    first = drills.backup([BACKED_UP], due_only=True, now=now)  # never backed up: due
+    assert [(r["ran"], r["ok"], r["rows"]) for r in first] == [(True, True, 250)]
+    assert executor.ran == ["dr-status.yml", "dr-backup.yml"]
+    # Ten minutes later it is not due (hourly); 59 minutes later it is (a scheduler's tick
+    # early, so backups come every hour, not every hour and a minute).
+    again = drills.backup([BACKED_UP], due_only=True, now=now + 600)
+    assert again[0]["ran"] is False and "not due" in again[0]["reason"]
+    assert executor.ran[-1] == "dr-status.yml"
+    due = drills.backup([BACKED_UP], due_only=True, now=now + 59 * 60 + 1)
+    assert due[0]["ran"] and due[0]["ok"]
+    with sessions() as session:
+        logged = (
+            session.execute(select(AuditEntry.after).where(AuditEntry.action == "dr.backup"))
+            .scalars()
+            .all()
+        )
+        assert [(e["ok"], e["rows"]) for e in logged] == [(True, 250)] * 2
+        assert audit_log.verify(session).ok
+    # Not under a running drill: refused, nothing run.
+    held = store.begin(sessions, kind=DrillKind.TEST, scope="x", actor="t", gate={}, systems=[])
+    ran = len(executor.ran)
+    with pytest.raises(store.DrillRefusedError):
+        drills.backup([BACKED_UP], due_only=False, now=time.time())
+    assert len(executor.ran) == ran
+    store.finish(sessions, held, results=[], outcome=DrillOutcome.MET, actor="t")
