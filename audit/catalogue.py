@@ -1495,6 +1495,8 @@ def evaluate(rule: Rule, facts: Facts) -> Result:
         return Verdict.MANUAL, {"unchecked": facts.unreadable[rule.needs]}
     try:
         return rule.check(facts)
+    except UnreadError as error:  # a part of a fact the cloud did not answer
+        return Verdict.MANUAL, {"unchecked": str(error)}
     except Exception as error:  # a check never stops the others
         return Verdict.MANUAL, {"unchecked": f"the check failed: {error}"}
 
