@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from snapshot_kit import DR, PRIMARY, SNAPSHOT, server, volume
+from snapshot_kit import DR, PRIMARY, SNAPSHOT, audit_facts, server, volume
 
 from audit.catalogue import (
     MIN_PASSWORD_LENGTH,
@@ -39,7 +39,6 @@ from cloud.controls import (
 )
 from govcloud.loader import load_county
 from govcloud.model import County
-from govcloud.registry.audit_log import ChainReport
 from lab.localcloud.layout import COMPLEXITY_REGEX
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,19 +92,8 @@ def county() -> County:
 
 
 def facts(settings: Controls | None, **records: Any) -> Facts:
-    return Facts(
-        county=county(),
-        snapshot=SNAPSHOT.model_copy(update={k: tuple(v) for k, v in records.items()}),
-        drift=None,
-        chain=ChainReport(entries=1, head_seq=1),
-        log_first=None,
-        log_actions=frozenset(),
-        portal=None,
-        management_prefixes=(),
-        head=None,
-        head_max_age_days=1,
-        controls=settings,
-    )
+    snapshot = SNAPSHOT.model_copy(update={k: tuple(v) for k, v in records.items()})
+    return audit_facts(county(), snapshot=snapshot, controls=settings)
 
 
 # --- Keystone's password rule -----------------------------------------------------------------
