@@ -24,7 +24,7 @@ from audit.drift import cloud_drift
 from audit.findings import DriftReport
 from audit.network_drift import PART_HOSTS, PART_NETWORK, Boundary, boundaries, network_drift
 from audit.report import TREND_RUNS, render, trend
-from cloud import inventory
+from cloud import controls, inventory
 from cloud.plan.run import collect_stacks, load_stacks, stack_region
 from desired.stack_settings import StackSettings, stack_county
 from govcloud import constants
@@ -71,6 +71,7 @@ class DriftRun:
     boundaries: list[Boundary] | None = None  # department routers' rulesets, when read
     cloud_unreachable: bool = False
     ssh_sessions: int = 0  # one per router and host read
+    config: str | None = None  # the clouds.yaml the cloud was read from, if not a standard place
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,7 @@ def _cloud_drift(stack: str | None, target: _Target) -> DriftRun:
         whole,
         tuple(stacks["primary"].ops_management_prefixes),
         cloud_unreachable=report.unreachable,
+        config=config,
     )
 
 
@@ -328,6 +330,10 @@ def check(run: DriftRun, *, actor: str, portal: PolicyReader) -> tuple[dict[str,
         unreadable["network"] = "; ".join(network_unread)
     # Not asked for is not unreachable: the item says so, the exit code does not.
     not_read = {} if run.boundaries is not None else {"network": NOT_REQUESTED[PART_NETWORK]}
+    settings_read = _read_controls(run) if "cloud" not in unreadable else None
+    # A settings part the cloud refused is as unread as a region: exit 3, never clean.
+    settings_unread = settings_read.unreadable if settings_read is not None else {}
+    unreadable |= settings_unread
     with registry_session() as session:
         chain = audit_log.verify(session)
         first = session.execute(
@@ -348,6 +354,7 @@ def check(run: DriftRun, *, actor: str, portal: PolicyReader) -> tuple[dict[str,
             unreadable=not_read | unreadable,
             network=run.boundaries,
             drills_met=drills_met(session),
+            controls=settings_read,
         )
         items = catalogue.run(facts)
         verdicts = [i["verdict"] for i in items]
@@ -365,7 +372,12 @@ def check(run: DriftRun, *, actor: str, portal: PolicyReader) -> tuple[dict[str,
             "items": items,
             "totals": {v.value: verdicts.count(v.value) for v in Verdict},
             "automated": sum(i["automated"] for i in items),
-            "unchecked": run.report.unchecked if unreadable else [],
+            "unchecked": [
+                *run.report.unchecked,
+                *({"part": part, "reason": reason} for part, reason in settings_unread.items()),
+            ]
+            if unreadable
+            else [],
             "clause_note": catalogue.CLAUSE_NOTE,
         }
         document["report_sm3"] = digest(document)
@@ -384,6 +396,20 @@ def check(run: DriftRun, *, actor: str, portal: PolicyReader) -> tuple[dict[str,
         )
         session.commit()
     return document, code
+
+
+def _read_controls(run: DriftRun) -> controls.Controls | None:
+    """The images, volume types and password rule of the regions the drift run read; a part
+    that cannot be read is named in the result's `unreadable` (its item is then unchecked)."""
+    if run.snapshot is None:
+        return None
+    image_ids: dict[str, set[str]] = {}
+    for server in run.snapshot.servers:
+        if server.image_id:
+            image_ids.setdefault(server.region, set()).add(server.image_id)
+    return controls.read(
+        run.cloud, run.snapshot.regions, config_file=run.config, image_ids=image_ids
+    )
 
 
 def report(

@@ -1,4 +1,5 @@
-"""A Snapshot built by hand: what the live-state reader would return, for tests."""
+"""A Snapshot built by hand: what the live-state reader would return (and the catalogue's facts
+over it), for tests."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from small_county import CODE
 
+from audit.catalogue import Facts
 from cloud.inventory import (
     REGIONAL_KINDS,
     Group,
@@ -17,6 +19,8 @@ from cloud.inventory import (
     Volume,
 )
 from govcloud.conventions import project_name, project_tags
+from govcloud.model import County
+from govcloud.registry.audit_log import ChainReport
 
 PRIMARY, DR = "RegionOne", "RegionTwo"
 
@@ -71,6 +75,22 @@ def network(nid: str, pid: str, *, external: bool = False, region: str = PRIMARY
         provider_segmentation_id=None,
         tags=(),
     )
+
+
+def audit_facts(county: County, **fields: Any) -> Facts:
+    """The catalogue's facts with nothing read but what `fields` give (an intact log of one)."""
+    nothing: dict[str, Any] = {
+        "snapshot": None,
+        "drift": None,
+        "chain": ChainReport(entries=1, head_seq=1),
+        "log_first": None,
+        "log_actions": frozenset(),
+        "portal": None,
+        "management_prefixes": (),
+        "head": None,
+        "head_max_age_days": 1,
+    }
+    return Facts(county=county, **(nothing | fields))
 
 
 def snapshot(**records: Any) -> Snapshot:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -17,6 +19,17 @@ OS_CLOUD_ENV: Final = "OS_CLOUD"  # openstacksdk's own variables
 CONFIG_FILE_ENV: Final = "OS_CLIENT_CONFIG_FILE"
 CLOUD_NAME = "govcloud-local"
 SYSTEM_CLOUD_NAME = "govcloud-local-system"
+# Keystone's [security_compliance], as a county sets it for MLPS level 3 (the catalogue's
+# keystone-password-policy: at least 8 characters and three character classes; lockout after
+# at most 5 failures). Keystone checks a new password with re.match against the regex.
+COMPLEXITY_REGEX: Final = r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,}$"
+COMPLEXITY_DESCRIPTION: Final = (
+    "口令至少8位，须同时包含大写字母、小写字母和数字 / "
+    "at least 8 characters with upper- and lower-case letters and digits"
+)
+LOCKOUT_FAILURE_ATTEMPTS: Final = 5
+LOCKOUT_DURATION_S: Final = 1800
+GENERATED_PASSWORD_BYTES: Final = 24
 
 # Pinned OpenStack release (2026.1 "Gazpacho" era packages); the full tree is constraints.txt.
 CONSTRAINTS = Path(__file__).resolve().parent / "constraints.txt"
@@ -223,3 +236,12 @@ def default_cloud(
     if CONFIG_FILE_ENV not in environ and name == CLOUD_NAME:
         config = str(Paths(root).clouds_yaml)
     return name, config
+
+
+def generate_password() -> str:
+    """A random password Keystone's COMPLEXITY_REGEX accepts (token_urlsafe alone lacks a digit
+    or a case about once in 200 draws, and Keystone would refuse the user)."""
+    while True:
+        password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+        if re.match(COMPLEXITY_REGEX, password):
+            return password

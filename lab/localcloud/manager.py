@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -188,7 +187,7 @@ class LocalCloud:
         values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
         missing = [name for name in SECRET_NAMES if name not in values]
         if missing:
-            values |= {name: secrets.token_urlsafe(24) for name in missing}
+            values |= {name: layout.generate_password() for name in missing}
             self._write(path, json.dumps(values))
         return values
 
@@ -211,6 +210,10 @@ class LocalCloud:
             "database_url": self.databases.url,
             "regions": REGIONS,
             "cloud_name": layout.CLOUD_NAME,
+            "password_regex": layout.COMPLEXITY_REGEX,
+            "password_regex_description": layout.COMPLEXITY_DESCRIPTION,
+            "lockout_failure_attempts": layout.LOCKOUT_FAILURE_ATTEMPTS,
+            "lockout_duration": layout.LOCKOUT_DURATION_S,
             "system_cloud_name": layout.SYSTEM_CLOUD_NAME,
             **extra,
         }

@@ -4,10 +4,14 @@ A small county with a core system on the cloud is deployed to both regions. Then
 violations are planted: SSH open to any address, the core system's DR standby deleted, an audit
 entry altered in the registry, and a weak portal sign-in policy. Each is reported 不符合 under
 its clause and test item, with the evidence that shows it; before, the same items held.
+The platform items read the cloud's own settings: Keystone's password rule (the local cloud
+sets one), the image the county's servers run (its SHA-512 as Glance recorded it), and the
+volume types (the fake driver offers no encrypted one: 部分符合, saying so).
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +21,9 @@ import openstack
 import pytest
 from audit_site import CountySite, county_site
 
-from lab.localcloud.layout import CLOUD_NAME
+from govcloud.conventions import DEFAULT_IMAGE
+from lab.localcloud.bootstrap import IMAGE_BYTES
+from lab.localcloud.layout import CLOUD_NAME, COMPLEXITY_REGEX
 from lab.localcloud.manager import LocalCloud
 
 pytestmark = pytest.mark.cloud
@@ -60,6 +66,7 @@ def test_planted_violations_are_reported_under_their_clauses(site: CountySite) -
     _, before = check(site)
     for rule in PLANTED:
         assert before[rule]["verdict"] == "符合", before[rule]
+    platform_items_read_the_live_settings(before)
 
     # 1. SSH open to any address on beta's baseline.
     conn = openstack.connect(cloud=CLOUD_NAME, region_name=PRIMARY)
@@ -114,3 +121,35 @@ def test_planted_violations_are_reported_under_their_clauses(site: CountySite) -
     assert after["portal-idle-timeout"]["evidence"]["idle_minutes"] == 240
     # The stray rule is drift as well: 8.1.3.2 b) (no unapproved rules).
     assert after["no-stray-rules"]["verdict"] == "不符合"
+
+
+def platform_items_read_the_live_settings(items: dict[str, dict[str, Any]]) -> None:
+    """Keystone's rule, the servers' image and the volume types, as the deployed county has
+    them; lockout, which Keystone's API does not answer, left to a person."""
+    password = items["keystone-password-policy"]
+    assert password["verdict"] == "符合" and password["automated"], password
+    assert password["evidence"]["password_regex"] == COMPLEXITY_REGEX
+    assert password["evidence"]["accepted_weak"] == []
+    lockout = items["keystone-lockout"]
+    assert (lockout["verdict"], lockout["clause"]) == ("人工核查", "8.1.4.1 b)"), lockout
+    assert "lockout_failure_attempts" in lockout["evidence"]["collect"]
+
+    images = items["image-integrity"]
+    assert images["verdict"] == "符合", images
+    records = images["evidence"]["images"]
+    # Glance's multihash of the bytes the local cloud uploaded: read, not assumed.
+    expected = hashlib.sha512(bytes(IMAGE_BYTES)).hexdigest()
+    assert {(r["region"], r["name"], r["os_hash_algo"], r["os_hash_value"]) for r in records} == {
+        (region, DEFAULT_IMAGE, "sha512", expected) for region in (PRIMARY, DR)
+    }
+    servers = [name for r in records for name in r["servers"]]
+    assert any(name.startswith(f"{CODE}-beta/") for name in servers), servers
+
+    volumes = items["volumes-encrypted"]
+    assert volumes["verdict"] == "部分符合", volumes
+    evidence = volumes["evidence"]
+    assert evidence["failures"] == [] and evidence["unchecked"] == []
+    assert all(t["encryption"] is None for t in evidence["volume_types"]), evidence
+    unencrypted = evidence["unencrypted_where_no_type_offers_encryption"]
+    assert all(v.startswith(f"{CODE}-") for vs in unencrypted.values() for v in vs), unencrypted
+    assert PRIMARY in unencrypted and "offers no encrypted volume type" in evidence["reason"]

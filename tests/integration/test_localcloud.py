@@ -23,10 +23,17 @@ import pytest
 from openstack import exceptions
 from openstack.connection import Connection
 
-from cloud import inventory
+from cloud import controls, inventory
 from govcloud.conventions import DEFAULT_IMAGE
 from lab.localcloud.errors import LocalCloudError
-from lab.localcloud.layout import REGIONS, Service, ServiceKind
+from lab.localcloud.layout import (
+    COMPLEXITY_DESCRIPTION,
+    COMPLEXITY_REGEX,
+    REGIONS,
+    Service,
+    ServiceKind,
+    generate_password,
+)
 from lab.localcloud.manager import LocalCloud
 
 pytestmark = pytest.mark.cloud
@@ -66,7 +73,7 @@ def tenant(cloud_name: str, request: pytest.FixtureRequest) -> Iterator[Tenant]:
     identity: Any = conn(cloud_name, PRIMARY).identity
     name = f"t-{request.node.name[:40]}-{secrets.token_hex(3)}"
     project = identity.create_project(name=name, domain_id="default", tags=["govcloud-test"])
-    password = secrets.token_urlsafe(16)
+    password = generate_password()  # Keystone's password_regex refuses some random ones
     user = identity.create_user(name=name, password=password, domain_id="default")
     identity.assign_project_role_to_user(project, user, identity.find_role("member"))
     try:
@@ -136,6 +143,28 @@ def test_platform_content_exists_and_tenants_do_not(local_cloud: LocalCloud) -> 
         ]
         assert departments == [], "tenants are the stacks' job, not the local cloud's"
     assert c.image.find_image(DEFAULT_IMAGE) is not None
+
+
+def test_keystone_refuses_weak_passwords_and_says_its_rule(local_cloud: LocalCloud) -> None:
+    """[security_compliance] as a county sets it: a weak password is refused with the rule's
+    description, and the API answers the rule (not lockout: Keystone refuses to say)."""
+    c = openstack.connect(cloud="govcloud-local", region_name=PRIMARY)
+    name = f"weak-{secrets.token_hex(3)}"
+    with pytest.raises(exceptions.HttpException) as refused:
+        c.identity.create_user(name=name, password="password1", domain_id="default")  # noqa: S106
+    assert refused.value.status_code == 400
+    assert "口令至少8位" in f"{refused.value} {refused.value.details}"
+    assert c.identity.find_user(name) is None
+    read = controls.read(
+        "govcloud-local", [PRIMARY], config_file=str(local_cloud.paths.clouds_yaml)
+    )
+    assert read.password_rule is not None
+    assert (read.password_rule.regex, read.password_rule.description) == (
+        COMPLEXITY_REGEX,
+        COMPLEXITY_DESCRIPTION,
+    )
+    lockout = c.identity.get("/domains/default/config/security_compliance/lockout_duration")
+    assert lockout.status_code == 403, lockout.text  # InvalidDomainConfig: not readable
 
 
 def test_second_up_is_idempotent_and_starts_nothing(local_cloud: LocalCloud) -> None:
