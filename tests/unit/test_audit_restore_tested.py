@@ -8,11 +8,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from snapshot_kit import audit_facts
 
 from audit.catalogue import RULES, Facts, Verdict, check_restore_tested, evaluate
 from govcloud.loader import load_county
 from govcloud.model import County
-from govcloud.registry.audit_log import ChainReport
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2027, 3, 31, 12, tzinfo=dt.UTC)
@@ -33,20 +33,7 @@ def on_cloud(county: County) -> list[str]:
 
 
 def facts(county: County, drills: dict[str, dt.datetime] | None) -> Facts:
-    return Facts(
-        county=county,
-        snapshot=None,
-        drift=None,
-        chain=ChainReport(entries=1, head_seq=1),
-        log_first=None,
-        log_actions=frozenset(),
-        portal=None,
-        management_prefixes=(),
-        head=None,
-        head_max_age_days=1,
-        now=NOW,
-        drills_met=drills,
-    )
+    return audit_facts(county, now=NOW, drills_met=drills)
 
 
 def test_every_system_drilled_within_the_period_holds(county: County) -> None:
