@@ -30,9 +30,14 @@ from govcloud.conventions import (
     MANAGEMENT_PORTS,
     META_ROLE,
     META_SYSTEM,
+    PLATFORM_MLPS_LEVEL,
     TAG_COUNTY,
+    TAG_MLPS,
     WORKLOAD_DR_BACKUP,
     WORKLOAD_DR_STANDBY,
+    mlps_levels_of,
+    mlps_tag,
+    project_name,
 )
 from govcloud.model import County, Tier
 from govcloud.registry.audit_log import ACTION_HEAD_EXPORT, ChainReport
@@ -53,10 +58,7 @@ MAX_IDLE_MINUTES: Final = 30
 MAX_PASSWORD_AGE_DAYS: Final = 90
 MIN_PASSWORD_LENGTH: Final = 8
 MIN_PASSWORD_HISTORY: Final = 3  # earlier passwords a new one may not repeat
-# The platform's own protection level: no system above it (GB/T 22239-2019 8.2.2.1 a)).
-PLATFORM_LEVEL: Final = 3
 SECONDS_PER_DAY: Final = 86400
-MLPS_TAG: Final = "mlps:"
 DEFAULT_GROUP: Final = "default"
 ADMIN_ROLE_NAMES: Final = frozenset({"admin"})
 # The three administrators MLPS level 3 asks for (三权分立), as the portal names them.
@@ -360,17 +362,29 @@ def check_networks_not_shared(facts: Facts) -> Result:
 
 
 def check_projects_tagged_level(facts: Facts) -> Result:
-    """Every department project carries its MLPS level as a tag (`mlps:<level>`)."""
+    """Every department project carries exactly one MLPS level tag (`mlps:<level>`), and for a
+    department of the county it is the department's level (`County.department_level`)."""
     snapshot = _snap(facts)
     projects = facts.projects()
-    failures = [
-        name
-        for p in snapshot.projects
-        if p.id in projects
-        for name in [p.name]
-        if not any(t.startswith(MLPS_TAG) for t in p.tags)
-    ]
-    return _verdict(failures, {"tag": f"{MLPS_TAG}<level>"})
+    expected = {
+        project_name(facts.county.code, d.code): facts.county.department_level(d)
+        for d in facts.county.departments
+    }
+    failures = []
+    for p in snapshot.projects:
+        if p.id not in projects:
+            continue
+        found = mlps_levels_of(p.tags)
+        wanted = expected.get(p.name)
+        if len(found) != 1 or found[0] is None or wanted not in (None, found[0]):
+            failures.append(
+                {
+                    "project": p.name,
+                    "tags": [t for t in p.tags if t.startswith(TAG_MLPS)],
+                    "expected": mlps_tag(wanted) if wanted is not None else f"{TAG_MLPS}<level>",
+                }
+            )
+    return _verdict(failures, {"tag": f"{TAG_MLPS}<level>"})
 
 
 def check_level_not_above_platform(facts: Facts) -> Result:
@@ -378,21 +392,22 @@ def check_level_not_above_platform(facts: Facts) -> Result:
     the cloud."""
     snapshot = _snap(facts)
     projects = facts.projects()
-    failures: list[Any] = []
-    for p in snapshot.projects:
-        if p.id not in projects:
-            continue
-        for tag in p.tags:
-            level = tag.removeprefix(MLPS_TAG)
-            if tag.startswith(MLPS_TAG) and level.isdigit() and int(level) > PLATFORM_LEVEL:
-                failures.append({"project": p.name, "tag": tag})
+    failures: list[Any] = [
+        {"project": p.name, "tag": mlps_tag(level)}
+        for p in snapshot.projects
+        if p.id in projects
+        for level in mlps_levels_of(p.tags)
+        if level is not None and level > PLATFORM_MLPS_LEVEL
+    ]
     classified = {
         f"{d.code}/{s.code}" for d in facts.county.departments for s in d.systems if s.classified
     }
     for server in snapshot.servers:
         if server.project_id in projects and server.metadata.get(META_SYSTEM) in classified:
             failures.append({"server": server.name, "system": server.metadata[META_SYSTEM]})
-    return _verdict(failures, {"platform_level": PLATFORM_LEVEL, "classified": sorted(classified)})
+    return _verdict(
+        failures, {"platform_level": PLATFORM_MLPS_LEVEL, "classified": sorted(classified)}
+    )
 
 
 def check_tenant_quotas(facts: Facts) -> Result:
@@ -1163,7 +1178,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "L3-CNS2-01",
         CLOUD,
         "业务系统安全保护等级可识别 / each tenant's protection level is recorded",
-        "live projects: an `mlps:<level>` tag on every county project",
+        "live projects: one `mlps:<level>` tag on every county project, its department's level",
         check_projects_tagged_level,
         needs="cloud",
     ),
@@ -1173,7 +1188,8 @@ RULES: Final[tuple[Rule, ...]] = (
         "L3-CNS2-01",
         CLOUD,
         "不承载高于平台安全保护等级的业务 / no system above the platform's level",
-        "live projects' level tags ≤ 3; no classified (涉密) system's server on the cloud",
+        f"live projects' level tags ≤ {PLATFORM_MLPS_LEVEL}; no classified (涉密) system's "
+        "server on the cloud",
         check_level_not_above_platform,
         needs="cloud",
     ),
