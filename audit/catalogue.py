@@ -916,6 +916,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "Keystone: each department project grants its roles to the department's groups",
         check_groups_hold_roles,
         needs="cloud",
+        policy="tenant-access-through-groups",
     ),
     Rule(
         "tenant-has-quotas",
@@ -1008,7 +1009,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live security groups: no ingress to 22/3389 from 0.0.0.0/0",
         check_mgmt_ipv4,
         needs="cloud",
-        policy="no-open-admin-or-database-ports",
+        policy="no-open-management-ports-ipv4",
     ),
     Rule(
         "no-open-management-ports-ipv6",
@@ -1019,7 +1020,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live security groups: no ingress to 22/3389 from ::/0",
         check_mgmt_ipv6,
         needs="cloud",
-        policy="no-open-admin-or-database-ports",
+        policy="no-open-management-ports-ipv6",
     ),
     Rule(
         "management-from-ops-prefixes",
@@ -1030,6 +1031,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live security groups: every management-port rule's remote inside the ops prefixes",
         check_mgmt_from_ops,
         needs="cloud",
+        policy="management-from-ops-prefixes",
     ),
     Rule(
         "no-open-database-ports",
@@ -1040,7 +1042,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live security groups: no database port open to any address",
         check_db_ports,
         needs="cloud",
-        policy="no-open-admin-or-database-ports",
+        policy="no-open-database-ports",
     ),
     Rule(
         "core-system-has-dr-replica",
@@ -1062,6 +1064,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live servers: a DR replica for every important system on the cloud",
         check_important_replicated,
         needs="cloud",
+        policy="important-system-offsite",
     ),
     Rule(
         "dr-site-offsite",
@@ -1071,6 +1074,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "异地备份场地 / the backup site is off-site",
         "county model: the DR site is in another region than the primary",
         check_dr_site_offsite,
+        policy="dr-site-offsite",
     ),
     Rule(
         "restore-tested",
@@ -1090,6 +1094,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live security groups: no ingress rule opening every protocol to any address",
         check_no_any_any,
         needs="cloud",
+        policy="default-deny-boundary",
     ),
     Rule(
         "network-default-deny-boundary",
@@ -1152,6 +1157,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "the ops management prefixes overlap no tenant subnet",
         check_management_separated,
         needs="cloud",
+        policy="management-network-separated",
     ),
     Rule(
         "zones-by-importance",
@@ -1171,6 +1177,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live networks: no tenant network shared with other tenants",
         check_networks_not_shared,
         needs="cloud",
+        policy="tenant-networks-not-shared",
     ),
     Rule(
         "projects-tagged-with-level",
@@ -1181,6 +1188,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live projects: one `mlps:<level>` tag on every county project, its department's level",
         check_projects_tagged_level,
         needs="cloud",
+        policy="projects-tagged-with-level",
     ),
     Rule(
         "no-system-above-platform-level",
@@ -1192,6 +1200,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "server on the cloud",
         check_level_not_above_platform,
         needs="cloud",
+        policy="no-system-above-platform-level",
     ),
     Rule(
         "ports-have-security-groups",
@@ -1202,6 +1211,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live ports: every server port carries a group other than default",
         check_ports_guarded,
         needs="cloud",
+        policy="ports-have-security-groups",
     ),
     Rule(
         "port-groups-as-declared",

@@ -6,6 +6,7 @@ from typing import Any
 
 from small_county import CODE, LEVEL
 
+from audit.catalogue import Facts
 from cloud.inventory import (
     REGIONAL_KINDS,
     Group,
@@ -17,6 +18,8 @@ from cloud.inventory import (
     Volume,
 )
 from govcloud.conventions import project_name, project_tags
+from govcloud.model import County
+from govcloud.registry.audit_log import ChainReport
 
 PRIMARY, DR = "RegionOne", "RegionTwo"
 
@@ -125,3 +128,18 @@ SNAPSHOT = snapshot(
         network("n4", "p-beta", region=DR),
     ],
 )
+
+
+def facts(county: County, found: Snapshot | None = None, **more: Any) -> Facts:
+    """What the catalogue's checks read, with nothing read but the county and `found`."""
+    given: dict[str, Any] = {
+        "drift": None,
+        "chain": ChainReport(entries=0, head_seq=0),
+        "log_first": None,
+        "log_actions": frozenset(),
+        "portal": None,
+        "management_prefixes": (),
+        "head": None,
+        "head_max_age_days": 1,
+    }
+    return Facts(county=county, snapshot=found, **(given | more))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from small_county import CODE, LEVEL, write_county
-from snapshot_kit import project, snapshot
+from snapshot_kit import facts, project, snapshot
 
 from audit.catalogue import (
     RULES,
@@ -21,7 +21,6 @@ from audit.catalogue import (
 from cloud.inventory import Project
 from govcloud.conventions import PLATFORM_MLPS_LEVEL, mlps_tag, project_name, project_tags
 from govcloud.loader import load_county
-from govcloud.registry.audit_log import ChainReport
 from policy.rules import POLICIES
 
 CLAUSE = re.compile(r"^8\.[12]\.\d\.\d+ [a-g]\)$")
@@ -55,18 +54,7 @@ def test_pre_deploy_policies_named_exist_in_the_pack() -> None:
 
 # -- the cloud extension's level items (8.2.2.1 a)), over a snapshot ---------------------------
 def _facts(tmp_path: Path, projects: list[Project]) -> Facts:
-    return Facts(
-        county=load_county(write_county(tmp_path)),
-        snapshot=snapshot(projects=projects),
-        drift=None,
-        chain=ChainReport(entries=0, head_seq=0),
-        log_first=None,
-        log_actions=frozenset(),
-        portal=None,
-        management_prefixes=(),
-        head=None,
-        head_max_age_days=1,
-    )
+    return facts(load_county(write_county(tmp_path)), snapshot(projects=projects))
 
 
 def _alpha(*extra: str) -> Project:

@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from snapshot_kit import facts as county_facts
 
 from audit import head
 from audit.catalogue import Facts, Verdict, check_head_exported
@@ -127,18 +128,8 @@ def test_head_file_round_trips(keys: tuple[Path, Path], tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def facts() -> Facts:
-    return Facts(
-        county=load_county(REPO / "county"),
-        snapshot=None,
-        drift=None,
-        chain=ChainReport(entries=7, head_seq=7),
-        log_first=None,
-        log_actions=frozenset(),
-        portal=None,
-        management_prefixes=(),
-        head=None,
-        head_max_age_days=1,
-        now=NOW,
+    return county_facts(
+        load_county(REPO / "county"), chain=ChainReport(entries=7, head_seq=7), now=NOW
     )
 
 
