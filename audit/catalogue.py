@@ -124,7 +124,7 @@ class Rule:
     check: Check | None = None
     collect: str = ""
     needs: str = ""  # the fact it reads: "cloud", "drift", "registry", "portal" (or none)
-    policy: str = ""  # the pre-deploy policy (policy/rules.py) that enforces it under mocks
+    policy: str = ""  # its pre-deploy policy, of the same id (policy/rules.py), where one exists
 
 
 class UnreadError(RuntimeError):

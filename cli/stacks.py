@@ -63,6 +63,8 @@ ProjectDirOption = Annotated[
 MAX_LISTED_CREATES = 40
 COUNTY_ENV = "GOVCLOUD_COUNTY"
 VALUE_WIDTH = 60
+# Why a deploy refuses a stack (zh-CN first: county operators read it).
+REFUSAL = "强制策略未通过，不予部署 / mandatory policies violated, the stack is not deployed"
 
 
 def _read(cloud: str | None, region: str, settings: Settings) -> inventory.Snapshot:
@@ -112,13 +114,8 @@ def print_policies(results: list[PolicyResult]) -> None:
             out.print(f"[yellow]– {result.id}[/]: not applicable: {result.not_applicable}")
     passed = sum(not r.violations and r.not_applicable is None for r in results)
     out.print(f"策略 policies (MLPS catalogue ids): {passed} of {len(results)} passed")
-    blocked = [r.id for r in results if r.blocks]
-    if blocked:
+    if blocked := [r.id for r in results if r.blocks]:
         out.print(f"[red]✗ {REFUSAL}:[/] {', '.join(blocked)}")
-
-
-# Why a deploy refuses a stack (zh-CN first: county operators read it).
-REFUSAL = "强制策略未通过，不予部署 / mandatory policies violated, the stack is not deployed"
 
 
 def refusal(stack: str, blocked: list[PolicyResult]) -> str:
@@ -152,7 +149,7 @@ def plan_as_dict(plan: StackPlan) -> dict[str, Any]:
         "duplicates": report.duplicates,
         "warnings": list(plan.warnings),
         "policies": [policy_as_dict(p) for p in plan.policies],
-        "blocked": [p.id for p in plan.policies if p.blocks],
+        "blocked": [p.id for p in plan.blocked_by],
         "seconds": plan.seconds,
     }
 

@@ -204,10 +204,11 @@ def validate_projects_tagged_level(args: ResourceValidationArgs, report: ReportV
     """Every project carries exactly one `mlps:<level>` tag."""
     levels = _project_levels(args)
     if levels is not None and (len(levels) != 1 or levels[0] is None):
+        found = [t for t in args.props.get("tags") or () if t.startswith(TAG_MLPS)]
         report(
-            f"project {args.urn} must carry one {TAG_MLPS}<level> tag, has "
-            f"{[t for t in args.props.get('tags') or () if t.startswith(TAG_MLPS)]}: the stacks "
-            "tag each tenant with its department's MLPS level (docs/county-model.md)",
+            f"项目缺少唯一的等保级别标签 / project {args.urn} must carry one {TAG_MLPS}<level> "
+            f"tag, has {found}: the stacks tag each tenant with its department's MLPS level "
+            "(docs/county-model.md)",
             args.urn,
         )
 
@@ -219,6 +220,7 @@ def validate_level_not_above_platform(
     for level in _project_levels(args) or ():
         if level is not None and level > PLATFORM_MLPS_LEVEL:
             report(
+                f"系统等保级别（第{level}级）高于云平台（第{PLATFORM_MLPS_LEVEL}级），不得上云 / "
                 f"project {args.urn} is MLPS level {level}, above the platform's level "
                 f"{PLATFORM_MLPS_LEVEL}: a system of that level cannot run on this cloud; keep "
                 "it on its own network or lower its mlps_level if it was graded too high",

@@ -71,9 +71,14 @@ class StackPlan:
     policies: list[PolicyResult] = field(default_factory=list)
 
     @property
+    def blocked_by(self) -> list[PolicyResult]:
+        """The mandatory policies the stack violates: it must not be deployed."""
+        return [p for p in self.policies if p.blocks]
+
+    @property
     def clean(self) -> bool:
         """In sync and no mandatory policy violated: `govcloud plan` exits 0."""
-        return self.report.in_sync and not any(p.blocks for p in self.policies)
+        return self.report.in_sync and not self.blocked_by
 
 
 def load_stacks(project_dir: Path, stack: str) -> dict[str, StackSettings]:
