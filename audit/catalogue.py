@@ -33,9 +33,14 @@ from govcloud.conventions import (
     MANAGEMENT_PORTS,
     META_ROLE,
     META_SYSTEM,
+    PLATFORM_MLPS_LEVEL,
     TAG_COUNTY,
+    TAG_MLPS,
     WORKLOAD_DR_BACKUP,
     WORKLOAD_DR_STANDBY,
+    mlps_levels_of,
+    mlps_tag,
+    project_name,
 )
 from govcloud.model import County, Tier
 from govcloud.registry.audit_log import ACTION_HEAD_EXPORT, ChainReport
@@ -68,10 +73,7 @@ MIN_PASSWORD_CLASSES: Final = 3
 # chose otherwise. The MD5 `checksum` beside it is kept for old clients and proves nothing.
 IMAGE_HASH_ALGO: Final = "sha512"
 IMAGE_ACTIVE: Final = "active"
-# The platform's own protection level: no system above it (GB/T 22239-2019 8.2.2.1 a)).
-PLATFORM_LEVEL: Final = 3
 SECONDS_PER_DAY: Final = 86400
-MLPS_TAG: Final = "mlps:"
 DEFAULT_GROUP: Final = "default"
 ADMIN_ROLE_NAMES: Final = frozenset({"admin"})
 # The three administrators MLPS level 3 asks for (三权分立), as the portal names them.
@@ -140,7 +142,7 @@ class Rule:
     check: Check | None = None
     collect: str = ""
     needs: str = ""  # the fact it reads: "cloud", "drift", "registry", "portal" (or none)
-    policy: str = ""  # the pre-deploy policy (policy/rules.py) that enforces it under mocks
+    policy: str = ""  # its pre-deploy policy, of the same id (policy/rules.py), where one exists
 
 
 class UnreadError(RuntimeError):
@@ -378,17 +380,29 @@ def check_networks_not_shared(facts: Facts) -> Result:
 
 
 def check_projects_tagged_level(facts: Facts) -> Result:
-    """Every department project carries its MLPS level as a tag (`mlps:<level>`)."""
+    """Every department project carries exactly one MLPS level tag (`mlps:<level>`), and for a
+    department of the county it is the department's level (`County.department_level`)."""
     snapshot = _snap(facts)
     projects = facts.projects()
-    failures = [
-        name
-        for p in snapshot.projects
-        if p.id in projects
-        for name in [p.name]
-        if not any(t.startswith(MLPS_TAG) for t in p.tags)
-    ]
-    return _verdict(failures, {"tag": f"{MLPS_TAG}<level>"})
+    expected = {
+        project_name(facts.county.code, d.code): facts.county.department_level(d)
+        for d in facts.county.departments
+    }
+    failures = []
+    for p in snapshot.projects:
+        if p.id not in projects:
+            continue
+        found = mlps_levels_of(p.tags)
+        wanted = expected.get(p.name)
+        if len(found) != 1 or found[0] is None or wanted not in (None, found[0]):
+            failures.append(
+                {
+                    "project": p.name,
+                    "tags": [t for t in p.tags if t.startswith(TAG_MLPS)],
+                    "expected": mlps_tag(wanted) if wanted is not None else f"{TAG_MLPS}<level>",
+                }
+            )
+    return _verdict(failures, {"tag": f"{TAG_MLPS}<level>"})
 
 
 def check_level_not_above_platform(facts: Facts) -> Result:
@@ -396,21 +410,22 @@ def check_level_not_above_platform(facts: Facts) -> Result:
     the cloud."""
     snapshot = _snap(facts)
     projects = facts.projects()
-    failures: list[Any] = []
-    for p in snapshot.projects:
-        if p.id not in projects:
-            continue
-        for tag in p.tags:
-            level = tag.removeprefix(MLPS_TAG)
-            if tag.startswith(MLPS_TAG) and level.isdigit() and int(level) > PLATFORM_LEVEL:
-                failures.append({"project": p.name, "tag": tag})
+    failures: list[Any] = [
+        {"project": p.name, "tag": mlps_tag(level)}
+        for p in snapshot.projects
+        if p.id in projects
+        for level in mlps_levels_of(p.tags)
+        if level is not None and level > PLATFORM_MLPS_LEVEL
+    ]
     classified = {
         f"{d.code}/{s.code}" for d in facts.county.departments for s in d.systems if s.classified
     }
     for server in snapshot.servers:
         if server.project_id in projects and server.metadata.get(META_SYSTEM) in classified:
             failures.append({"server": server.name, "system": server.metadata[META_SYSTEM]})
-    return _verdict(failures, {"platform_level": PLATFORM_LEVEL, "classified": sorted(classified)})
+    return _verdict(
+        failures, {"platform_level": PLATFORM_MLPS_LEVEL, "classified": sorted(classified)}
+    )
 
 
 def check_tenant_quotas(facts: Facts) -> Result:
@@ -1166,6 +1181,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "Keystone: each department project grants its roles to the department's groups",
         check_groups_hold_roles,
         needs="cloud",
+        policy="tenant-access-through-groups",
     ),
     Rule(
         "tenant-has-quotas",
@@ -1258,7 +1274,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live security groups: no ingress to 22/3389 from 0.0.0.0/0",
         check_mgmt_ipv4,
         needs="cloud",
-        policy="no-open-admin-or-database-ports",
+        policy="no-open-management-ports-ipv4",
     ),
     Rule(
         "no-open-management-ports-ipv6",
@@ -1269,7 +1285,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live security groups: no ingress to 22/3389 from ::/0",
         check_mgmt_ipv6,
         needs="cloud",
-        policy="no-open-admin-or-database-ports",
+        policy="no-open-management-ports-ipv6",
     ),
     Rule(
         "management-from-ops-prefixes",
@@ -1280,6 +1296,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live security groups: every management-port rule's remote inside the ops prefixes",
         check_mgmt_from_ops,
         needs="cloud",
+        policy="management-from-ops-prefixes",
     ),
     Rule(
         "no-open-database-ports",
@@ -1290,7 +1307,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live security groups: no database port open to any address",
         check_db_ports,
         needs="cloud",
-        policy="no-open-admin-or-database-ports",
+        policy="no-open-database-ports",
     ),
     Rule(
         "core-system-has-dr-replica",
@@ -1312,6 +1329,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live servers: a DR replica for every important system on the cloud",
         check_important_replicated,
         needs="cloud",
+        policy="important-system-offsite",
     ),
     Rule(
         "dr-site-offsite",
@@ -1321,6 +1339,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "异地备份场地 / the backup site is off-site",
         "county model: the DR site is in another region than the primary",
         check_dr_site_offsite,
+        policy="dr-site-offsite",
     ),
     Rule(
         "restore-tested",
@@ -1342,6 +1361,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live security groups: no ingress rule opening every protocol to any address",
         check_no_any_any,
         needs="cloud",
+        policy="default-deny-boundary",
     ),
     Rule(
         "network-default-deny-boundary",
@@ -1404,6 +1424,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "the ops management prefixes overlap no tenant subnet",
         check_management_separated,
         needs="cloud",
+        policy="management-network-separated",
     ),
     Rule(
         "zones-by-importance",
@@ -1423,6 +1444,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live networks: no tenant network shared with other tenants",
         check_networks_not_shared,
         needs="cloud",
+        policy="tenant-networks-not-shared",
     ),
     Rule(
         "projects-tagged-with-level",
@@ -1430,9 +1452,10 @@ RULES: Final[tuple[Rule, ...]] = (
         "L3-CNS2-01",
         CLOUD,
         "业务系统安全保护等级可识别 / each tenant's protection level is recorded",
-        "live projects: an `mlps:<level>` tag on every county project",
+        "live projects: one `mlps:<level>` tag on every county project, its department's level",
         check_projects_tagged_level,
         needs="cloud",
+        policy="projects-tagged-with-level",
     ),
     Rule(
         "no-system-above-platform-level",
@@ -1440,9 +1463,11 @@ RULES: Final[tuple[Rule, ...]] = (
         "L3-CNS2-01",
         CLOUD,
         "不承载高于平台安全保护等级的业务 / no system above the platform's level",
-        "live projects' level tags ≤ 3; no classified (涉密) system's server on the cloud",
+        f"live projects' level tags ≤ {PLATFORM_MLPS_LEVEL}; no classified (涉密) system's "
+        "server on the cloud",
         check_level_not_above_platform,
         needs="cloud",
+        policy="no-system-above-platform-level",
     ),
     Rule(
         "ports-have-security-groups",
@@ -1453,6 +1478,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "live ports: every server port carries a group other than default",
         check_ports_guarded,
         needs="cloud",
+        policy="ports-have-security-groups",
     ),
     Rule(
         "port-groups-as-declared",

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from cli.cloud import CloudOption
 from cli.kit import CountyOption, JsonOption, actor, err, out, print_json, registry_session
-from cli.stacks import ProjectDirOption, StackOption
+from cli.stacks import ProjectDirOption, StackOption, refusal
 from cloud.plan.diff import Action
 from desired.stack_settings import stack_county
 from govcloud import constants
@@ -117,6 +117,7 @@ def localcloud_deploy(  # noqa: PLR0917  (typer options)
     updates what differs, deletes what the county no longer declares (only resources carrying
     the county's tags). Refuses any cloud but the local one: real clouds get `govcloud apply`.
     A second run changes nothing; a run that stopped half way is resumed by the next one.
+    Refuses a stack that violates a mandatory policy of the pack (exit 2, nothing changed).
     Exit 0 when the cloud matches afterwards, 1 when changes remain.
     """
 
@@ -146,6 +147,9 @@ def localcloud_deploy(  # noqa: PLR0917  (typer options)
         stack.value, stacks=stacks, county=county, registry_url=settings.registry_url()
     )
     record: dict[str, Any] = {"cloud": chosen, "region": region, "county": county.code}
+    if desired.blocked_by:
+        _record_deploy(stack.value, {**record, "refused": [p.id for p in desired.blocked_by]})
+        raise BadInputError(refusal(stack.value, desired.blocked_by))
     try:
         plan, result = deploy.deploy_stack(
             desired,

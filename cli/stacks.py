@@ -15,6 +15,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from audit.catalogue import RULES
 from cli.cloud import CloudOption
 from cli.kit import (
     CountyOption,
@@ -40,6 +41,7 @@ from govcloud.errors import BadInputError
 from govcloud.registry import audit_log
 from govcloud.settings import Settings, get_settings
 from lab.localcloud.layout import default_cloud
+from policy.evaluate import PolicyResult
 
 
 class StackName(StrEnum):
@@ -61,6 +63,8 @@ ProjectDirOption = Annotated[
 MAX_LISTED_CREATES = 40
 COUNTY_ENV = "GOVCLOUD_COUNTY"
 VALUE_WIDTH = 60
+# Why a deploy refuses a stack (zh-CN first: county operators read it).
+REFUSAL = "强制策略未通过，不予部署 / mandatory policies violated, the stack is not deployed"
 
 
 def _read(cloud: str | None, region: str, settings: Settings) -> inventory.Snapshot:
@@ -71,6 +75,59 @@ def _read(cloud: str | None, region: str, settings: Settings) -> inventory.Snaps
 def _short(value: Any) -> str:
     text = "—" if value is None else str(value)
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
+
+
+def policy_as_dict(result: PolicyResult) -> dict[str, Any]:
+    """A policy's result with the catalogue item it enforces (same id: docs/audit.md)."""
+    rule = next(r for r in RULES if r.id == result.id)
+    status = (
+        "violated"
+        if result.violations
+        else "not_applicable"
+        if result.not_applicable is not None
+        else "passed"
+    )
+    return {
+        "id": result.id,
+        "clause": rule.clause,
+        "test_item": rule.test_item,
+        "enforcement": result.enforcement,
+        "status": status,
+        "violations": [v.as_dict() for v in result.violations],
+        "not_applicable": result.not_applicable,
+    }
+
+
+def print_policies(results: list[PolicyResult]) -> None:
+    """The violated policies, each violation on its own line; then the count that passed."""
+    for result in results:
+        if result.violations:
+            rule = policy_as_dict(result)
+            out.print(
+                f"[red]✗ {result.id}[/] ({rule['clause']}, {rule['test_item']}, "
+                f"{result.enforcement})",
+                highlight=False,
+            )
+            for violation in result.violations:
+                out.print(f"    {violation.message}", markup=False, highlight=False)
+        elif result.not_applicable is not None:
+            out.print(f"[yellow]– {result.id}[/]: not applicable: {result.not_applicable}")
+    passed = sum(not r.violations and r.not_applicable is None for r in results)
+    out.print(f"策略 policies (MLPS catalogue ids): {passed} of {len(results)} passed")
+    if blocked := [r.id for r in results if r.blocks]:
+        out.print(f"[red]✗ {REFUSAL}:[/] {', '.join(blocked)}")
+
+
+def refusal(stack: str, blocked: list[PolicyResult]) -> str:
+    """The message `localcloud deploy` refuses a stack with: each violation, then the fix."""
+    lines = [f"{REFUSAL}; 云上未做任何更改 / nothing was changed in the cloud:"]
+    for result in blocked:
+        lines += [f"  {result.id}: {v.message}" for v in result.violations]
+    lines.append(
+        f"修正县数据或栈后再部署 / fix the county data or the stack, then check with "
+        f"`govcloud plan --stack {stack}`"
+    )
+    return "\n".join(lines)
 
 
 def plan_as_dict(plan: StackPlan) -> dict[str, Any]:
@@ -91,6 +148,8 @@ def plan_as_dict(plan: StackPlan) -> dict[str, Any]:
         "not_compared": report.not_compared,
         "duplicates": report.duplicates,
         "warnings": list(plan.warnings),
+        "policies": [policy_as_dict(p) for p in plan.policies],
+        "blocked": [p.id for p in plan.blocked_by],
         "seconds": plan.seconds,
     }
 
@@ -137,6 +196,7 @@ def print_plan(plan: StackPlan) -> None:
         out.print(f"not compared (docs/stacks.md says why): {skipped}")
     if report.duplicates:
         out.print(f"[yellow]ambiguous names, first one compared:[/] {', '.join(report.duplicates)}")
+    print_policies(plan.policies)
     if report.in_sync:
         out.print(f"[green]✓[/] in sync: {totals[Action.UNCHANGED]} resources unchanged")
     else:
@@ -158,9 +218,11 @@ def plan(
     project_dir: ProjectDirOption = Path(),
     as_json: JsonOption = False,
 ) -> None:
-    """What a deployment of a stack would change in the live cloud, attribute by attribute.
+    """What a deployment of a stack would change in the live cloud, attribute by attribute,
+    and whether the policy pack (the MLPS catalogue's pre-deploy items) lets it be deployed.
 
-    Never changes the cloud. Exit 0 when in sync, 1 when there are changes.
+    Never changes the cloud. Exit 0 when in sync and no mandatory policy is violated, 1 when
+    there are changes or violations.
     """
     settings = get_settings()
     stacks = load_stacks(project_dir, stack.value)
@@ -175,7 +237,7 @@ def plan(
         print_json(plan_as_dict(result))
     else:
         print_plan(result)
-    if not result.report.in_sync:
+    if not result.clean:
         raise typer.Exit(constants.EXIT_FINDINGS)
 
 

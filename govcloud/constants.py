@@ -70,3 +70,12 @@ DR_POLICIES: Final = {
     },
 }
 DR_DRILL_EVERY_DAYS: Final = 90
+
+# MLPS 2.0 protection levels (网络安全等级保护, GB/T 22239-2019 and GB/T 22240-2020): 第一级 to
+# 第五级. The defaults of county.yaml's `mlps:`: core systems (政务服务, the county's shared
+# data) and important ones are usually graded level 3, general systems (a township's service
+# desk, an information site) level 2; a department without systems gets the default level.
+MLPS_MIN_LEVEL: Final = 1
+MLPS_MAX_LEVEL: Final = 5
+MLPS_LEVEL_BY_TIER: Final = {"core": 3, "important": 3, "general": 2}
+MLPS_DEFAULT_LEVEL: Final = 2

@@ -9,6 +9,7 @@ here, so the writer and the readers cannot disagree.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -28,6 +29,13 @@ TAG_MANAGED: Final = "govcloud"
 TAG_COUNTY: Final = "county:"
 TAG_DEPARTMENT: Final = "department:"
 TAG_KIND: Final = "kind:"
+# A project's MLPS protection level (GB/T 22239-2019 8.2.2.1 a): each tenant's level is
+# recorded): `mlps:<level>`, the highest level of the department's systems.
+TAG_MLPS: Final = "mlps:"
+# The platform's own level: the county cloud is built and assessed to MLPS level 3 (the
+# catalogue, audit/catalogue.py, checks level-3 requirements), and it may carry no system
+# above its own level (8.2.2.1 a)). A higher platform needs a higher catalogue, not a setting.
+PLATFORM_MLPS_LEVEL: Final = 3
 
 # Keystone roles for the department groups: requesters use their tenant, approvers review it;
 # the deployer operates every tenant it creates.
@@ -203,13 +211,30 @@ def project_name(county_code: str, department: str) -> str:
     return f"{county_code}-{department}"
 
 
-def project_tags(county_code: str, department: str, kind: str) -> list[str]:
-    """Tags that mark a project as this county's department tenant."""
+def mlps_tag(level: int) -> str:
+    """The tag recording an MLPS protection level: `mlps:3`."""
+    return f"{TAG_MLPS}{level}"
+
+
+def mlps_levels_of(tags: Iterable[str]) -> list[int | None]:
+    """The level of each `mlps:` tag among `tags`, None for a tag that names no level."""
+    return [
+        int(level) if level.isdigit() else None
+        for tag in tags
+        if tag.startswith(TAG_MLPS)
+        for level in [tag.removeprefix(TAG_MLPS)]
+    ]
+
+
+def project_tags(county_code: str, department: str, kind: str, mlps_level: int) -> list[str]:
+    """Tags that mark a project as this county's department tenant, with its MLPS level
+    (`County.department_level`)."""
     return [
         TAG_MANAGED,
         f"{TAG_COUNTY}{county_code}",
         f"{TAG_DEPARTMENT}{department}",
         f"{TAG_KIND}{kind}",
+        mlps_tag(mlps_level),
     ]
 
 

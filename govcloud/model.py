@@ -60,6 +60,19 @@ DepartmentCode = Annotated[str, Field(pattern=constants.DEPARTMENT_CODE_PATTERN)
 SystemCode = Annotated[str, Field(pattern=constants.SYSTEM_CODE_PATTERN)]
 SystemRef = Annotated[str, Field(pattern=constants.SYSTEM_REF_PATTERN)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+def _mlps_level(value: int) -> int:
+    if not constants.MLPS_MIN_LEVEL <= value <= constants.MLPS_MAX_LEVEL:
+        raise ValueError(
+            f"{value} is no MLPS protection level: levels run from {constants.MLPS_MIN_LEVEL} "
+            f"(第一级) to {constants.MLPS_MAX_LEVEL} (第五级)"
+        )
+    return value
+
+
+# An MLPS 2.0 protection level (等级保护级别), 1 to 5.
+MlpsLevel = Annotated[int, AfterValidator(_mlps_level)]
 PositiveInt = Annotated[int, Field(gt=0)]
 # A move group is named within its department ("his") or, to join another department's group,
 # as "department/group" ("wjj/his").
@@ -168,6 +181,8 @@ class System(Frozen):
     max_downtime_min: NonNegativeInt
     location: Location
     classified: bool = False
+    # Its MLPS protection level; unset: its tier's level (county.yaml `mlps.levels`).
+    mlps_level: MlpsLevel | None = None
     # Systems that must move in the same wave (an application and its database that cannot
     # bear the extranet's latency between them).
     move_group: MoveGroup | None = None
@@ -323,6 +338,29 @@ class DrSettings(Frozen):
         return self
 
 
+def _default_mlps_levels() -> dict[Tier, int]:
+    return {Tier(tier): level for tier, level in constants.MLPS_LEVEL_BY_TIER.items()}
+
+
+class MlpsSettings(Frozen):
+    """MLPS protection levels (等级保护): each tier's level, for systems that give none, and the
+    level of a department with no system."""
+
+    levels: dict[Tier, MlpsLevel] = Field(default_factory=_default_mlps_levels)
+    default_level: MlpsLevel = constants.MLPS_DEFAULT_LEVEL
+
+    @model_validator(mode="after")
+    def _every_tier(self) -> Self:
+        missing = [tier.value for tier in Tier if tier not in self.levels]
+        if missing:
+            defaults = ", ".join(f"{t} {n}" for t, n in constants.MLPS_LEVEL_BY_TIER.items())
+            raise ValueError(
+                f"levels must give every tier a level; missing: {', '.join(missing)} "
+                f"(leave levels out for the defaults: {defaults})"
+            )
+        return self
+
+
 class CountyFile(Frozen):
     """The contents of county.yaml: everything but the departments."""
 
@@ -332,6 +370,7 @@ class CountyFile(Frozen):
     extranet: Extranet
     migration: MigrationSettings = MigrationSettings()
     dr: DrSettings = DrSettings()
+    mlps: MlpsSettings = MlpsSettings()
 
 
 class County(CountyFile):
@@ -345,6 +384,17 @@ class County(CountyFile):
             if department.code == code:
                 return department
         raise KeyError(code)
+
+    def system_level(self, system: System) -> int:
+        """A system's MLPS level: its own, else its tier's."""
+        return system.mlps_level if system.mlps_level is not None else self.mlps.levels[system.tier]
+
+    def department_level(self, department: Department) -> int:
+        """The MLPS level of a department's tenant: the highest of its systems' levels (a
+        classified system is outside MLPS and never on the cloud); the county's default
+        level when it has no other system."""
+        levels = [self.system_level(s) for s in department.systems if not s.classified]
+        return max(levels, default=self.mlps.default_level)
 
     def site(self, role: SiteRole) -> Site:
         """Return the first site with this role (KeyError if none)."""

@@ -29,6 +29,7 @@ class DepartmentTenantArgs:
     department: str
     description: str
     kind: str
+    mlps_level: int
     region: str
     quotas: TenantQuotas
     role_ids: Mapping[str, pulumi.Input[str]]
@@ -109,7 +110,7 @@ class DepartmentTenant(pulumi.ComponentResource):
             name=physical,
             description=args.description,
             enabled=True,
-            tags=project_tags(args.county_code, args.department, args.kind),
+            tags=project_tags(args.county_code, args.department, args.kind, args.mlps_level),
             opts=child,
         )
         for group_role, role in (("requesters", ROLE_REQUESTER), ("approvers", ROLE_APPROVER)):

@@ -81,6 +81,7 @@ def build_primary(desired: DesiredState) -> dict[str, Any]:
                 department=code,
                 description=department.name,
                 kind=department.kind.value,
+                mlps_level=county.department_level(department),
                 region=region,
                 quotas=tenant_quotas(granted.quota),
                 role_ids=roles,

@@ -307,6 +307,7 @@ def holding_grants(
     (test_portal_cloud.py)."""
     records: dict[str, list[Any]] = {}
     kinds = {d.code: d.kind.value for d in county.departments}
+    levels = {d.code: county.department_level(d) for d in county.departments}
     for code, granted in grants.departments.items():
         project = f"project:{project_name(county.code, code)}"
         records.setdefault("projects", []).append(
@@ -316,7 +317,7 @@ def holding_grants(
                 domain_id=DEFAULT_DOMAIN,
                 description=code,
                 enabled=True,
-                tags=tuple(sorted(project_tags(county.code, code, kinds[code]))),
+                tags=tuple(sorted(project_tags(county.code, code, kinds[code], levels[code]))),
             )
         )
         for server in granted.servers:

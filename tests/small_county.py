@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 CODE = "519901"
+# Both departments' MLPS level: alpha's important system and beta's core one are level 3
+# (their tiers' default, county.yaml `mlps.levels`).
+LEVEL = 3
 COUNTY = f"""\
 ---
 code: "{CODE}"

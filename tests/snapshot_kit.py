@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from small_county import CODE
+from small_county import CODE, LEVEL
 
 from audit.catalogue import Facts
 from cloud.inventory import (
@@ -106,17 +106,21 @@ SNAPSHOT = snapshot(
     projects=[
         # Department tenants as the stacks tag them (govcloud.conventions.project_tags).
         project(
-            "p-alpha", project_name(CODE, "alpha"), tuple(project_tags(CODE, "alpha", "bureau"))
+            "p-alpha",
+            project_name(CODE, "alpha"),
+            tuple(project_tags(CODE, "alpha", "bureau", LEVEL)),
         ),
         project(
-            "p-beta", project_name(CODE, "beta"), tuple(project_tags(CODE, "beta", "township"))
+            "p-beta",
+            project_name(CODE, "beta"),
+            tuple(project_tags(CODE, "beta", "township", LEVEL)),
         ),
         project("p-other", "admin"),  # not a department
         # Another county's alpha sharing the cloud: not ours.
         project(
             "p-elsewhere",
             project_name("519902", "alpha"),
-            tuple(project_tags("519902", "alpha", "bureau")),
+            tuple(project_tags("519902", "alpha", "bureau", LEVEL)),
         ),
     ],
     servers=[

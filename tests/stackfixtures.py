@@ -6,12 +6,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from pulumi_policy import (
-    PolicyCustomTimeouts,
-    PolicyResource,
-    PolicyResourceOptions,
-    ResourceValidationArgs,
-)
+from pulumi_policy import PolicyResource, ResourceValidationArgs
 
 from desired.stack_settings import load_settings
 from desired.state import DesiredState, build_desired
@@ -52,37 +47,6 @@ def num(value: object) -> int:
 def by_name(resources: list[DesiredResource]) -> dict[str, DesiredResource]:
     """Resources keyed by their physical name input."""
     return {str(r.inputs.get("name")): r for r in resources}
-
-
-def _referenced_ids(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [i for v in value.values() for i in _referenced_ids(v)]
-    if isinstance(value, list):
-        return [i for v in value for i in _referenced_ids(v)]
-    return []
-
-
-def policy_resources(run: StackRun) -> list[PolicyResource]:
-    """A mock run as the policy engine would see it, dependencies taken from references."""
-    options = PolicyResourceOptions(
-        protect=False,
-        ignore_changes=[],
-        delete_before_replace=None,
-        aliases=[],
-        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
-        additional_secret_outputs=[],
-    )
-    made = {
-        r.id: PolicyResource(r.type, r.inputs, r.urn, r.name, options, None, None, [], {})
-        for r in run.resources
-    }
-    for resource in run.resources:
-        made[resource.id].dependencies = [
-            made[i] for i in _referenced_ids(resource.inputs) if i in made and i != resource.id
-        ]
-    return list(made.values())
 
 
 def resource_args(resource: PolicyResource) -> ResourceValidationArgs:

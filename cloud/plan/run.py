@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -11,12 +12,14 @@ from cloud.inventory import Snapshot
 from cloud.plan.diff import PlanReport, diff
 from cloud.plan.items import Item
 from cloud.plan.live_items import Scope, live_items
+from cloud.plan.policies import check_policies
 from cloud.plan.stack_items import desired_items
 from desired.stack_settings import StackSettings, load_settings
 from desired.state import DesiredState, build_desired, read_registry
 from govcloud.conventions import STACK_SITE, STACKS
 from govcloud.errors import BadInputError
 from govcloud.model import County
+from policy.evaluate import PolicyResult
 from stacks.mockrun import StackRun, run_stack
 
 PROJECT_FILE = "Pulumi.yaml"
@@ -42,6 +45,16 @@ class DesiredSide:
             projects=self.stack == "primary",
         )
 
+    @functools.cached_property
+    def policies(self) -> list[PolicyResult]:
+        """The policy pack over this stack's mock run (evaluated once, when first asked)."""
+        return check_policies(self.run, self.state.settings)
+
+    @property
+    def blocked_by(self) -> list[PolicyResult]:
+        """The mandatory policies this stack violates: it must not be deployed."""
+        return [p for p in self.policies if p.blocks]
+
 
 @dataclass
 class StackPlan:
@@ -55,6 +68,17 @@ class StackPlan:
     live: int
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    policies: list[PolicyResult] = field(default_factory=list)
+
+    @property
+    def blocked_by(self) -> list[PolicyResult]:
+        """The mandatory policies the stack violates: it must not be deployed."""
+        return [p for p in self.policies if p.blocks]
+
+    @property
+    def clean(self) -> bool:
+        """In sync and no mandatory policy violated: `govcloud plan` exits 0."""
+        return self.report.in_sync and not self.blocked_by
 
 
 def load_stacks(project_dir: Path, stack: str) -> dict[str, StackSettings]:
@@ -122,6 +146,8 @@ def collect_stacks(
 def plan_against(desired: DesiredSide, snapshot: Snapshot) -> StackPlan:
     """Compare a stack's desired items with a live snapshot."""
     started = time.perf_counter()
+    policies = desired.policies
+    checked = time.perf_counter()
     live = live_items(snapshot, desired.scope)
     report = diff(desired.items, live, desired.not_compared)
     return StackPlan(
@@ -134,7 +160,9 @@ def plan_against(desired: DesiredSide, snapshot: Snapshot) -> StackPlan:
         seconds={
             "program": desired.seconds,
             "read": snapshot.seconds,
-            "diff": time.perf_counter() - started,
+            "policies": checked - started,
+            "diff": time.perf_counter() - checked,
         },
         warnings=desired.state.warnings,
+        policies=policies,
     )

@@ -67,6 +67,9 @@ def test_planted_violations_are_reported_under_their_clauses(site: CountySite) -
     for rule in PLANTED:
         assert before[rule]["verdict"] == "符合", before[rule]
     platform_items_read_the_live_settings(before)
+    # The stacks tag every project with its level, no level above the platform's (issue 16).
+    for rule in ("projects-tagged-with-level", "no-system-above-platform-level"):
+        assert before[rule]["verdict"] == "符合", before[rule]
 
     # 1. SSH open to any address on beta's baseline.
     conn = openstack.connect(cloud=CLOUD_NAME, region_name=PRIMARY)

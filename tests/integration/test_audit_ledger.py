@@ -14,7 +14,7 @@ from audit_site import county_site
 from clirunner import govcloud
 from portal_kit import Portal
 from ports import free_port
-from small_county import CODE, write_county, write_project
+from small_county import CODE, LEVEL, write_county, write_project
 from snapshot_kit import PRIMARY, project, server, snapshot, volume
 
 from audit.ledger import ledger_drift
@@ -43,8 +43,8 @@ def test_the_ledger_the_portal_kept_against_the_cloud(portal: Portal) -> None:
     used = granted(portal)
     assert (used["alpha"].vcpu, used["alpha"].ram_gb) == (4, 8)
     assert used["beta"].storage_gb == 30
-    alpha = project("p-a", f"{CODE}-alpha", tuple(project_tags(CODE, "alpha", "bureau")))
-    beta = project("p-b", f"{CODE}-beta", tuple(project_tags(CODE, "beta", "township")))
+    alpha = project("p-a", f"{CODE}-alpha", tuple(project_tags(CODE, "alpha", "bureau", LEVEL)))
+    beta = project("p-b", f"{CODE}-beta", tuple(project_tags(CODE, "beta", "township", LEVEL)))
     built = snapshot(
         projects=[alpha, beta],
         servers=[server("s1", "p-a", "m1.medium"), server("s2", "p-a", "m1.medium")],

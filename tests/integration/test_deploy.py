@@ -17,9 +17,9 @@ import openstack
 import pytest
 from clirunner import run_cli
 from handdeploy import remove_county
-from small_county import write_county, write_project
+from small_county import LEVEL, write_county, write_project
 
-from govcloud.conventions import DATABASE_PORTS
+from govcloud.conventions import DATABASE_PORTS, TAG_MLPS, mlps_tag
 from lab.localcloud.layout import CLOUD_NAME, REGIONS
 from lab.localcloud.manager import LocalCloud
 
@@ -104,7 +104,13 @@ def test_deploy_converges_and_repairs(site: Site) -> None:
     assert first["remaining"] == 0
     assert first["totals"]["create"] == before["totals"]["create"]
     code, now = site.plan()
-    assert code == 0 and now["in_sync"]
+    assert code == 0 and now["in_sync"] and now["blocked"] == []
+    assert {p["status"] for p in now["policies"]} == {"passed"}, now["policies"]
+    # Each tenant carries its MLPS level (alpha's important and beta's core system: level 3).
+    conn = openstack.connect(cloud=CLOUD_NAME, region_name="RegionOne")
+    for department in ("alpha", "beta"):
+        tags = conn.identity.find_project(f"{CODE}-{department}").tags
+        assert [t for t in tags if t.startswith(TAG_MLPS)] == [mlps_tag(LEVEL)], tags
     again = site.deploy()
     assert again["totals"] == {"create": 0, "update": 0, "delete": 0}, again
 
@@ -130,7 +136,6 @@ def test_deploy_converges_and_repairs(site: Site) -> None:
     assert converged["totals"]["delete"] == 2 + pinhole and converged["remaining"] == 0
 
     # A hand change: one rule of alpha's baseline deleted behind the county's back.
-    conn = openstack.connect(cloud=CLOUD_NAME, region_name="RegionOne")
     project = conn.identity.find_project(f"{CODE}-alpha")
     group = conn.network.find_security_group("alpha-baseline", project_id=project.id)
     rule = group.security_group_rules[0]

@@ -4,7 +4,7 @@ is unchecked, never clean."""
 
 from __future__ import annotations
 
-from small_county import CODE
+from small_county import CODE, LEVEL
 from snapshot_kit import DR, PRIMARY, SNAPSHOT, project, server, snapshot
 
 from audit.findings import FindingKind, Severity
@@ -55,7 +55,7 @@ def test_what_the_cloud_cannot_tell_is_unchecked_not_clean() -> None:
 
 
 def test_ids_are_stable_and_only_the_primary_region_counts() -> None:
-    tags = tuple(project_tags(CODE, "alpha", "bureau"))
+    tags = tuple(project_tags(CODE, "alpha", "bureau", LEVEL))
     granted = {"alpha": Amounts(vcpu=2, ram_gb=4)}
     holds = snapshot(
         projects=[project("p", f"{CODE}-alpha", tags)],

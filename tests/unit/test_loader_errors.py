@@ -110,6 +110,18 @@ BROKEN = {
         "departments/beta.yaml:19:11: systems.0.tier: input should be 'core', 'important' or "
         "'general' (got 'critical')",
     ),
+    "MLPS level out of range": (
+        "departments/beta.yaml",
+        ("    tier: core\n", "    tier: core\n    mlps_level: 6\n"),
+        "departments/beta.yaml:20:17: systems.0.mlps_level: 6 is no MLPS protection level: "
+        "levels run from 1 (第一级) to 5 (第五级)",
+    ),
+    "a tier without its MLPS level": (
+        "county.yaml",
+        ("    subnet: 64\n", "    subnet: 64\nmlps:\n  levels: {core: 3}\n"),
+        "county.yaml:22:3: mlps: levels must give every tier a level; missing: important, "
+        "general (leave levels out for the defaults: core 3, important 3, general 2)",
+    ),
     "file name does not match code": (
         "departments/beta.yaml",
         ("code: beta", "code: gamma"),

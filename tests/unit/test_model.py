@@ -7,7 +7,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from govcloud.checks import check_county, strongly_connected, usable_hosts
-from govcloud.model import AnyPrefix, County, Department, LegacyNetwork, System
+from govcloud.model import AnyPrefix, County, Department, LegacyNetwork, MlpsSettings, System
 
 QUOTA = {"vcpu": 1, "ram_gb": 1, "storage_gb": 1, "floating_ips": 0, "networks": 1}
 
@@ -179,3 +179,28 @@ def test_exactly_one_primary_site() -> None:
     assert [f.message for f in found] == [
         "the county needs exactly one site with role 'primary', found 2"
     ]
+
+
+# -- MLPS protection levels ------------------------------------------------------------------
+def _levelled(code: str, level: int | None = None, *, classified: bool = False) -> System:
+    return system(code, classified=classified).model_copy(update={"mlps_level": level})
+
+
+def test_a_system_without_a_level_takes_its_tiers() -> None:
+    model = county(department("aa", _levelled("x")))
+    assert model.system_level(model.departments[0].systems[0]) == 2  # general: level 2
+
+
+def test_a_department_takes_its_highest_system_level() -> None:
+    model = county(department("aa", _levelled("x"), _levelled("y", 3), _levelled("z", 1)))
+    assert model.department_level(model.departments[0]) == 3
+
+
+def test_a_department_without_systems_takes_the_county_default() -> None:
+    model = county(department("aa")).model_copy(update={"mlps": MlpsSettings(default_level=1)})
+    assert model.department_level(model.departments[0]) == 1
+
+
+def test_a_classified_system_does_not_raise_its_departments_level() -> None:
+    model = county(department("aa", _levelled("x"), _levelled("s", 5, classified=True)))
+    assert model.department_level(model.departments[0]) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from simulated_cloud import snapshot_from_items
-from small_county import CODE, write_county
+from small_county import CODE, LEVEL, write_county
 from snapshot_kit import DR, PRIMARY, SNAPSHOT, project, server, snapshot
 
 from cloud.plan.run import collect_desired, load_stacks
@@ -43,7 +43,7 @@ def test_usage_counts_the_primary_region_only() -> None:
 
 
 def test_half_gigabyte_flavors_count_as_fractions() -> None:
-    tagged = project_tags(CODE, "alpha", "bureau")
+    tagged = project_tags(CODE, "alpha", "bureau", LEVEL)
     tiny = snapshot(
         projects=[project("p", "a", tuple(tagged))], servers=[server("t", "p", "m1.tiny")]
     )

@@ -13,6 +13,7 @@ from stackfixtures import SampleStacks, by_name, num, run_sample
 from desired.grants import ServerGrant, grants_from_model
 from desired.stack_settings import load_settings
 from desired.state import build_desired
+from govcloud.constants import MLPS_DEFAULT_LEVEL, MLPS_LEVEL_BY_TIER
 from govcloud.conventions import (
     DATABASE_PORTS,
     DR_NETWORK,
@@ -74,6 +75,17 @@ def test_each_department_has_one_project_tagged_with_code_and_kind(stacks: Sampl
         assert {f"department:{department.code}", f"kind:{department.kind.value}"} <= tags, (
             f"{project.urn} lacks the department code or kind tag: {sorted(tags)}"
         )
+
+
+def test_each_project_is_tagged_with_its_departments_mlps_level(stacks: SampleStacks) -> None:
+    county = stacks.primary_desired.county
+    projects = by_name(stacks.primary.of_type(OpenStackType.PROJECT))
+    for department in county.departments:
+        project = projects[f"{county.code}-{department.code}"]
+        levels = [MLPS_LEVEL_BY_TIER[s.tier.value] for s in department.systems if not s.classified]
+        wanted = f"mlps:{max(levels, default=MLPS_DEFAULT_LEVEL)}"
+        found = [t for t in project.inputs["tags"] if t.startswith("mlps:")]
+        assert found == [wanted], f"{project.urn} carries {found}, not {wanted}"
 
 
 def test_each_department_has_requester_and_approver_groups_with_roles(
