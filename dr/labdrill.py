@@ -41,21 +41,23 @@ PRIMARY_SITE_TARGET: Final = SiteRole.PRIMARY.value
 
 
 def client_host(lab: NetLab, department: str) -> str:
-    """A LAN host of the department that serves nothing itself: where its users write from."""
+    """A LAN host that serves nothing itself, where the system's users write from: one of its
+    department's, else one of the lab's departments' (a system already on the cloud may keep
+    its department out of the lab, whose LAN would share its cloud network's prefix: the lab's
+    departments are then its clients, docs/lab.md)."""
     nodes = lab.state()["nodes"]
     hosts = sorted(
         name
         for name, node in nodes.items()
-        if node.get("role") == ROLE_HOST
-        and node.get("department") == department
-        and not node.get("workload")
+        if node.get("role") == ROLE_HOST and not node.get("workload")
     )
-    if not hosts:
+    own = [name for name in hosts if nodes[name].get("department") == department]
+    if not own and not hosts:
         raise BadInputError(
-            f"lab {lab.name!r} has no LAN host of {department} to run the drill's probe on; "
+            f"lab {lab.name!r} has no LAN host to run the drill's probe on; "
             f"`govcloud lab up --departments {department},...`"
         )
-    return str(hosts[0])
+    return str((own or hosts)[0])
 
 
 class LabProbe:

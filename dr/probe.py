@@ -26,9 +26,24 @@ from urllib.parse import urlsplit
 
 from lab.workload import client
 
+# The client's numbers start at the wall clock in these units: a client issuing fewer numbers
+# a second than that never reaches the clock, so no two drills (and no drill and a test's own
+# client numbered from 1) share a number, and a restored backup never holds one of this
+# drill's numbers before the drill wrote it.
+NUMBERS_PER_S: Final = 1000
 STATS_ATTEMPTS: Final = 20  # the new primary may still be starting: retry a 503 for a while
 STATS_PAUSE_S: Final = 0.5
 Counter = Callable[[int, int], int]
+
+
+def first_number(now: float, rate: float) -> int:
+    """The first number a client started at `now` issues: the wall clock in NUMBERS_PER_S, so
+    numbers never repeat across drills (ValueError for a rate that could catch up with it)."""
+    if not 0 < rate <= NUMBERS_PER_S:
+        raise ValueError(
+            f"rate {rate:g}: the probe writes at most {NUMBERS_PER_S} numbers a second"
+        )
+    return int(now * NUMBERS_PER_S)
 
 
 def load(
@@ -39,9 +54,17 @@ def load(
     stop_file: Path | None,
     drain: float = client.DRAIN_S,
 ) -> dict[str, Any]:
-    """The client's tally with the wall-clock time its relative times count from."""
+    """The client's tally with the wall-clock time its relative times count from; its numbers
+    start at `first_number`."""
     started_at = time.time()
-    tally = client.run(url, rate=rate, seconds=seconds, stop_file=stop_file, drain=drain)
+    tally = client.run(
+        url,
+        rate=rate,
+        seconds=seconds,
+        start=first_number(started_at, rate),
+        stop_file=stop_file,
+        drain=drain,
+    )
     return {"started_at": round(started_at, 3), "url": url, **tally}
 
 
@@ -124,8 +147,8 @@ def main() -> None:
     lack.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.command == "load":
-        if args.rate <= 0 or args.seconds <= 0:
-            parser.error("--rate and --seconds must be positive")
+        if not 0 < args.rate <= NUMBERS_PER_S or args.seconds <= 0:
+            parser.error(f"--rate must be in (0, {NUMBERS_PER_S}], --seconds positive")
         tally = load(
             args.url,
             rate=args.rate,

@@ -33,6 +33,7 @@ PHASES: Final = {
     Step.DETECTED.value: ("发现", "detection"),
     Step.DECISION.value: ("决策", "decision"),
     Step.PROMOTED.value: ("恢复", "restore"),
+    Step.RESTORED.value: ("恢复", "restore"),
     Step.NAME_MOVED.value: ("恢复", "restore"),
     Step.APP_STARTED.value: ("恢复", "restore"),
     Step.VALIDATED.value: ("验证", "validation"),

@@ -42,6 +42,7 @@ class Step(StrEnum):
     FAULT = "fault"
     DETECTED = "detected"
     PROMOTED = "promoted"
+    RESTORED = "restored"  # a backup (or a dump, for a `backup` policy) restored and renamed in
     NAME_MOVED = "name_moved"
     APP_STARTED = "app_started"
     VALIDATED = "validated"

@@ -764,7 +764,9 @@ class NetLab:
     # -- workloads ---------------------------------------------------------------------------
     def exec(self, node: str, command: list[str]) -> int:
         """Run a command inside a node (its network, mounts and name), as a client there would;
-        its exit code. The project's Python comes first on PATH."""
+        its exit code. The project's Python comes first on PATH, and this checkout's code on
+        PYTHONPATH (entering the node's mounts leaves the working directory at its root, so
+        `python -m` would otherwise import whatever checkout the environment installed)."""
         require_root("exec")
         state = self.state()
         if node not in state["nodes"]:
@@ -779,6 +781,7 @@ class NetLab:
             "PATH": f"{Path(sys.executable).parent}:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": "/root",
             "LANG": "C.UTF-8",
+            "PYTHONPATH": str(REPO),
         }
         return subprocess.run(  # noqa: S603
             netns.nsenter(anchor, command), env=env, cwd=REPO, check=False

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from test_lab_dr_site import PRIMARY, STANDBY
 
-from dr import labsite
+from dr import labdrill, labsite
 from govcloud.errors import BadInputError
 from govcloud.loader import load_county
 from lab.netlab.manager import NetLab
 from lab.netlab.topology import WorkloadSpec, build_topology
 from lab.workload import schema, servers
+from network.phases import ROLE_HOST
 from network.plan import plan_network
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,3 +75,18 @@ def test_a_legacy_system_has_no_cloud_server_to_protect(tmp_path: Path) -> None:
     lab = _lab(tmp_path, WorkloadSpec("cgj/zhifa", 8))
     with pytest.raises(BadInputError, match="no cloud server for it; deploy the primary stack"):
         labsite.placement(lab, "cgj/zhifa")
+
+
+def test_the_probe_writes_from_the_lab_s_hosts_when_the_system_s_department_stays_out(
+    tmp_path: Path,
+) -> None:
+    lab = _lab(tmp_path, WorkloadSpec("gaj/portal", 8, PRIMARY, STANDBY))
+    cgj_hosts = sorted(
+        name
+        for name, node in lab.state()["nodes"].items()
+        if node.get("role") == ROLE_HOST and node.get("department") == "cgj"
+    )
+    assert cgj_hosts  # the lab's own department has LAN hosts
+    # gaj is not in the lab (a system already on the cloud): its clients are cgj's hosts.
+    assert labdrill.client_host(lab, "gaj") == cgj_hosts[0]
+    assert labdrill.client_host(lab, "cgj") == cgj_hosts[0]
