@@ -65,6 +65,19 @@ def _upgraded(url: str) -> Callable[[], Session]:
 COUNTY = ("--county", "county")
 
 
+def _refused_and_nothing_written(
+    site: Path, command: str, args: tuple[str, ...], message: str
+) -> None:
+    """`dr <command> <args>` exits 2 with `message` and writes nothing to the registry."""
+    url = f"sqlite:///{site / 'registry.sqlite3'}"
+    _upgraded(url)
+    before = _written(url)
+    result = _dr(site, url, command, *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and result.stderr.startswith("error: ")
+    assert _written(url) == before
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -84,13 +97,7 @@ COUNTY = ("--county", "county")
 def test_a_drill_that_cannot_run_is_refused_and_nothing_is_written(
     site: Path, args: tuple[str, ...], message: str
 ) -> None:
-    url = f"sqlite:///{site / 'registry.sqlite3'}"
-    _upgraded(url)
-    before = _written(url)
-    result = _dr(site, url, "drill", *args)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert message in result.stderr and result.stderr.startswith("error: ")
-    assert _written(url) == before
+    _refused_and_nothing_written(site, "drill", args, message)
     assert not (site / "state" / "dr").exists()
 
 
@@ -105,13 +112,7 @@ def test_a_drill_that_cannot_run_is_refused_and_nothing_is_written(
 def test_a_backup_of_systems_that_stream_is_refused_and_nothing_is_written(
     site: Path, args: tuple[str, ...], message: str
 ) -> None:
-    url = f"sqlite:///{site / 'registry.sqlite3'}"
-    _upgraded(url)
-    before = _written(url)
-    result = _dr(site, url, "backup", *args)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert message in result.stderr and result.stderr.startswith("error: ")
-    assert _written(url) == before
+    _refused_and_nothing_written(site, "backup", args, message)
 
 
 def test_a_second_drill_is_refused_naming_the_running_one(registry_url: str, site: Path) -> None:
