@@ -212,7 +212,7 @@ class Engine:
         for target in targets:
             play = self.play(SETUP_PLAYBOOK, self.site.placement(target.system), workdir)
             detail = {"exit": play.code, "log": str(play.log), "playbook": SETUP_PLAYBOOK}
-            store.record_setup(
+            store.record_system_job(
                 self.sessions, target.system, ok=play.code == 0, detail=detail, actor=self.actor
             )
             done.append({"system": target.system, "ok": play.code == 0, **detail})
@@ -250,7 +250,7 @@ class Engine:
                 "rows": validation.get("rows"),
                 "file": validation.get("file"),
             }
-            store.record_setup(
+            store.record_system_job(
                 self.sessions,
                 target.system,
                 ok=ok,

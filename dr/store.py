@@ -323,7 +323,7 @@ def unlock(sessions: SessionFactory, drill_id: int, *, actor: str, reason: str) 
         _interrupt(session, lock, actor, reason)
 
 
-def record_setup(
+def record_system_job(
     sessions: SessionFactory,
     system: str,
     *,
