@@ -13,7 +13,7 @@ from dr.gate import ReplicationStatus
 from dr.targets import all_targets, uncovered
 from govcloud.model import County, Replication
 from govcloud.registry.db import as_utc
-from govcloud.registry.dr_state import drills, last_drills, results
+from govcloud.registry.dr_state import drills_with_results, last_drills
 from govcloud.registry.tables import DrDrill, DrDrillSystem
 
 NOT_READ = "not read"  # the replication's state when no site was asked (no --lab)
@@ -110,10 +110,10 @@ def history(session: Session, limit: int) -> list[dict[str, Any]]:
             "outcome": drill.outcome,
             "systems": [
                 {"system": r.system, "met": bool(r.met), "rpo_s": r.rpo_s, "rto_s": r.rto_s}
-                for r in results(session, drill.id)
+                for r in systems
             ],
             "report": drill.report_path,
             "report_sm3": drill.report_sm3,
         }
-        for drill in drills(session, limit=limit)
+        for drill, systems in drills_with_results(session, limit=limit)
     ]

@@ -18,7 +18,7 @@ from govcloud import constants
 from govcloud.quota import QUOTA_RESOURCES
 from govcloud.registry.audit_log import ACTION_REPORT, AUDIT_RUN_ACTIONS
 from govcloud.registry.dr_state import ACTION_REPORT as ACTION_DRILL_REPORT
-from govcloud.registry.dr_state import drill_object, drills, results
+from govcloud.registry.dr_state import drill_object, drills_with_results
 from govcloud.registry.tables import AuditEntry, PortalRequest
 from portal.errors import ConflictError, NotFoundError
 
@@ -95,8 +95,8 @@ def audit_runs(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
 def dr_drills(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
     """DR drills, newest first: what ran, its outcome, each system's verdict, and the audit-log
     entry of its newest written report (opened like an audit report)."""
-    listed = drills(session, limit=limit)
-    objects = [drill_object(d.id) for d in listed]
+    listed = drills_with_results(session, limit=limit)
+    objects = [drill_object(d.id) for d, _ in listed]
     found = session.execute(
         select(AuditEntry.object, AuditEntry.seq)
         .where(AuditEntry.action == ACTION_DRILL_REPORT, AuditEntry.object.in_(objects))
@@ -113,12 +113,12 @@ def dr_drills(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
             "outcome": d.outcome,
             "systems": [
                 {"system": r.system, "met": r.met, "rpo_s": r.rpo_s, "rto_s": r.rto_s}
-                for r in results(session, d.id)
+                for r in systems
             ],
             "report_seq": report_seq.get(drill_object(d.id)),
             "sm3": d.report_sm3 or "",
         }
-        for d in listed
+        for d, systems in listed
     ]
 
 

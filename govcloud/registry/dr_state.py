@@ -99,6 +99,22 @@ def results(session: Session, drill_id: int) -> list[DrDrillSystem]:
     )
 
 
+def drills_with_results(
+    session: Session, *, limit: int | None = None
+) -> list[tuple[DrDrill, list[DrDrillSystem]]]:
+    """Drills, newest first, each with its per-system results in the order they ran: two
+    queries, not one per drill."""
+    listed = drills(session, limit=limit)
+    found: dict[int, list[DrDrillSystem]] = {d.id: [] for d in listed}
+    for result in session.execute(
+        select(DrDrillSystem)
+        .where(DrDrillSystem.drill_id.in_(list(found)))
+        .order_by(DrDrillSystem.id)
+    ).scalars():
+        found[result.drill_id].append(result)
+    return [(d, found[d.id]) for d in listed]
+
+
 def last_drills(
     session: Session, *, met_only: bool = False
 ) -> dict[str, tuple[DrDrill, DrDrillSystem]]:
