@@ -102,7 +102,7 @@ def dr_drills(session: Session, *, limit: int = 200) -> list[dict[str, Any]]:
         .where(AuditEntry.action == ACTION_DRILL_REPORT, AuditEntry.object.in_(objects))
         .order_by(AuditEntry.seq)
     )
-    report_seq = dict(found.tuples().all())  # the newest entry per drill wins
+    report_seq = dict(found.all())  # the newest entry per drill wins
     return [
         {
             "drill": d.id,
