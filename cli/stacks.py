@@ -130,6 +130,20 @@ def refusal(stack: str, blocked: list[PolicyResult]) -> str:
     return "\n".join(lines)
 
 
+def record_stack(action: str, stack: str, after: dict[str, Any]) -> None:
+    """One deploy of a stack, or its refusal, in the audit log (`apply`, `localcloud deploy`)."""
+    with registry_session() as session:
+        audit_log.record(
+            session,
+            actor=actor(),
+            action=action,
+            object=f"stack/{stack}",
+            before=None,
+            after=after,
+        )
+        session.commit()
+
+
 def plan_as_dict(plan: StackPlan) -> dict[str, Any]:
     """The plan for machines."""
     report = plan.report
@@ -266,16 +280,7 @@ def apply(
         stack.value, operation, project_dir=project_dir, state_dir=get_settings().state_dir
     )
     if operation is not pulumi_engine.Operation.PREVIEW:
-        with registry_session() as session:
-            audit_log.record(
-                session,
-                actor=actor(),
-                action=f"stack.{operation.value}",
-                object=f"stack/{stack.value}",
-                before=None,
-                after={"changes": result.changes},
-            )
-            session.commit()
+        record_stack(f"stack.{operation.value}", stack.value, {"changes": result.changes})
     if as_json:
         print_json(result)
     else:
