@@ -319,11 +319,11 @@ def apply(
 ) -> None:
     """Deploy a stack with the Pulumi engine (needs the `pulumi` CLI; exit 3 without it).
 
-    First, without the CLI, the policy pack (the MLPS catalogue's pre-deploy items) runs over
-    the stack as `govcloud plan` runs it, on the county the stack's `county` setting names: a
-    stack that violates a mandatory policy is refused (exit 2, nothing done, the refusal in the
-    audit log); with --preview the violations are shown and it exits 1. --destroy is not
-    checked.
+    First, without the CLI, the policy pack (the MLPS catalogue's pre-deploy
+    items) runs over the stack as `govcloud plan` runs it, on the county the
+    stack's `county` setting names. A stack that violates a mandatory policy
+    is refused: exit 2, nothing done, the refusal in the audit log. With
+    --preview the violations are shown and it exits 1. --destroy is not checked.
     """
     if preview and destroy:
         raise BadInputError("--preview and --destroy exclude each other: give one")
