@@ -14,13 +14,12 @@ from rich import box
 from rich.table import Table
 
 from cli.cloud import CloudOption
-from cli.kit import CountyOption, JsonOption, actor, err, out, print_json, registry_session
-from cli.stacks import ProjectDirOption, StackOption, refusal
+from cli.kit import CountyOption, JsonOption, err, out, print_json, registry_session
+from cli.stacks import ProjectDirOption, StackOption, record_stack, refusal
 from cloud.plan.diff import Action
 from desired.stack_settings import stack_county
 from govcloud import constants
 from govcloud.errors import BadInputError, GovcloudError, UnreachableError
-from govcloud.registry import audit_log
 from govcloud.settings import get_settings
 from lab.localcloud.layout import CONFIG_FILE_ENV
 from lab.localcloud.layout import Paths as LocalCloudPaths
@@ -195,13 +194,4 @@ def localcloud_deploy(  # noqa: PLR0917  (typer options)
 
 
 def _record_deploy(stack: str, after: dict[str, Any]) -> None:
-    with registry_session() as session:
-        audit_log.record(
-            session,
-            actor=actor(),
-            action="localcloud.deploy",
-            object=f"stack/{stack}",
-            before=None,
-            after=after,
-        )
-        session.commit()
+    record_stack("localcloud.deploy", stack, after)

@@ -2,7 +2,8 @@
 
 `plan` never changes the cloud: it runs the stack program under Pulumi mocks, reads the
 cloud with the live-state reader and prints the per-attribute diff. `apply` drives the real
-Pulumi engine through the Automation API (it needs the `pulumi` CLI).
+Pulumi engine through the Automation API (it needs the `pulumi` CLI), after the same policy
+pack `plan` runs has let the stack through.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from cloud.plan.run import (
     plan_against,
     stack_region,
 )
-from desired.stack_settings import stack_county
+from desired.stack_settings import StackSettings, stack_county
 from govcloud import constants
-from govcloud.errors import BadInputError
+from govcloud.errors import BadInputError, GovcloudError
+from govcloud.loader import load_county
 from govcloud.registry import audit_log
 from govcloud.settings import Settings, get_settings
 from lab.localcloud.layout import default_cloud
@@ -119,7 +121,8 @@ def print_policies(results: list[PolicyResult]) -> None:
 
 
 def refusal(stack: str, blocked: list[PolicyResult]) -> str:
-    """The message `localcloud deploy` refuses a stack with: each violation, then the fix."""
+    """The message `apply` and `localcloud deploy` refuse a stack with: each violation, then
+    the fix."""
     lines = [f"{REFUSAL}; 云上未做任何更改 / nothing was changed in the cloud:"]
     for result in blocked:
         lines += [f"  {result.id}: {v.message}" for v in result.violations]
@@ -128,6 +131,20 @@ def refusal(stack: str, blocked: list[PolicyResult]) -> str:
         f"`govcloud plan --stack {stack}`"
     )
     return "\n".join(lines)
+
+
+def record_stack(action: str, stack: str, after: dict[str, Any]) -> None:
+    """One deploy of a stack, or its refusal, in the audit log (`apply`, `localcloud deploy`)."""
+    with registry_session() as session:
+        audit_log.record(
+            session,
+            actor=actor(),
+            action=action,
+            object=f"stack/{stack}",
+            before=None,
+            after=after,
+        )
+        session.commit()
 
 
 def plan_as_dict(plan: StackPlan) -> dict[str, Any]:
@@ -241,6 +258,56 @@ def plan(
         raise typer.Exit(constants.EXIT_FINDINGS)
 
 
+def _gate(
+    stack: str,
+    operation: pulumi_engine.Operation,
+    stacks: dict[str, StackSettings],
+    *,
+    as_json: bool,
+) -> None:
+    """The policy pack over the stack's mock run, as `plan` runs it: return when nothing
+    mandatory is violated; else refuse an up (exit 2, audited) or end a preview (exit 1)."""
+    # The county the engine's program reads (stacks/__main__.py): the stack's own `county`
+    # setting. --county and $GOVCLOUD_COUNTY do not reach the engine, so they must not reach
+    # the gate either, or the pack would pass one county and the engine deploy another.
+    county = load_county(stacks[stack].county_dir)
+    desired = collect_desired(
+        stack, stacks=stacks, county=county, registry_url=get_settings().registry_url()
+    )
+    blocked = desired.blocked_by
+    if not blocked:
+        return
+    if as_json:
+        print_json(
+            {
+                "stack": stack,
+                "operation": operation.value,
+                "policies": [policy_as_dict(p) for p in desired.policies],
+                "blocked": [p.id for p in blocked],
+            }
+        )
+    if operation is pulumi_engine.Operation.PREVIEW:
+        # A preview is a read, as a plan is: show the violations, exit 1, change nothing.
+        if not as_json:
+            print_policies(desired.policies)
+            out.print(
+                f"预览未运行 / the engine preview was not run: fix the violations first; "
+                f"`govcloud plan --stack {stack}` shows the changes without Pulumi"
+            )
+        raise typer.Exit(constants.EXIT_FINDINGS)
+    message = refusal(stack, blocked)
+    try:
+        record_stack(
+            f"stack.{operation.value}",
+            stack,
+            {"county": county.code, "refused": [p.id for p in blocked]},
+        )
+    except GovcloudError as error:
+        # The operator still learns why the stack is refused, and that no trace was kept.
+        message += f"\n审计日志未记录此次拒绝 / the refusal is not in the audit log: {error}"
+    raise BadInputError(message)
+
+
 def apply(
     stack: StackOption,
     preview: Annotated[bool, typer.Option("--preview", help="show what would change")] = False,
@@ -250,11 +317,17 @@ def apply(
     project_dir: ProjectDirOption = Path(),
     as_json: JsonOption = False,
 ) -> None:
-    """Deploy a stack with the Pulumi engine (needs the `pulumi` CLI; exit 3 without it)."""
+    """Deploy a stack with the Pulumi engine (needs the `pulumi` CLI; exit 3 without it).
+
+    First, without the CLI, the policy pack (the MLPS catalogue's pre-deploy
+    items) runs over the stack as `govcloud plan` runs it, on the county the
+    stack's `county` setting names. A stack that violates a mandatory policy
+    is refused: exit 2, nothing done, the refusal in the audit log. With
+    --preview the violations are shown and it exits 1. --destroy is not checked.
+    """
     if preview and destroy:
         raise BadInputError("--preview and --destroy exclude each other: give one")
-    pulumi_engine.require_cli()
-    load_stacks(project_dir, stack.value)
+    stacks = load_stacks(project_dir, stack.value)
     operation = (
         pulumi_engine.Operation.PREVIEW
         if preview
@@ -262,20 +335,16 @@ def apply(
         if destroy
         else pulumi_engine.Operation.UP
     )
+    # Removing resources cannot violate a policy on what is created, so a destroy is not gated:
+    # it must stay possible for a stack the pack now refuses.
+    if operation is not pulumi_engine.Operation.DESTROY:
+        _gate(stack.value, operation, stacks, as_json=as_json)
+    pulumi_engine.require_cli()
     result = pulumi_engine.run(
         stack.value, operation, project_dir=project_dir, state_dir=get_settings().state_dir
     )
     if operation is not pulumi_engine.Operation.PREVIEW:
-        with registry_session() as session:
-            audit_log.record(
-                session,
-                actor=actor(),
-                action=f"stack.{operation.value}",
-                object=f"stack/{stack.value}",
-                before=None,
-                after={"changes": result.changes},
-            )
-            session.commit()
+        record_stack(f"stack.{operation.value}", stack.value, {"changes": result.changes})
     if as_json:
         print_json(result)
     else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from govcloud.conventions import PLATFORM_MLPS_LEVEL
+
 CODE = "519901"
 # Both departments' MLPS level: alpha's important system and beta's core one are level 3
 # (their tiers' default, county.yaml `mlps.levels`).
@@ -82,6 +84,15 @@ systems:
 """
 
 FILES = {"county.yaml": COUNTY, "departments/alpha.yaml": ALPHA, "departments/beta.yaml": BETA}
+# A `write_county` change that breaks one mandatory policy, for the tests of the policy gate:
+# beta's core database graded above the platform (policy no-system-above-platform-level).
+ABOVE_PLATFORM_LEVEL = PLATFORM_MLPS_LEVEL + 1
+GRADED_ABOVE_PLATFORM = {
+    "departments/beta.yaml": (
+        "    tier: core\n",
+        f"    tier: core\n    mlps_level: {ABOVE_PLATFORM_LEVEL}\n",
+    )
+}
 
 
 def write_county(root: Path, changes: dict[str, tuple[str, str]] | None = None) -> Path:

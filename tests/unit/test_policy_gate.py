@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from simulated_cloud import snapshot_from_items
-from small_county import write_county, write_project
+from small_county import ABOVE_PLATFORM_LEVEL, GRADED_ABOVE_PLATFORM, write_county, write_project
 from snapshot_kit import snapshot
 from typer.testing import CliRunner
 
@@ -20,14 +20,12 @@ import cloud.inventory
 from cli.main import app
 from cli.stacks import REFUSAL
 from cloud.plan.run import collect_desired, load_stacks
-from govcloud.conventions import PLATFORM_MLPS_LEVEL
 from govcloud.errors import BadInputError
 from govcloud.loader import load_county
 from govcloud.registry import db
 from govcloud.settings import get_settings
 from lab.localcloud.layout import CONFIG_FILE_ENV, OS_CLOUD_ENV
 
-ABOVE = PLATFORM_MLPS_LEVEL + 1
 POLICY = "no-system-above-platform-level"
 
 
@@ -36,15 +34,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The small county with beta's core database graded above the platform, its project files
     and an empty registry; no cloud variables."""
     write_project(tmp_path, "519901")
-    write_county(
-        tmp_path / "county",
-        {
-            "departments/beta.yaml": (
-                "    tier: core\n",
-                f"    tier: core\n    mlps_level: {ABOVE}\n",
-            )
-        },
-    )
+    write_county(tmp_path / "county", GRADED_ABOVE_PLATFORM)
     monkeypatch.setenv("GOVCLOUD_STATE_DIR", str(tmp_path / "state"))
     for name in ("GOVCLOUD_DATABASE_URL", "GOVCLOUD_COUNTY", OS_CLOUD_ENV, CONFIG_FILE_ENV):
         monkeypatch.delenv(name, raising=False)
@@ -75,7 +65,7 @@ def test_plan_reports_the_violation_and_exits_1_though_in_sync(
     assert (violated["clause"], violated["test_item"]) == ("8.2.2.1 a)", "L3-CNS2-01")
     ((violation,),) = [violated["violations"]]
     assert violation["urn"].endswith("::beta-project")
-    assert f"MLPS level {ABOVE}" in violation["message"]
+    assert f"MLPS level {ABOVE_PLATFORM_LEVEL}" in violation["message"]
     human = CliRunner().invoke(app, _args(site, "plan"))
     words = " ".join(human.output.split())  # rich wraps long lines
     assert human.exit_code == 1 and POLICY in words and REFUSAL in words
