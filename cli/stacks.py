@@ -63,7 +63,6 @@ ProjectDirOption = Annotated[
 ]
 # Creates are listed one by one up to this many; beyond, per kind (--json lists them all).
 MAX_LISTED_CREATES = 40
-COUNTY_ENV = "GOVCLOUD_COUNTY"
 VALUE_WIDTH = 60
 # Why a deploy refuses a stack (zh-CN first: county operators read it).
 REFUSAL = "强制策略未通过，不予部署 / mandatory policies violated, the stack is not deployed"
