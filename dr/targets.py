@@ -3,7 +3,9 @@
 A system is drillable when the DR stack's outputs (`dr_replicas`, from the DR program) list
 it: its tier's policy puts something at the DR site and the system runs on the cloud. The
 recovery order follows the county's dependencies: a system's dependencies recover before it
-(Azure Site Recovery's ordered boot groups); systems without an order between them go by name.
+(Azure Site Recovery's ordered boot groups); systems without an order between them go by their
+policy's RTO, tightest first (a core system does not wait behind a general one's restore),
+then by name.
 """
 
 from __future__ import annotations
@@ -117,8 +119,10 @@ def select(county: County, replicas: Mapping[str, Mapping[str, Any]], scope: Sco
 
 
 def recovery_order(targets: Sequence[Target]) -> list[Target]:
-    """Dependencies first (among the targets), otherwise by name; a loop keeps name order."""
-    by_name = {t.system: t for t in sorted(targets, key=lambda t: t.system)}
+    """Dependencies first (among the targets), otherwise the tightest RTO first, then by name;
+    a loop keeps that order."""
+    # Iterated in this order: the most urgent system is placed first, after what it needs.
+    by_name = {t.system: t for t in sorted(targets, key=lambda t: (t.policy.rto_s, t.system))}
     placed: list[Target] = []
     done: set[str] = set()
 

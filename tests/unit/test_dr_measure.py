@@ -210,6 +210,28 @@ def test_dependencies_recover_first_and_a_loop_keeps_name_order() -> None:
     assert sorted(t.system for t in loop) == ["a/one", "a/two"]
 
 
+def test_the_tightest_rto_recovers_first_after_what_it_needs() -> None:
+    def target(system: str, tier: Tier, policy: DrPolicy, *depends_on: str) -> Target:
+        return Target(system, "b", tier, policy, depends_on)
+
+    # A department drill: by name, the general system's restore would hold up the core one.
+    files = target("b/files", Tier.GENERAL, GENERAL)
+    ledger = target("b/ledger", Tier.CORE, CORE)
+    notes = target("b/notes", Tier.IMPORTANT, IMPORTANT)
+    assert [t.system for t in recovery_order([files, notes, ledger])] == [
+        "b/ledger",
+        "b/notes",
+        "b/files",
+    ]
+    # ...unless the core system needs it: then it comes first all the same.
+    needy = target("b/ledger", Tier.CORE, CORE, "b/files")
+    assert [t.system for t in recovery_order([notes, files, needy])] == [
+        "b/files",
+        "b/ledger",
+        "b/notes",
+    ]
+
+
 @pytest.mark.parametrize(
     "fields",
     [{}, {"system": "a/b", "tier": "core"}, {"tier": "gold"}, {"system": "ab"}],
