@@ -22,8 +22,12 @@ measures it.
    in recovery order) and its `govcloud dr failback`. Goal: under 10 minutes.
 3. **A test drill** of the department (`--kind test`) under a production client (the
    numbering client at 200 writes/s on the core system, whose test copies the synchronous
-   standby production commits wait for): its errors, outages, lost writes and latency, beside
-   the same client's latency at rest just before. Goal: 0 errors.
+   standby production commits wait for; the drill's own probe writes beside it): its errors,
+   outages, lost writes and latency, beside the same client's latency at rest just before.
+   Goal: 0 errors.
+
+A client falls behind 200 writes/s when its writes slow down (8 threads), so each figure comes
+with the pace its client kept.
 
 Before each drill the replication is read (`govcloud dr status --lab`) until the drill's gate
 would let it go ahead; a backup older than its tier allows is taken again (`govcloud dr
@@ -93,7 +97,14 @@ DEPARTMENT_GOAL_S: Final = 600.0  # issue 15: a whole department's drill under 1
 # knowingly (a fell-back failover left them at the primary: recorded, the run goes on).
 BROKEN: Final = frozenset({DrillOutcome.STOPPED.value, DrillOutcome.INTERRUPTED.value})
 # The probe's figures kept per drill (its tally is in the drill's report).
-PROBE_FIELDS: Final = ("issued", "acknowledged", "failed_attempts", "outage_s", "latency_ms")
+PROBE_FIELDS: Final = (
+    "issued",
+    "acknowledged",
+    "failed_attempts",
+    "outage_s",
+    "latency_ms",
+    "seconds",
+)
 
 
 def load_average() -> str:
@@ -244,18 +255,24 @@ def phase(phases: dict[str, float], name: str) -> Iterator[None]:
 
 
 def measured(document: dict[str, Any], system: str, wall_s: float) -> dict[str, Any]:
-    """One system's figures in a drill's JSON, with its steps in seconds from the start of its
-    window (the fault for a failover, its playbook's start otherwise)."""
+    """One system's figures in a drill's JSON, with its steps (and the drill's own) in order,
+    in seconds from the start of its window (the fault for a failover, its playbook's start
+    otherwise), and the pace its probe kept."""
     found = next(s for s in document["systems"] if s["system"] == system)
     window = found.get("window") or [None, None]
-    steps = {}
+    steps = []
     if window[0] is not None:
-        steps = {
-            e["step"]: round(unix(e["at"]) - float(window[0]), 1)
-            for e in document["timeline"]
-            if e["system"] in (system, None)
-        }
-    probe = found.get("probe") or {}
+        steps = sorted(
+            (
+                (e["step"], round(unix(e["at"]) - float(window[0]), 1))
+                for e in document["timeline"]
+                if e["system"] in (system, None)
+            ),
+            key=lambda step: step[1],
+        )
+    probe = {k: (found.get("probe") or {}).get(k) for k in PROBE_FIELDS}
+    if probe["acknowledged"] and probe["seconds"]:
+        probe["writes_per_s"] = round(probe["acknowledged"] / probe["seconds"], 1)
     return {
         "system": system,
         "drill": document["drill"],
@@ -269,11 +286,16 @@ def measured(document: dict[str, Any], system: str, wall_s: float) -> dict[str, 
         "target": found["target"],
         "why": found["why"],
         "notes": found["notes"],
-        "probe": {k: probe.get(k) for k in PROBE_FIELDS},
+        "probe": probe,
         "steps_s": steps,
         "drill_s": round(unix(document["finished_at"]) - unix(document["started_at"]), 1),
         "wall_s": round(wall_s, 1),
     }
+
+
+def step_at(row: dict[str, Any], step: str) -> float | None:
+    """When a drill first noted `step` for the row's system (seconds, as in `measured`)."""
+    return next((float(at) for name, at in row["steps_s"] if name == step), None)
 
 
 def unbroken(document: dict[str, Any], what: str) -> None:
@@ -303,11 +325,12 @@ def baseline_restore(site: Site) -> dict[str, Any]:
     document, wall = site.dr("drill", "--system", GENERAL, "--kind", "test")
     unbroken(document, "the baseline restore test")
     row = measured(document, GENERAL, wall)
-    if "restored" not in row["steps_s"]:
+    restored = step_at(row, "restored")
+    if restored is None:
         raise SystemExit(f"the restore test noted no restore: {row}")
     validation = next(s for s in document["systems"] if s["system"] == GENERAL)["validation"]
     row |= {
-        "restore_s": row["steps_s"]["restored"],
+        "restore_s": restored,
         "backup_rows": validation.get("backup_rows"),
         "data_rows": validation.get("data_rows"),
     }
@@ -371,6 +394,9 @@ def production(tally: dict[str, Any]) -> dict[str, Any]:
         "outages": tally["outages"],
         "latency_ms": tally["latency_ms"],
         "seconds": tally["seconds"],
+        "writes_per_s": round(tally["acknowledged"] / tally["seconds"], 1)
+        if tally["seconds"]
+        else None,
     }
 
 
@@ -410,17 +436,32 @@ def number(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def spread(values: Sequence[float | None]) -> str:
+def spread(values: Sequence[float | None], digits: int = 1) -> str:
     found = [v for v in values if v is not None]
     if not found:
         return "—"
-    return " / ".join(f"{v:.1f}" for v in (min(found), statistics.median(found), max(found)))
+    middle = statistics.median(found)
+    return " / ".join(f"{v:.{digits}f}" for v in (min(found), middle, max(found)))
 
 
 def met(row: dict[str, Any]) -> str:
     if row["outcome"] == DrillOutcome.FELL_BACK.value:
         return "fell back"
     return "yes" if row["met"] else "no"
+
+
+def misses(rows: Sequence[tuple[str, dict[str, Any]]]) -> str:
+    """What each row that missed missed (the drill's own words), or "none"."""
+    found = [
+        f"{label}: {'; '.join(row['why']) or row['outcome']}"
+        for label, row in rows
+        if row is not None and not row["met"]
+    ]
+    return "; ".join(found) or "none"
+
+
+def pace(row: dict[str, Any]) -> str:
+    return number(row["probe"].get("writes_per_s"))
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -431,25 +472,32 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Command: `.venv/bin/python bench/bench_dr_lab.py {results['argv']}`, "
         f"{results['date']}. Each system holds {options['workload_mb']} MB; each drill's probe "
-        f"writes {RATE} writes/s from a department host; failover fault: {options['fault']}. "
-        f"Load average before {results['load_before']}, after {results['load_after']}.",
+        f"writes at {RATE} writes/s (the pace it kept is shown) from a department host; "
+        f"failover fault: {options['fault']}. Load average before {results['load_before']}, "
+        f"after {results['load_after']}.",
         "",
-        "| tier (system) | run | RPO s | RTO s | lost writes | met | failback RTO s "
-        "| failback time s | failback lost |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| tier (system) | run | RPO s | RTO s | lost writes | met | probe writes/s "
+        "| failback RTO s | failback time s | failback lost | failback met |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     tiers = results["tiers"]
+    labelled = []
     for tier, runs in tiers.items():
-        for number_, row in enumerate(runs, 1):
-            back = row["failback"] or {}
+        for count, row in enumerate(runs, 1):
+            back = row["failback"]
+            labelled += [(f"{tier} run {count}", row), (f"{tier} run {count} failback", back)]
             lines.append(
-                f"| {tier} ({BY_TIER[tier]}) | {number_} | {number(row['rpo_s'])} "
+                f"| {tier} ({BY_TIER[tier]}) | {count} | {number(row['rpo_s'], 3)} "
                 f"| {number(row['rto_s'])} | {number(row['lost_writes'])} | {met(row)} "
-                f"| {number(back.get('rto_s'))} | {number(back.get('wall_s'))} "
-                f"| {number(back.get('lost_writes'))} |"
+                f"| {pace(row)} | {number((back or {}).get('rto_s'))} "
+                f"| {number((back or {}).get('wall_s'))} "
+                f"| {number((back or {}).get('lost_writes'))} "
+                f"| {met(back) if back else '—'} |"
             )
     restore = results["baseline"]["restore_s"]
     lines += [
+        "",
+        f"Missed: {misses(labelled)}.",
         "",
         "| tier | RPO s min / median / max | RTO s min / median / max | target RPO / RTO s "
         "| met | baseline: restore from backup (same run) | ratio (median RTO / restore) |",
@@ -461,25 +509,25 @@ def markdown(results: dict[str, Any]) -> str:
         ratio = f"{statistics.median(present) / restore:.2f}x" if present and restore else "—"
         target = runs[0]["target"]
         lines.append(
-            f"| {tier} | {spread([r['rpo_s'] for r in runs])} | {spread(rtos)} "
+            f"| {tier} | {spread([r['rpo_s'] for r in runs], 3)} | {spread(rtos)} "
             f"| {number(target['rpo_s'], 0)} / {number(target['rto_s'], 0)} "
             f"| {sum(bool(r['met']) for r in runs)}/{len(runs)} | {restore:.1f} s | {ratio} |"
         )
     baseline = results["baseline"]
     lines += [
         "",
-        f"Baseline: `govcloud dr drill --system {GENERAL} --kind test` (the restore test: the "
-        f"latest backup, {number(baseline['backup_rows'])} records and "
-        f"{number(baseline['data_rows'])} rows of data, restored into a scratch cluster at the "
-        f"DR site) took {restore:.1f} s from its playbook's start to `restored` "
-        f"({number(baseline['steps_s'].get('validated'))} s to `validated`).",
+        f"Baseline: `govcloud dr drill --system {GENERAL} --kind test`, the restore test: the "
+        f"latest backup ({number(baseline['data_rows'])} rows of data, "
+        f"{number(baseline['backup_rows'])} records) restored into a scratch cluster at the DR "
+        f"site, {restore:.1f} s from its playbook's start to `restored` "
+        f"({number(step_at(baseline, 'validated'))} s to `validated`).",
     ]
     department = results.get("department")
     if department:
         back = department["failback"] or {}
         per_system = "; ".join(
-            f"{s['system']} RPO {number(s['rpo_s'])} s, "
-            f"RTO {number(s['rto_s'])} s, {number(s['lost_writes'])} lost, met {met(s)}"
+            f"{s['system']} RPO {number(s['rpo_s'], 3)} s, RTO {number(s['rto_s'])} s, "
+            f"{number(s['lost_writes'])} lost, met {met(s)}"
             for s in department["systems"]
         )
         verdict = "met" if department["drill_s"] <= DEPARTMENT_GOAL_S else "missed"
@@ -488,22 +536,28 @@ def markdown(results: dict[str, Any]) -> str:
             f"Department drill (`govcloud dr drill --department {DEPARTMENT} --kind failover`, "
             f"every tier): {department['drill_s']:.1f} s recorded ({department['wall_s']:.1f} s "
             f"the command), goal {DEPARTMENT_GOAL_S:.0f} s {verdict}; outcome "
-            f"{department['outcome']}. {per_system}. Its failback: "
+            f"{department['outcome']}. In recovery order: {per_system}. Missed: "
+            f"{misses([(s['system'], s) for s in department['systems']])}. Its failback: "
             f"{number(back.get('drill_s'))} s ({number(back.get('wall_s'))} s the command), "
-            f"outcome {back.get('outcome', '—')}.",
+            f"outcome {back.get('outcome', '—')}; missed: "
+            f"{misses([(s['system'], s) for s in back.get('systems', [])])}.",
         ]
     test = results["test"]
     used, rest = test["production"], test["at_rest"]
     lines += [
         "",
         f"Test drill (`govcloud dr drill --department {DEPARTMENT} --kind test`, "
-        f"{test['drill_s']:.1f} s, outcome {test['outcome']}) under the production client "
-        f"({RATE} writes/s on {CORE}): {used['errors']} errors ({used['failed_attempts']} failed "
-        f"attempts, {used['unacknowledged']} unacknowledged), {len(used['outages'])} outages, "
-        f"{used['lost']} lost of {used['acknowledged']}; latency p50 "
-        f"{number(used['latency_ms']['p50'], 2)} ms, p99 {number(used['latency_ms']['p99'], 2)} "
-        f"ms (at rest just before, {REST_S:.0f} s: p50 {number(rest['latency_ms']['p50'], 2)} "
-        f"ms, p99 {number(rest['latency_ms']['p99'], 2)} ms).",
+        f"{test['drill_s']:.1f} s, outcome {test['outcome']}; missed: "
+        f"{misses([(s['system'], s) for s in test['systems']])}) under a production client "
+        f"at {RATE} writes/s on {CORE} (beside the drill's own probe on each system; it kept "
+        f"{number(used['writes_per_s'])} writes/s): {used['errors']} errors "
+        f"({used['failed_attempts']} failed attempts, {used['unacknowledged']} "
+        f"unacknowledged), {len(used['outages'])} outages, {used['lost']} lost of "
+        f"{used['acknowledged']}; latency p50 {number(used['latency_ms']['p50'], 2)} ms, p99 "
+        f"{number(used['latency_ms']['p99'], 2)} ms. At rest just before ({REST_S:.0f} s, "
+        f"{number(rest['writes_per_s'])} writes/s kept): p50 "
+        f"{number(rest['latency_ms']['p50'], 2)} ms, p99 {number(rest['latency_ms']['p99'], 2)} "
+        "ms.",
         "",
         "Phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in results["phases_s"].items()) + ".",
     ]
