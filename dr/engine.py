@@ -264,11 +264,21 @@ class Engine:
     # -- the gate ----------------------------------------------------------------------------
     def statuses(self, targets: Sequence[Target]) -> dict[str, ReplicationStatus]:
         """Each target's replication as dr-status.yml reports it (its files are thrown away:
-        the gate writes nothing)."""
+        the gate writes nothing). A target the site does not place (a lab running only some
+        of the county's systems) reads as broken, its state saying why: `dr status --lab`
+        shows the others rather than refusing them all; a drill has placed its targets
+        before its gate asks."""
         found = {}
         with tempfile.TemporaryDirectory(prefix="govcloud-dr-status-") as scratch:
             for target in targets:
-                play = self.play(STATUS_PLAYBOOK, self.site.placement(target.system), Path(scratch))
+                try:
+                    placement = self.site.placement(target.system)
+                except BadInputError as error:
+                    found[target.system] = ReplicationStatus.from_document(
+                        target.system, {"state": f"not read: {error}"}
+                    )
+                    continue
+                play = self.play(STATUS_PLAYBOOK, placement, Path(scratch))
                 found[target.system] = ReplicationStatus.from_document(
                     target.system, play.document if play.code == 0 else {}
                 )

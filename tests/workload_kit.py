@@ -16,13 +16,22 @@ from lab.netlab.manager import NetLab
 
 REPO = Path(__file__).resolve().parents[1]
 SETTLE_S = 3  # writes flowing before whatever the test does next
+SECONDS = 600  # the client's longest run, should its stop file never come
 
 
 class Load:
     """The numbering client on a lab host, started and stopped by the test."""
 
     def __init__(  # noqa: PLR0917  (the client's coordinates)
-        self, lab: NetLab, system: str, host: str, start: int, out: Path, rate: int = 100
+        self,
+        lab: NetLab,
+        system: str,
+        host: str,
+        start: int,
+        out: Path,
+        rate: int = 100,
+        *,
+        seconds: int = SECONDS,
     ) -> None:
         self.out = out
         self.stop_file = out.with_suffix(".stop")
@@ -31,7 +40,7 @@ class Load:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cli", "lab", "exec", host, "--name", lab.name, "--",
              "python", "-m", "lab.workload.client", f"http://{name}:443", "--rate", str(rate),
-             "--seconds", "600", "--start", str(start), "--stop-file", str(self.stop_file),
+             "--seconds", str(seconds), "--start", str(start), "--stop-file", str(self.stop_file),
              "--out", str(out)],
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip

@@ -28,8 +28,9 @@ from typing import Any
 
 import pytest
 from clirunner import run_cli
+from dr_county import CLIENT, CORE, GENERAL, IMPORTANT, write_dr_county
 from handdeploy import remove_county
-from small_county import write_county, write_project
+from small_county import write_project
 from workload_kit import Load, missing_writes
 
 from dr import labsite
@@ -41,33 +42,8 @@ from lab.workload.client import THREADS
 pytestmark = pytest.mark.cloud
 CODE = "519944"  # a county of its own: other cloud tests use other codes
 LAB = "drl"
-CORE = "beta/ledger"  # streaming-sync
-IMPORTANT = "beta/notes"  # streaming-async
-GENERAL = "beta/files"  # backup
-CLIENT = "alpha-office-h1"  # beta stays out of the lab: its LAN is its cloud network's prefix
 RATE = 100  # the client's writes per second
 TIMEOUT_S = 1800
-# beta's systems, all on the cloud, one per tier.
-SYSTEMS = """\
-  - code: ledger
-    name: 财务账本
-    tier: core
-    data_gb: 1
-    max_downtime_min: 30
-    location: cloud
-  - code: notes
-    name: 办公记录
-    tier: important
-    data_gb: 1
-    max_downtime_min: 60
-    location: cloud
-  - code: files
-    name: 档案文件
-    tier: general
-    data_gb: 1
-    max_downtime_min: 600
-    location: cloud
-"""
 
 
 @dataclass
@@ -127,26 +103,6 @@ class Site:
         return result.stdout.strip()
 
 
-def _county(root: Path) -> Path:
-    county = write_county(
-        root,
-        {
-            "county.yaml": ('code: "519901"', f'code: "{CODE}"'),
-            "departments/beta.yaml": ("    location: legacy\n", "    location: legacy\n" + SYSTEMS),
-        },
-    )
-    beta = county / "departments" / "beta.yaml"
-    text = beta.read_text()
-    for old, new in (
-        ("vcpu: 4", "vcpu: 16"),
-        ("ram_gb: 8", "ram_gb: 32"),
-        ("storage_gb: 50", "storage_gb: 400"),
-    ):
-        text = text.replace(old, new, 1)
-    beta.write_text(text)
-    return Path(county)
-
-
 @pytest.fixture(scope="module")
 def site(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     if os.geteuid() != 0:
@@ -164,7 +120,14 @@ def site(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> I
     runs = root / "runs"
     runs.mkdir()
     project_dir = write_project(root / "project", CODE)
-    found = Site(_county(root / "county"), project_dir, env, lab, secrets.token_urlsafe(24), runs)
+    found = Site(
+        write_dr_county(root / "county", CODE),
+        project_dir,
+        env,
+        lab,
+        secrets.token_urlsafe(24),
+        runs,
+    )
     # The drill engine hands on each system's password from its secrets (0600): the one this
     # module's setup gives the servers.
     engine_secrets = root / "state" / "dr" / "secrets"
