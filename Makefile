@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit lint format bench bench-lab bench-deploy bench-migrate setup system-deps lock clean
+.PHONY: demo test test-unit lint format bench bench-lab bench-deploy bench-migrate bench-dr setup system-deps lock clean
 
 demo: setup  ## the main job on embedded defaults (SQLite registry, sample county)
 	$(BIN)/python -m cli.demo
@@ -35,7 +35,7 @@ bench: setup  ## benchmarks; record results in docs/benchmarks.md (the lab's nee
 	$(BIN)/python bench/bench_portal.py
 	$(BIN)/python bench/bench_migration_plan.py
 	$(BIN)/python bench/bench_portal_signin.py
-	@if [ "$$(id -u)" = 0 ]; then $(MAKE) bench-lab bench-deploy bench-migrate; else echo "bench-lab, bench-deploy and bench-migrate need root: run them as root"; fi
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) bench-lab bench-deploy bench-migrate bench-dr; else echo "bench-lab, bench-deploy, bench-migrate and bench-dr need root: run them as root"; fi
 
 bench-lab: setup system-deps  ## lab up/down for 5, 20, 50 departments; playbooks on 20 (root)
 	$(BIN)/python bench/bench_lab.py
@@ -45,6 +45,9 @@ bench-deploy: setup system-deps  ## the sample county's stacks onto the local cl
 
 bench-migrate: setup system-deps  ## warm vs cold downtime at 1 GB under load; a wave of 10 (root; ~40 min)
 	$(BIN)/python bench/bench_migration_lab.py
+
+bench-dr: setup system-deps  ## 5 failovers per tier at 1 GB against a restore; a department drill (root; ~2 h)
+	$(BIN)/python bench/bench_dr_lab.py
 
 setup: $(STAMP)
 
