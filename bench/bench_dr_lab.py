@@ -26,8 +26,8 @@ measures it.
    outages, lost writes and latency, beside the same client's latency at rest just before.
    Goal: 0 errors.
 
-A client falls behind 200 writes/s when its writes slow down (8 threads), so each figure comes
-with the pace its client kept.
+A client keeps 200 writes/s while a write takes up to 100 ms (`client.threads_for`); it falls
+behind when writes slow down further, so each figure comes with the pace its client kept.
 
 Before each drill the replication is read (`govcloud dr status --lab`) until the drill's gate
 would let it go ahead; a backup older than its tier allows is taken again (`govcloud dr

@@ -2,8 +2,9 @@
 
     python -m lab.workload.client URL --rate 200 --seconds 30 [--start N] [--stop-file F] --out F
 
-Write number N is due at start + N / rate; a few threads keep that pace, each retrying its
-write (a new connection, so the service name is resolved again) until it is acknowledged.
+Write number N is due at start + N / rate; enough threads keep that pace (`threads_for`),
+each retrying its write (a new connection, so the service name is resolved again) until it is
+acknowledged.
 When the time is up or the stop file appears, no new number is issued and the ones in flight
 are retried until acknowledged (or `--drain` seconds pass). The result (JSON) says how many
 were issued and acknowledged, the longest time without any acknowledgement (the outage a
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import signal
 import threading
 import time
@@ -28,6 +30,9 @@ from urllib.parse import urlsplit
 REQUEST_TIMEOUT_S: Final = 2.0
 RETRY_PAUSE_S: Final = 0.02
 THREADS: Final = 8
+# Each thread keeps one write in flight, so the pace holds while a write takes up to this long
+# (a synchronous system's write waits for its DR standby: about 45 ms in the lab).
+WRITE_BUDGET_S: Final = 0.1
 DRAIN_S: Final = 60.0
 ACKNOWLEDGED: Final = (200, 201)
 # Gaps between acknowledgements this long are listed (at 200 writes/s they are 5 ms).
@@ -153,6 +158,12 @@ class Load:
             time.sleep(0.05)
 
 
+def threads_for(rate: float) -> int:
+    """How many threads keep `rate` writes a second while each write takes WRITE_BUDGET_S:
+    at least THREADS, so a slow rate still rides out a stalled connection or two."""
+    return max(THREADS, math.ceil(round(rate * WRITE_BUDGET_S, 6)))
+
+
 def run(
     url: str,
     *,
@@ -161,9 +172,11 @@ def run(
     start: int = 1,
     stop_file: Path | None = None,
     drain: float = DRAIN_S,
-    threads: int = THREADS,
+    threads: int | None = None,
 ) -> dict[str, Any]:
-    """Put the load on `url` and return the tally (see the module docstring)."""
+    """Put the load on `url` and return the tally (see the module docstring); `threads`
+    defaults to `threads_for(rate)`."""
+    threads = threads or threads_for(rate)
     load = Load(url, rate=rate, seconds=seconds, start=start, stop_file=stop_file, drain=drain)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: load.stop.set())

@@ -37,7 +37,7 @@ from dr import labsite
 from lab.localcloud.layout import CLOUD_NAME, REGIONS
 from lab.localcloud.manager import LocalCloud
 from lab.netlab.manager import NetLab
-from lab.workload.client import THREADS
+from lab.workload.client import threads_for
 
 pytestmark = pytest.mark.cloud
 CODE = "519944"  # a county of its own: other cloud tests use other codes
@@ -317,7 +317,7 @@ def test_a_general_failover_restores_the_last_backup_and_loses_only_the_writes_a
     # A write in flight at the fault is retried onto the restore and kept, while one a
     # neighbouring thread had acknowledged just before is lost: at most one per thread.
     lost = missing_writes(site.sql, dr_node, tally)
-    assert 0 < kept_from - first <= lost <= kept_from - first + THREADS, (lost, kept_from)
+    assert 0 < kept_from - first <= lost <= kept_from - first + threads_for(RATE), (lost, kept_from)
     # The evidence: the report's digests verify, and no longer once the report is changed.
     site.govcloud("dr", "report", str(drill["drill"]), "--verify")
     report = Path(drill["report"])
