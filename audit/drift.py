@@ -24,7 +24,7 @@ from cloud.inventory import Snapshot
 from cloud.plan.diff import Action, Change, PlanReport, diff
 from cloud.plan.items import KEY_FIELDS, Item
 from cloud.plan.live_items import Scope, live_items
-from cloud.plan.run import DesiredSide
+from cloud.plan.run import DesiredItems
 from govcloud.conventions import TAG_COUNTY, project_name
 from govcloud.errors import UnreachableError
 
@@ -278,7 +278,7 @@ def _coverage(report: PlanReport, extra_unmanaged: Mapping[str, int]) -> dict[st
 
 
 def cloud_drift(
-    sides: Mapping[str, DesiredSide], read: Read, *, county_code: str, departments: Iterable[str]
+    sides: Mapping[str, DesiredItems], read: Read, *, county_code: str, departments: Iterable[str]
 ) -> DriftReport:
     """Drift of each stack's region: findings, coverage (managed / all per kind) and unchecked
     parts. `read(region)` reads one region; a region it cannot read is unchecked."""

@@ -79,6 +79,8 @@ class DriftReport:
     unchecked: list[dict[str, str]] = field(default_factory=list)
     unreachable: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
+    # The desired side: its digest, and whether it was reused (`cloud.plan.desired_cache`).
+    desired: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -96,4 +98,5 @@ class DriftReport:
             "suppressed": self.suppressed,
             "clean": not self.findings and not self.unreachable,
             "seconds": self.seconds,
+            "desired": self.desired,
         }

@@ -25,7 +25,7 @@ from audit.findings import DriftReport
 from audit.network_drift import PART_HOSTS, PART_NETWORK, Boundary, boundaries, network_drift
 from audit.report import TREND_RUNS, render, trend
 from cloud import controls, inventory
-from cloud.plan.run import collect_stacks, load_stacks, stack_region
+from cloud.plan.run import collect_items, load_stacks, stack_region
 from desired.stack_settings import StackSettings, stack_county
 from govcloud import constants
 from govcloud.conventions import TAG_COUNTY, project_name
@@ -121,13 +121,15 @@ def compute_drift(
     node_request: NodeRequest | None = None,
     *,
     with_cloud: bool = True,
+    fresh: bool = False,
 ) -> DriftRun:
     """Read the live cloud, run the stack program under mocks, compare; with `node_request`
     also the routers' running configurations and the hosts (`--network`, `--hosts`); accepted
     drift applied to all of it.
 
     `stack` is one stack name, or None for both, each in its region. `with_cloud=False`
-    leaves the cloud out (listed as not requested)."""
+    leaves the cloud out (listed as not requested). `fresh` runs the stack programs even
+    when the desired cache holds their items for unchanged inputs."""
     if node_request is not None and node_request.parts and node_request.target is None:
         raise BadInputError(
             "--network and --hosts read routers and hosts over SSH: give --lab NAME (a running "
@@ -135,7 +137,7 @@ def compute_drift(
         )
     target = _target(cloud, county_dir, project_dir)
     if with_cloud:
-        run = _cloud_drift(stack, target)
+        run = _cloud_drift(stack, target, fresh=fresh)
     else:
         run = DriftRun(
             target.county,
@@ -168,7 +170,7 @@ def compute_drift(
     return run
 
 
-def _cloud_drift(stack: str | None, target: _Target) -> DriftRun:
+def _cloud_drift(stack: str | None, target: _Target, *, fresh: bool = False) -> DriftRun:
     """The cloud part: both stacks (or one), each in its region; no suppressions yet."""
     settings, stacks, county = target.settings, target.stacks, target.county
     chosen, config = target.cloud, target.config
@@ -203,12 +205,19 @@ def _cloud_drift(stack: str | None, target: _Target) -> DriftRun:
         return found
 
     # The program reads the registry on its own connection: no session is held meanwhile.
-    sides = collect_stacks(
-        names, stacks=stacks, county=county, registry_url=settings.registry_url()
+    sides, key = collect_items(
+        names,
+        stacks=stacks,
+        county=county,
+        registry_url=settings.registry_url(),
+        cache_dir=None if fresh else settings.desired_cache_root(),
     )
     report = cloud_drift(
         sides, read, county_code=county.code, departments=[d.code for d in county.departments]
     )
+    first = sides[names[0]]
+    report.seconds["desired"] = round(first.seconds, 3)
+    report.desired = {"digest": key, "reused": first.reused}
     return DriftRun(
         county,
         chosen,
@@ -265,6 +274,8 @@ def record_drift(run: DriftRun, *, actor: str) -> dict[str, Any]:
     """The drift run's document, recorded in the audit log with its SM3 digest."""
     report = run.report
     document = report.as_dict() | {"county": run.county.code, "cloud": run.cloud}
+    if run.snapshot is not None:
+        document["api_calls"] = run.snapshot.api_calls
     # The cloud drift's document and record are as they always were; another part says so.
     named: dict[str, Any] = {} if run.part == "cloud" else {"part": run.part}
     if run.parts != (PART_CLOUD,) and run.part == "cloud":

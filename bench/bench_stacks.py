@@ -148,7 +148,7 @@ def synthetic_side(county: Any, stack: str) -> Any:
         run = run_stack(chosen, {chosen.settings.primary_stack: primary.outputs})
         references = [primary]
     items, not_compared = desired_items(run, references)
-    return DesiredSide(stack, chosen, run, items, not_compared, time.perf_counter() - start)
+    return DesiredSide(stack, chosen, items, not_compared, time.perf_counter() - start, run=run)
 
 
 def hand_changed(project_name: str) -> bool:

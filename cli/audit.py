@@ -303,6 +303,14 @@ def audit_drift(  # noqa: PLR0917  (typer options)
         bool,
         typer.Option("--skip-cloud", help="with --network/--hosts: leave the cloud out"),
     ] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="run the stack programs even when the county, the registry and the code are "
+            "unchanged since the last run",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """What the live cloud holds against what was approved (the stacks, grants included).
@@ -314,6 +322,10 @@ def audit_drift(  # noqa: PLR0917  (typer options)
     department and resource, what the portal's approved requests hold against what its
     project holds (primary region). Exit 0 clean, 1 findings, 3 a region or a node that could
     not be read. Every run goes into the audit log with the SM3 digest of its report.
+
+    The stacks' desired items are kept under the state directory and reused while the county,
+    the stacks' settings, the registry and the code are unchanged (the report's `desired`
+    says which); --fresh runs the programs regardless.
     """
     if ledger and stack is not None:
         raise BadInputError("--ledger compares the primary region's usage: leave out --stack")
@@ -334,6 +346,7 @@ def audit_drift(  # noqa: PLR0917  (typer options)
             project_dir,
             request,
             with_cloud=not skip_cloud,
+            fresh=fresh,
         )
     )
     document = runs.record_drift(run, actor=actor())

@@ -2,7 +2,8 @@
 
 `govcloud plan`, the audit and the portal all read the live cloud through this module. It talks
 to OpenStack through openstacksdk's proxy layer and uses list calls (per resource type, and per
-project only where the API has no list across projects: quotas), never one GET per resource.
+project only where the API has no list across projects: Cinder's quotas), never one GET per
+resource; a region's calls run side by side.
 Every HTTP request is counted with keystoneauth's timing collection, so the snapshot says how
 many calls it cost.
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Final
 
 from keystoneauth1 import exceptions as ksa_exceptions
 from openstack import exceptions as sdk_exceptions
@@ -36,6 +38,9 @@ NETWORK_QUOTA_FIELDS = (
 )
 VOLUME_QUOTA_FIELDS = ("volumes", "gigabytes", "snapshots", "backups", "backup_gigabytes")
 ROUTER_INTERFACE_OWNER = "network:router_interface"
+# List calls in flight at once per region: the APIs are separate services, and a reply is
+# parsed here while the next is being answered.
+READ_THREADS: Final = 6
 # Nova's ports carry `compute:<availability zone>` as their device owner.
 COMPUTE_OWNER_PREFIX = "compute:"
 # Snapshot fields read per region, in the order the reader fills them.
@@ -422,8 +427,58 @@ def _read(
 
 
 def _read_region(conn: Connection, region: str, projects: list[Project]) -> dict[str, list[Any]]:
-    network = conn.network
-    scopes = [
+    """One region's records, its list calls made side by side (READ_THREADS): each API
+    answers while another's reply is parsed."""
+    network, compute, volume = conn.network, conn.compute, conn.block_storage
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+        lists: dict[str, Future[list[Any]]] = {
+            kind: pool.submit(read_kind, network, region)
+            for kind, read_kind in (
+                ("address_scopes", _address_scopes),
+                ("subnet_pools", _subnet_pools),
+                ("networks", _networks),
+                ("subnets", _subnets),
+                ("security_groups", _security_groups),
+            )
+        }
+        routers = pool.submit(_routers, network, region)
+        ports = pool.submit(_ports, network, region)
+        servers = pool.submit(
+            lambda: [_server(s, region) for s in compute.servers(details=True, all_projects=True)]
+        )
+        volumes = pool.submit(
+            lambda: [_volume(v, region) for v in volume.volumes(details=True, all_projects=True)]
+        )
+        network_quotas = pool.submit(_network_quotas, network, region, projects)
+        volume_quotas = [pool.submit(_volume_quota, volume, region, p) for p in projects]
+        found = {kind: future.result() for kind, future in lists.items()}
+        server_ports, interfaces = ports.result()
+        with_interfaces = [
+            router.model_copy(
+                update={
+                    "interfaces": tuple(
+                        sorted(
+                            interfaces.get(router.id, []),
+                            key=lambda i: (i.subnet_id, i.ip_address),
+                        )
+                    )
+                }
+            )
+            for router in routers.result()
+        ]
+        quotas = [*network_quotas.result(), *(q.result() for q in volume_quotas)]
+        return {
+            "quotas": quotas,
+            **found,
+            "routers": with_interfaces,
+            "servers": servers.result(),
+            "ports": server_ports,
+            "volumes": volumes.result(),
+        }
+
+
+def _address_scopes(network: Any, region: str) -> list[AddressScope]:
+    return [
         AddressScope(
             id=s.id,
             region=region,
@@ -434,7 +489,10 @@ def _read_region(conn: Connection, region: str, projects: list[Project]) -> dict
         )
         for s in network.address_scopes()
     ]
-    pools = [
+
+
+def _subnet_pools(network: Any, region: str) -> list[SubnetPool]:
+    return [
         SubnetPool(
             id=p.id,
             region=region,
@@ -449,7 +507,10 @@ def _read_region(conn: Connection, region: str, projects: list[Project]) -> dict
         )
         for p in network.subnet_pools()
     ]
-    networks = [
+
+
+def _networks(network: Any, region: str) -> list[Network]:
+    return [
         Network(
             id=n.id,
             region=region,
@@ -464,7 +525,10 @@ def _read_region(conn: Connection, region: str, projects: list[Project]) -> dict
         )
         for n in network.networks()
     ]
-    subnets = [
+
+
+def _subnets(network: Any, region: str) -> list[Subnet]:
+    return [
         Subnet(
             id=s.id,
             region=region,
@@ -482,9 +546,13 @@ def _read_region(conn: Connection, region: str, projects: list[Project]) -> dict
         )
         for s in network.subnets()
     ]
+
+
+def _ports(network: Any, region: str) -> tuple[list[Port], dict[str, list[RouterInterface]]]:
+    """Servers' ports, and routers' interfaces by router: one listing for both, the same
+    number of calls as one."""
     interfaces: dict[str, list[RouterInterface]] = {}
     ports: list[Port] = []
-    # One listing for routers' and servers' ports alike: the same number of calls as one.
     for port in network.ports():
         owner = port.device_owner or ""
         if owner == ROUTER_INTERFACE_OWNER:
@@ -508,7 +576,12 @@ def _read_region(conn: Connection, region: str, projects: list[Project]) -> dict
                     security_groups=tuple(sorted(port.security_group_ids or ())),
                 )
             )
-    routers = [
+    return ports, interfaces
+
+
+def _routers(network: Any, region: str) -> list[Router]:
+    """Routers without their interfaces (those come from the port listing)."""
+    return [
         Router(
             id=r.id,
             region=region,
@@ -516,62 +589,61 @@ def _read_region(conn: Connection, region: str, projects: list[Project]) -> dict
             name=r.name,
             external_network_id=(r.external_gateway_info or {}).get("network_id"),
             routes=tuple(sorted((x["destination"], x["nexthop"]) for x in r.routes or ())),
-            interfaces=tuple(
-                sorted(interfaces.get(r.id, []), key=lambda i: (i.subnet_id, i.ip_address))
-            ),
+            interfaces=(),
             tags=_tags(r),
         )
         for r in network.routers()
     ]
-    groups = [_security_group(g, region) for g in network.security_groups()]
-    servers = [_server(s, region) for s in conn.compute.servers(details=True, all_projects=True)]
-    volumes = [
-        Volume(
-            id=v.id,
-            region=region,
-            project_id=v.project_id or "",
-            name=v.name or "",
-            size_gb=v.size,
-            status=v.status,
-            volume_type=v.volume_type,
-            attached_to=tuple(sorted(a["server_id"] for a in v.attachments or ())),
-            metadata=dict(v.metadata or {}),
-        )
-        for v in conn.block_storage.volumes(details=True, all_projects=True)
-    ]
-    quotas: list[Quota] = []
-    for project in projects:
-        # Neutron and Cinder have no "all projects" quota listing that includes defaults.
-        net_quota = network.get_quota(project.id)
-        quotas.append(
-            Quota(
-                project_id=project.id,
-                region=region,
-                service="network",
-                values={f: int(getattr(net_quota, f)) for f in NETWORK_QUOTA_FIELDS},
-            )
-        )
-        volume_quota = conn.block_storage.get_quota_set(project.id)
-        quotas.append(
-            Quota(
-                project_id=project.id,
-                region=region,
-                service="volume",
-                values={f: int(getattr(volume_quota, f)) for f in VOLUME_QUOTA_FIELDS},
-            )
-        )
-    return {
-        "quotas": quotas,
-        "address_scopes": scopes,
-        "subnet_pools": pools,
-        "networks": networks,
-        "subnets": subnets,
-        "routers": routers,
-        "security_groups": groups,
-        "servers": servers,
-        "ports": ports,
-        "volumes": volumes,
+
+
+def _security_groups(network: Any, region: str) -> list[SecurityGroup]:
+    return [_security_group(g, region) for g in network.security_groups()]
+
+
+def _volume(v: Any, region: str) -> Volume:
+    return Volume(
+        id=v.id,
+        region=region,
+        project_id=v.project_id or "",
+        name=v.name or "",
+        size_gb=v.size,
+        status=v.status,
+        volume_type=v.volume_type,
+        attached_to=tuple(sorted(a["server_id"] for a in v.attachments or ())),
+        metadata=dict(v.metadata or {}),
+    )
+
+
+def _network_quotas(network: Any, region: str, projects: list[Project]) -> list[Quota]:
+    """Neutron's quotas of `projects` in two calls: its listing holds every project with a
+    quota of its own (defaults filled in); the others have the defaults."""
+    if not projects:
+        return []
+    wanted = {p.id for p in projects}
+    values = {
+        q.project_id: {f: int(getattr(q, f)) for f in NETWORK_QUOTA_FIELDS}
+        for q in network.quotas()
+        if q.project_id in wanted
     }
+    if wanted - values.keys():
+        default = network.get_quota_default(projects[0].id)
+        fallback = {f: int(getattr(default, f)) for f in NETWORK_QUOTA_FIELDS}
+        values |= dict.fromkeys(wanted - values.keys(), fallback)
+    return [
+        Quota(project_id=project_id, region=region, service="network", values=found)
+        for project_id, found in values.items()
+    ]
+
+
+def _volume_quota(volume: Any, region: str, project: Project) -> Quota:
+    """Cinder's quotas of one project: Cinder has no listing across projects."""
+    found = volume.get_quota_set(project.id)
+    return Quota(
+        project_id=project.id,
+        region=region,
+        service="volume",
+        values={f: int(getattr(found, f)) for f in VOLUME_QUOTA_FIELDS},
+    )
 
 
 def _security_group(group: Any, region: str) -> SecurityGroup:

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
         """Where DR drills keep their logs, probe data, reports and per-system secrets (0700)."""
         return self.state_dir / "dr"
 
+    def desired_cache_root(self) -> Path:
+        """Where the stacks' desired items are kept while their inputs are unchanged (0700)."""
+        return self.state_dir / "desired-cache"
+
     def registry_url(self) -> str:
         """The registry URL: GOVCLOUD_DATABASE_URL, else a SQLite file in the state directory."""
         if self.database_url:

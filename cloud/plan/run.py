@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cloud.inventory import Snapshot
+from cloud.plan import desired_cache
 from cloud.plan.diff import PlanReport, diff
 from cloud.plan.items import Item
 from cloud.plan.live_items import Scope, live_items
@@ -26,15 +27,15 @@ PROJECT_FILE = "Pulumi.yaml"
 
 
 @dataclass
-class DesiredSide:
-    """A stack's desired items, with what produced them."""
+class DesiredItems:
+    """A stack's desired items and the state they were built from."""
 
     stack: str
     state: DesiredState
-    run: StackRun
     items: list[Item]
     not_compared: dict[str, int]
     seconds: float
+    reused: bool = False  # taken from the desired cache, the program not run
 
     @property
     def scope(self) -> Scope:
@@ -44,6 +45,13 @@ class DesiredSide:
             regions=frozenset({self.state.site.region}),
             projects=self.stack == "primary",
         )
+
+
+@dataclass
+class DesiredSide(DesiredItems):
+    """A stack's desired items, with the mock run that produced them (for the policy pack)."""
+
+    run: StackRun = field(kw_only=True)
 
     @functools.cached_property
     def policies(self) -> list[PolicyResult]:
@@ -124,23 +132,88 @@ def collect_stacks(
     """The desired side of each named stack, the primary program run once for all of them
     (the DR program reads its outputs); `stacks` holds the settings of each and the primary."""
     started = time.perf_counter()
+    wanted = list(dict.fromkeys(names))
+    states = desired_states(wanted, stacks=stacks, county=county, registry_url=registry_url)
+    return _run_programs(wanted, states, started)
+
+
+def desired_states(
+    names: Iterable[str],
+    *,
+    stacks: Mapping[str, StackSettings],
+    county: County,
+    registry_url: str | None = None,
+) -> dict[str, DesiredState]:
+    """The desired state of the primary and of each named stack, from one registry read."""
     registry = read_registry(registry_url, county)
-    primary_state = build_desired(stacks["primary"], county=county, registry=registry)
-    primary = run_stack(primary_state)
+    return {
+        name: build_desired(stacks[name], county=county, registry=registry)
+        for name in dict.fromkeys(("primary", *names))
+    }
+
+
+def _run_programs(
+    names: list[str], states: Mapping[str, DesiredState], started: float
+) -> dict[str, DesiredSide]:
+    primary = run_stack(states["primary"])
     sides: dict[str, DesiredSide] = {}
     for stack in names:
         if stack == "primary":
-            state, run, references = primary_state, primary, []
+            run, references = primary, []
         else:
-            settings = stacks[stack]
-            state = build_desired(settings, county=county, registry=registry)
-            run = run_stack(state, {settings.primary_stack: primary.outputs})
+            settings = states[stack].settings
+            run = run_stack(states[stack], {settings.primary_stack: primary.outputs})
             references = [primary]
         items, not_compared = desired_items(run, references)
         sides[stack] = DesiredSide(
-            stack, state, run, items, not_compared, seconds=time.perf_counter() - started
+            stack,
+            states[stack],
+            items,
+            not_compared,
+            seconds=time.perf_counter() - started,
+            run=run,
         )
     return sides
+
+
+def collect_items(
+    names: Iterable[str],
+    *,
+    stacks: Mapping[str, StackSettings],
+    county: County,
+    registry_url: str | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[dict[str, DesiredItems], str]:
+    """The desired items of each named stack and the digest of what they are made of; with
+    `cache_dir`, reused from there while that digest is unchanged (`desired_cache`), else the
+    programs run (`collect_stacks`) and the result is kept there."""
+    started = time.perf_counter()
+    wanted = list(dict.fromkeys(names))
+    states = desired_states(wanted, stacks=stacks, county=county, registry_url=registry_url)
+    key = desired_cache.inputs_digest(states, desired_cache.code_digest())
+    found = desired_cache.load(cache_dir, key) if cache_dir is not None else None
+    if found is not None and all(name in found for name in wanted):
+        seconds = time.perf_counter() - started
+        return {
+            name: DesiredItems(
+                name,
+                states[name],
+                found[name].items,
+                found[name].not_compared,
+                seconds,
+                reused=True,
+            )
+            for name in wanted
+        }, key
+    # The programs run on the very states digested: a registry changed meanwhile is not mixed in.
+    sides = _run_programs(wanted, states, started)
+    if cache_dir is not None:
+        desired_cache.store(
+            cache_dir,
+            key,
+            {n: desired_cache.Entry(s.items, s.not_compared) for n, s in sides.items()},
+        )
+    return dict(sides), key
 
 
 def plan_against(desired: DesiredSide, snapshot: Snapshot) -> StackPlan:

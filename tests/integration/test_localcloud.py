@@ -392,19 +392,28 @@ def test_keystone_limits_are_enforced_by_nova(tenant: Tenant) -> None:
     assert limits == [("compute", "servers", 1)]
 
 
+def _network_quota(snapshot: inventory.Snapshot, project_id: str) -> dict[str, int]:
+    return next(
+        q.values for q in snapshot.quotas if q.project_id == project_id and q.service == "network"
+    )
+
+
 def test_neutron_quotas_are_enforced(tenant: Tenant) -> None:
     admin = conn(tenant.cloud_name, DR)
+    # A project with no quota of its own is missing from Neutron's listing: it reads as the
+    # defaults.
+    defaults = admin.network.get_quota_default(tenant.project.id)
+    before = _network_quota(inventory.read(tenant.cloud_name, regions=[DR]), tenant.project.id)
+    assert before == {f: int(getattr(defaults, f)) for f in inventory.NETWORK_QUOTA_FIELDS}
     admin.network.update_quota(tenant.project.id, networks=1, subnets=5)
     c = tenant.connect(DR)
     c.network.create_network(name="first")
     with pytest.raises(exceptions.HttpException) as refused:
         c.network.create_network(name="second")
     assert refused.value.status_code == 409
-    snapshot = inventory.read(tenant.cloud_name, regions=[DR])
-    quota = next(
-        q for q in snapshot.quotas if q.project_id == tenant.project.id and q.service == "network"
-    )
-    assert (quota.values["networks"], quota.values["subnets"]) == (1, 5)
+    quota = _network_quota(inventory.read(tenant.cloud_name, regions=[DR]), tenant.project.id)
+    assert (quota["networks"], quota["subnets"]) == (1, 5)
+    assert quota["ports"] == before["ports"]  # the fields left alone keep their defaults
 
 
 def test_reader_makes_list_calls_not_one_per_resource(tenant: Tenant) -> None:
