@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 # Departments deployed at once: the control plane shares two cores with the deployer.
 DEFAULT_WORKERS = 4
+# The audit log's action for a deploy to the local cloud (and its refusal).
+DEPLOY_ACTION = "localcloud.deploy"
 
 localcloud_app = typer.Typer(
     help="The local cloud: Keystone, Neutron, Nova, Placement, Cinder and Glance on 127.0.0.1, "
@@ -147,7 +149,9 @@ def localcloud_deploy(  # noqa: PLR0917  (typer options)
     )
     record: dict[str, Any] = {"cloud": chosen, "region": region, "county": county.code}
     if desired.blocked_by:
-        _record_deploy(stack.value, {**record, "refused": [p.id for p in desired.blocked_by]})
+        record_stack(
+            DEPLOY_ACTION, stack.value, {**record, "refused": [p.id for p in desired.blocked_by]}
+        )
         raise BadInputError(refusal(stack.value, desired.blocked_by))
     try:
         plan, result = deploy.deploy_stack(
@@ -158,7 +162,7 @@ def localcloud_deploy(  # noqa: PLR0917  (typer options)
             progress=lambda message: err.print(f"· {message}", markup=False),
         )
     except (SDKException, GovcloudError) as error:
-        _record_deploy(stack.value, {**record, "error": str(error)})
+        record_stack(DEPLOY_ACTION, stack.value, {**record, "error": str(error)})
         raise UnreachableError(
             f"the deploy stopped: {error}; what was done stays, run it again to carry on"
         ) from None
@@ -175,7 +179,7 @@ def localcloud_deploy(  # noqa: PLR0917  (typer options)
         **result.as_dict(),
         "remaining": sum(n for a, n in remaining.items() if a is not Action.UNCHANGED),
     }
-    _record_deploy(stack.value, outcome)
+    record_stack(DEPLOY_ACTION, stack.value, outcome)
     if as_json:
         print_json({"stack": stack.value, **outcome})
     else:
@@ -191,7 +195,3 @@ def localcloud_deploy(  # noqa: PLR0917  (typer options)
             out.print(f"[green]✓[/] in sync: `govcloud plan --stack {stack.value}` shows no change")
     if outcome["remaining"]:
         raise typer.Exit(constants.EXIT_FINDINGS)
-
-
-def _record_deploy(stack: str, after: dict[str, Any]) -> None:
-    record_stack("localcloud.deploy", stack, after)
