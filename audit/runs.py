@@ -210,14 +210,15 @@ def _cloud_drift(stack: str | None, target: _Target, *, fresh: bool = False) -> 
         stacks=stacks,
         county=county,
         registry_url=settings.registry_url(),
-        cache_dir=None if fresh else settings.desired_cache_root(),
+        cache_dir=settings.desired_cache_root(),
+        reuse=not fresh,
     )
     report = cloud_drift(
         sides, read, county_code=county.code, departments=[d.code for d in county.departments]
     )
-    first = sides[names[0]]
-    report.seconds["desired"] = round(first.seconds, 3)
-    report.desired = {"digest": key, "reused": first.reused}
+    # Each side's seconds run from the start of the collection: the last one is its whole time.
+    report.seconds["desired"] = round(max(s.seconds for s in sides.values()), 3)
+    report.desired = {"digest": key, "reused": all(s.reused for s in sides.values())}
     return DriftRun(
         county,
         chosen,

@@ -308,7 +308,7 @@ def audit_drift(  # noqa: PLR0917  (typer options)
         typer.Option(
             "--fresh",
             help="run the stack programs even when the county, the registry and the code are "
-            "unchanged since the last run",
+            "unchanged since the last run (and keep their new result)",
         ),
     ] = False,
     as_json: JsonOption = False,
@@ -325,7 +325,7 @@ def audit_drift(  # noqa: PLR0917  (typer options)
 
     The stacks' desired items are kept under the state directory and reused while the county,
     the stacks' settings, the registry and the code are unchanged (the report's `desired`
-    says which); --fresh runs the programs regardless.
+    says which); --fresh runs the programs regardless and keeps their result.
     """
     if ledger and stack is not None:
         raise BadInputError("--ledger compares the primary region's usage: leave out --stack")

@@ -183,15 +183,17 @@ def collect_items(
     county: County,
     registry_url: str | None = None,
     cache_dir: Path | None = None,
+    reuse: bool = True,
 ) -> tuple[dict[str, DesiredItems], str]:
     """The desired items of each named stack and the digest of what they are made of; with
     `cache_dir`, reused from there while that digest is unchanged (`desired_cache`), else the
-    programs run (`collect_stacks`) and the result is kept there."""
+    programs run and the result is kept there. `reuse=False` runs them regardless (and keeps
+    the result)."""
     started = time.perf_counter()
     wanted = list(dict.fromkeys(names))
     states = desired_states(wanted, stacks=stacks, county=county, registry_url=registry_url)
     key = desired_cache.inputs_digest(states, desired_cache.code_digest())
-    found = desired_cache.load(cache_dir, key) if cache_dir is not None else None
+    found = desired_cache.load(cache_dir, key) if cache_dir is not None and reuse else None
     if found is not None and all(name in found for name in wanted):
         seconds = time.perf_counter() - started
         return {

@@ -101,3 +101,17 @@ def test_only_the_newest_entries_are_kept(tmp_path: Path) -> None:
     kept = sorted(p.stem for p in cache.iterdir())
     assert kept == [f"k{n}" for n in range(2, desired_cache.KEEP + 2)]
     assert desired_cache.load(cache, "k5") == {"primary": entry}
+
+
+def test_a_fresh_run_runs_the_programs_and_keeps_their_result(
+    county_dir: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    stacks, county = load_stacks(REPO, "dr"), load_county(county_dir)
+    fresh, key = collect_items(BOTH, stacks=stacks, county=county, cache_dir=cache, reuse=False)
+    assert not any(s.reused for s in fresh.values())
+    again, _ = collect_items(BOTH, stacks=stacks, county=county, cache_dir=cache, reuse=False)
+    assert not any(s.reused for s in again.values())
+    after, _ = collect_items(BOTH, stacks=stacks, county=county, cache_dir=cache)
+    assert all(s.reused for s in after.values())
+    assert desired_cache.load(cache, key) is not None
