@@ -441,7 +441,7 @@ def _read_region(conn: Connection, region: str, projects: list[Project]) -> dict
                 ("security_groups", _security_groups),
             )
         }
-        routers = pool.submit(_routers, network, region)
+        routers = pool.submit(lambda: list(network.routers()))
         ports = pool.submit(_ports, network, region)
         servers = pool.submit(
             lambda: [_server(s, region) for s in compute.servers(details=True, all_projects=True)]
@@ -453,19 +453,8 @@ def _read_region(conn: Connection, region: str, projects: list[Project]) -> dict
         volume_quotas = [pool.submit(_volume_quota, volume, region, p) for p in projects]
         found = {kind: future.result() for kind, future in lists.items()}
         server_ports, interfaces = ports.result()
-        with_interfaces = [
-            router.model_copy(
-                update={
-                    "interfaces": tuple(
-                        sorted(
-                            interfaces.get(router.id, []),
-                            key=lambda i: (i.subnet_id, i.ip_address),
-                        )
-                    )
-                }
-            )
-            for router in routers.result()
-        ]
+        # A router's interfaces come from the port listing: built once both are read.
+        with_interfaces = [_router(r, region, interfaces.get(r.id, [])) for r in routers.result()]
         quotas = [*network_quotas.result(), *(q.result() for q in volume_quotas)]
         return {
             "quotas": quotas,
@@ -579,21 +568,17 @@ def _ports(network: Any, region: str) -> tuple[list[Port], dict[str, list[Router
     return ports, interfaces
 
 
-def _routers(network: Any, region: str) -> list[Router]:
-    """Routers without their interfaces (those come from the port listing)."""
-    return [
-        Router(
-            id=r.id,
-            region=region,
-            project_id=r.project_id or "",
-            name=r.name,
-            external_network_id=(r.external_gateway_info or {}).get("network_id"),
-            routes=tuple(sorted((x["destination"], x["nexthop"]) for x in r.routes or ())),
-            interfaces=(),
-            tags=_tags(r),
-        )
-        for r in network.routers()
-    ]
+def _router(router: Any, region: str, interfaces: list[RouterInterface]) -> Router:
+    return Router(
+        id=router.id,
+        region=region,
+        project_id=router.project_id or "",
+        name=router.name,
+        external_network_id=(router.external_gateway_info or {}).get("network_id"),
+        routes=tuple(sorted((x["destination"], x["nexthop"]) for x in router.routes or ())),
+        interfaces=tuple(sorted(interfaces, key=lambda i: (i.subnet_id, i.ip_address))),
+        tags=_tags(router),
+    )
 
 
 def _security_groups(network: Any, region: str) -> list[SecurityGroup]:
@@ -625,10 +610,10 @@ def _network_quotas(network: Any, region: str, projects: list[Project]) -> list[
         for q in network.quotas()
         if q.project_id in wanted
     }
-    if wanted - values.keys():
+    if rest := wanted - values.keys():
         default = network.get_quota_default(projects[0].id)
         fallback = {f: int(getattr(default, f)) for f in NETWORK_QUOTA_FIELDS}
-        values |= dict.fromkeys(wanted - values.keys(), fallback)
+        values |= dict.fromkeys(rest, fallback)
     return [
         Quota(project_id=project_id, region=region, service="network", values=found)
         for project_id, found in values.items()
